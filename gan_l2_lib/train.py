@@ -1,0 +1,434 @@
+"""Train a (G, D) pair with the L2-regularized GAN losses; returns plain data.
+
+One step is the source article's alternation: a discriminator step on a real and a fake
+batch, then a generator step on a fresh noise batch. L2 penalties (``lambda_g``/``lambda_d``)
+are added to the losses; decoupled weight decay (``weight_decay_g``/``weight_decay_d``, AdamW)
+is a separate mechanism and off by default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .data import DATASET_NAMES, MIXTURE_NAMES, ImageDataset, Mixture, load_dataset
+from .losses import GENERATOR_LOSS_KINDS, regularized_discriminator_loss, regularized_generator_loss
+from .models import MLPDiscriminator, MLPGenerator, ToyDiscriminator, ToyGenerator
+from .regularizers import INCLUDE_CHOICES, l2_penalty, validate_coef
+
+
+def _positive_int(value: int, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run. Defaults are the source article's setup.
+
+    Attributes:
+        dataset: a name from ``data.DATASET_NAMES``.
+        steps: number of (D step, G step) pairs.
+        batch_size: real and fake batch size.
+        latent_dim: size of z.
+        lr_g, lr_d: Adam learning rates.
+        betas: Adam's (β₁, β₂).
+        lambda_g, lambda_d: L2 penalty coefficients λ_G, λ_D (added to the losses).
+        penalize: which parameters the penalty and the decay cover, ``"all"`` or ``"weights"``.
+        weight_decay_g, weight_decay_d: decoupled (AdamW) decay rates, 0 = plain Adam.
+        gen_loss: ``"nonsaturating"`` (the article's) or ``"minimax"``.
+        halve_d_loss: reproduce the article's (real + fake) / 2.
+        toy_hidden: hidden width of the 2-D MLPs (mixtures only).
+        log_every: record scalars every this many steps.
+        eval_every: keep samples from the fixed noise batch every this many steps.
+        n_eval_samples: size of the fixed noise batch.
+        seed: seeds model init, data draws and noise.
+    """
+
+    dataset: str = "mnist5k"
+    steps: int = 10_000
+    batch_size: int = 64
+    latent_dim: int = 100
+    lr_g: float = 2e-4
+    lr_d: float = 2e-4
+    betas: tuple[float, float] = (0.5, 0.999)
+    lambda_g: float = 0.0
+    lambda_d: float = 0.0
+    penalize: str = "all"
+    weight_decay_g: float = 0.0
+    weight_decay_d: float = 0.0
+    gen_loss: str = "nonsaturating"
+    halve_d_loss: bool = False
+    toy_hidden: int = 128
+    log_every: int = 50
+    eval_every: int = 1000
+    n_eval_samples: int = 64
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASET_NAMES:
+            raise ValueError(f"unknown data set {self.dataset!r}; valid names are: {', '.join(DATASET_NAMES)}")
+        for name in ("steps", "batch_size", "latent_dim", "toy_hidden", "log_every", "eval_every", "n_eval_samples"):
+            _positive_int(getattr(self, name), name)
+        for name in ("lambda_g", "lambda_d", "weight_decay_g", "weight_decay_d"):
+            validate_coef(getattr(self, name), name)
+        for name in ("lr_g", "lr_d"):
+            if validate_coef(getattr(self, name), name) == 0:
+                raise ValueError(f"{name} must be > 0, got 0")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.penalize not in INCLUDE_CHOICES:
+            raise ValueError(f"penalize must be one of {INCLUDE_CHOICES}, got {self.penalize!r}")
+        if self.gen_loss not in GENERATOR_LOSS_KINDS:
+            raise ValueError(f"gen_loss must be one of {GENERATOR_LOSS_KINDS}, got {self.gen_loss!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        # tuples survive JSON as lists; normalise so equal configs compare and hash equal
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+
+    @classmethod
+    def preset(cls, dataset: str = "mnist5k", quick: bool = False, **overrides) -> TrainConfig:
+        """A sensible config for ``dataset``; ``quick=True`` makes a CI-sized run.
+
+        Image sets use the source article's setup (batch 64, latent 100, Adam 2e-4). The 2-D
+        mixtures use the same optimizer with small MLPs, batch 256 and latent 8.
+        """
+        if dataset in MIXTURE_NAMES:
+            base = dict(dataset=dataset, steps=20_000, batch_size=256, latent_dim=8,
+                        log_every=50, eval_every=1000, n_eval_samples=2500)
+            if quick:
+                base.update(steps=1000, eval_every=250, log_every=10)
+        else:
+            base = dict(dataset=dataset, steps=10_000, log_every=50, eval_every=1000, n_eval_samples=64)
+            if quick:
+                base.update(steps=300, eval_every=100, log_every=10)
+        base.update(overrides)
+        return cls(**base)
+
+    @classmethod
+    def quick(cls, dataset: str = "mnist5k", **overrides) -> TrainConfig:
+        """The CI-sized preset for ``dataset`` (a few hundred to a thousand steps)."""
+        return cls.preset(dataset, quick=True, **overrides)
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able dict of all fields."""
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+    def config_hash(self) -> str:
+        """Short stable hash of the config (for cache keys)."""
+        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def pick_device(prefer_cuda: bool = True) -> torch.device:
+    """``cuda`` when available and wanted, else ``cpu``. Call once and pass the result down."""
+    return torch.device("cuda" if prefer_cuda and torch.cuda.is_available() else "cpu")
+
+
+def build_models(cfg: TrainConfig, img_shape: tuple[int, int, int] | None = None) -> tuple[nn.Module, nn.Module]:
+    """Make a freshly initialised (G, D) for ``cfg``, seeded by ``cfg.seed``.
+
+    Args:
+        cfg: the run config.
+        img_shape: (C, H, W) for image data sets; ignored for 2-D mixtures.
+
+    Returns:
+        ``(generator, discriminator)`` on the CPU.
+    """
+    # fork_rng keeps model init from touching (or depending on) the caller's global RNG state
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        if cfg.dataset in MIXTURE_NAMES:
+            return ToyGenerator(cfg.latent_dim, cfg.toy_hidden), ToyDiscriminator(cfg.toy_hidden)
+        if img_shape is None:
+            raise ValueError(f"img_shape is needed to build the networks for image data set {cfg.dataset!r}")
+        return MLPGenerator(cfg.latent_dim, img_shape), MLPDiscriminator(img_shape)
+
+
+def make_optimizer(module: nn.Module, lr: float, betas: tuple[float, float], weight_decay: float,
+                   penalize: str) -> torch.optim.Optimizer:
+    """Adam when ``weight_decay == 0``; AdamW with decoupled decay on the selected tensors otherwise.
+
+    Never uses Adam's own ``weight_decay`` argument (that is a coupled L2 term, another mechanism).
+    """
+    if weight_decay == 0:
+        return torch.optim.Adam(module.parameters(), lr=lr, betas=betas)
+    params = list(module.parameters())
+    decay = [p for p in params if penalize == "all" or p.dim() >= 2]
+    decay_ids = {id(p) for p in decay}
+    no_decay = [p for p in params if id(p) not in decay_ids]
+    groups = [{"params": decay, "weight_decay": weight_decay}]
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return torch.optim.AdamW(groups, lr=lr, betas=betas)
+
+
+SCALAR_KEYS = ("d_loss", "g_loss", "d_penalty", "g_penalty", "grad_norm_d", "grad_norm_g",
+               "weight_norm_d", "weight_norm_g", "d_real", "d_fake")
+
+
+@dataclass
+class History:
+    """What a run recorded. Plain data: lists of floats and CPU tensors.
+
+    Attributes:
+        config: the run's ``TrainConfig.to_dict()``.
+        steps: the step (1-based) of each logged row.
+        scalars: for each key in ``SCALAR_KEYS`` a list aligned with ``steps``:
+            d_loss / g_loss the adversarial losses; d_penalty / g_penalty the added λΣw²;
+            grad_norm_* the total gradient norm of the regularized loss; weight_norm_* = ‖w‖;
+            d_real / d_fake the mean D(x) and D(G(z)) (probabilities) in the D step.
+        sample_steps: the steps at which fixed-noise samples were kept.
+        samples: CPU tensors, (n_eval_samples, 2) or (n_eval_samples, C, H, W).
+        diverged: True when a NaN/inf stopped the run.
+        diverged_step: the step it happened at, else None.
+        wall_time_s: seconds spent training.
+    """
+
+    config: dict
+    steps: list[int] = field(default_factory=list)
+    scalars: dict[str, list[float]] = field(default_factory=lambda: {k: [] for k in SCALAR_KEYS})
+    sample_steps: list[int] = field(default_factory=list)
+    samples: list[Tensor] = field(default_factory=list)
+    diverged: bool = False
+    diverged_step: int | None = None
+    wall_time_s: float = 0.0
+
+    def array(self, key: str) -> np.ndarray:
+        """One logged scalar as a float64 array aligned with ``steps``."""
+        if key not in self.scalars:
+            raise ValueError(f"unknown key {key!r}; recorded keys are {', '.join(self.scalars)}")
+        return np.asarray(self.scalars[key], dtype=np.float64)
+
+    def to_state(self) -> dict:
+        """A dict of plain types and tensors that ``torch.load(weights_only=True)`` accepts."""
+        return {
+            "config_json": json.dumps(self.config, sort_keys=True),
+            "steps": torch.tensor(self.steps, dtype=torch.int64),
+            "scalars": {k: torch.tensor(v, dtype=torch.float64) for k, v in self.scalars.items()},
+            "sample_steps": torch.tensor(self.sample_steps, dtype=torch.int64),
+            "samples": list(self.samples),
+            "diverged": self.diverged,
+            "diverged_step": -1 if self.diverged_step is None else self.diverged_step,
+            "wall_time_s": self.wall_time_s,
+        }
+
+    @classmethod
+    def from_state(cls, state: dict) -> History:
+        return cls(
+            config=json.loads(state["config_json"]),
+            steps=state["steps"].tolist(),
+            scalars={k: v.tolist() for k, v in state["scalars"].items()},
+            sample_steps=state["sample_steps"].tolist(),
+            samples=list(state["samples"]),
+            diverged=bool(state["diverged"]),
+            diverged_step=None if state["diverged_step"] < 0 else int(state["diverged_step"]),
+            wall_time_s=float(state["wall_time_s"]),
+        )
+
+
+@dataclass
+class TrainResult:
+    """A finished (or diverged) run: its networks, optimizers and history."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    history: History
+
+    @property
+    def config(self) -> TrainConfig:
+        return TrainConfig.from_dict(self.history.config)
+
+
+def _grad_norm(module: nn.Module) -> Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.sqrt(sum(g.pow(2).sum() for g in grads))
+
+
+def _all_finite(*values: Tensor) -> bool:
+    return bool(torch.isfinite(torch.stack([v.detach().float() for v in values])).all())
+
+
+def train_gan(
+    cfg: TrainConfig,
+    data: Mixture | ImageDataset | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    on_log: Callable[[History], None] | None = None,
+    on_log_every: int = 0,
+) -> TrainResult:
+    """Train a GAN with the L2-regularized losses of ``cfg``.
+
+    Args:
+        cfg: the run config (``TrainConfig`` or one of its presets).
+        data: the data set; loaded from ``cfg.dataset`` when None (pass it in to reuse it).
+        device: where to train; noise and data draws come from CPU generators so a run is
+            the same on any device up to floating-point rounding.
+        progress: show a tqdm bar.
+        on_log: optional callback called with the history every ``on_log_every`` steps
+            (e.g. a live plot in a notebook); 0 means only at the end.
+
+    Returns:
+        A ``TrainResult``. A run that hits NaN/inf stops there with ``history.diverged``
+        set and ``history.diverged_step`` the step; it does not raise.
+    """
+    device = torch.device(device)
+    if data is None:
+        data = load_dataset(cfg.dataset)
+    expected_2d = cfg.dataset in MIXTURE_NAMES
+    if expected_2d != isinstance(data, Mixture):
+        raise ValueError(f"data does not match cfg.dataset={cfg.dataset!r}")
+    data = data.to(device)
+    img_shape = None if isinstance(data, Mixture) else data.img_shape
+    gen_net, disc_net = build_models(cfg, img_shape)
+    gen_net, disc_net = gen_net.to(device), disc_net.to(device)
+    opt_g = make_optimizer(gen_net, cfg.lr_g, cfg.betas, cfg.weight_decay_g, cfg.penalize)
+    opt_d = make_optimizer(disc_net, cfg.lr_d, cfg.betas, cfg.weight_decay_d, cfg.penalize)
+
+    # Separate CPU generators: data draws, training noise, and the fixed evaluation noise.
+    data_rng = torch.Generator().manual_seed(cfg.seed * 3 + 1)
+    noise_rng = torch.Generator().manual_seed(cfg.seed * 3 + 2)
+    fixed_z = torch.randn(cfg.n_eval_samples, cfg.latent_dim,
+                          generator=torch.Generator().manual_seed(cfg.seed * 3 + 3)).to(device)
+
+    hist = History(config=cfg.to_dict())
+    start = time.perf_counter()
+    bar = tqdm(range(1, cfg.steps + 1), disable=not progress, desc=f"train {cfg.dataset}", leave=False)
+    for step in bar:
+        # --- discriminator step: real batch vs. a detached fake batch ---
+        real = data.sample(cfg.batch_size, data_rng)
+        z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=noise_rng).to(device)
+        fake = gen_net(z)
+        real_logits, fake_logits = disc_net(real), disc_net(fake.detach())
+        d_out = regularized_discriminator_loss(real_logits, fake_logits, disc_net, cfg.lambda_d,
+                                               cfg.penalize, cfg.halve_d_loss)
+        opt_d.zero_grad(set_to_none=True)
+        d_out.total.backward()
+        log_now = step % cfg.log_every == 0 or step == 1
+        grad_d = _grad_norm(disc_net) if log_now else None
+        opt_d.step()
+
+        # --- generator step: fresh noise; D's parameters frozen so no gradient is spent on them ---
+        z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=noise_rng).to(device)
+        disc_net.requires_grad_(False)
+        g_out = regularized_generator_loss(disc_net(gen_net(z)), gen_net, cfg.lambda_g,
+                                           cfg.penalize, cfg.gen_loss)
+        opt_g.zero_grad(set_to_none=True)
+        g_out.total.backward()
+        disc_net.requires_grad_(True)
+        grad_g = _grad_norm(gen_net) if log_now else None
+        opt_g.step()
+
+        if not _all_finite(d_out.total, g_out.total):
+            hist.diverged, hist.diverged_step = True, step
+            break
+        if log_now:
+            with torch.no_grad():
+                row = {
+                    "d_loss": d_out.adversarial, "g_loss": g_out.adversarial,
+                    "d_penalty": d_out.penalty, "g_penalty": g_out.penalty,
+                    "grad_norm_d": grad_d, "grad_norm_g": grad_g,
+                    "weight_norm_d": l2_penalty(disc_net).sqrt(), "weight_norm_g": l2_penalty(gen_net).sqrt(),
+                    "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean(),
+                }
+            values = {k: float(v.detach()) for k, v in row.items()}
+            if not np.isfinite(list(values.values())).all():
+                hist.diverged, hist.diverged_step = True, step
+                break
+            hist.steps.append(step)
+            for k, v in values.items():
+                hist.scalars[k].append(v)
+            bar.set_postfix(d=f"{values['d_loss']:.3f}", g=f"{values['g_loss']:.3f}", refresh=False)
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            hist.sample_steps.append(step)
+            hist.samples.append(generate(gen_net, fixed_z))
+        if on_log is not None and on_log_every > 0 and step % on_log_every == 0:
+            on_log(hist)
+    bar.close()
+    hist.wall_time_s = time.perf_counter() - start
+    if on_log is not None:
+        on_log(hist)
+    return TrainResult(gen_net, disc_net, opt_g, opt_d, hist)
+
+
+@torch.no_grad()
+def generate(generator: nn.Module, z: Tensor) -> Tensor:
+    """Samples G(z) in eval mode (BatchNorm uses running statistics), returned on the CPU.
+
+    Args:
+        generator: the generator.
+        z: noise of shape (N, latent_dim).
+
+    Returns:
+        (N, 2) points or (N, C, H, W) images, float32 on the CPU.
+    """
+    was_training = generator.training
+    generator.eval()
+    try:
+        return generator(z).float().cpu()
+    finally:
+        generator.train(was_training)
+
+
+def save_checkpoint(result: TrainResult, path: str | Path) -> None:
+    """Save G, D, both optimizers and the history with ``torch.save`` (tensors and plain types only)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "generator": result.generator.state_dict(),
+        "discriminator": result.discriminator.state_dict(),
+        "opt_g": result.opt_g.state_dict(),
+        "opt_d": result.opt_d.state_dict(),
+        "history": result.history.to_state(),
+        "img_shape": list(getattr(result.generator, "img_shape", ())),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a reader never sees a half-written checkpoint
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> TrainResult:
+    """Load a checkpoint written by ``save_checkpoint`` with ``weights_only=True`` (no pickle code).
+
+    Returns:
+        A ``TrainResult`` whose networks and optimizers are rebuilt from the stored config.
+    """
+    state = torch.load(Path(path), map_location=device, weights_only=True)
+    hist = History.from_state(state["history"])
+    cfg = TrainConfig.from_dict(hist.config)
+    img_shape = tuple(state["img_shape"]) if state["img_shape"] else None
+    gen_net, disc_net = build_models(cfg, img_shape)
+    gen_net.load_state_dict(state["generator"])
+    disc_net.load_state_dict(state["discriminator"])
+    gen_net, disc_net = gen_net.to(device), disc_net.to(device)
+    opt_g = make_optimizer(gen_net, cfg.lr_g, cfg.betas, cfg.weight_decay_g, cfg.penalize)
+    opt_d = make_optimizer(disc_net, cfg.lr_d, cfg.betas, cfg.weight_decay_d, cfg.penalize)
+    opt_g.load_state_dict(state["opt_g"])
+    opt_d.load_state_dict(state["opt_d"])
+    return TrainResult(gen_net, disc_net, opt_g, opt_d, hist)
