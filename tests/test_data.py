@@ -1,0 +1,125 @@
+import math
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch.testing import assert_close
+
+from gan_l2_lib.data import (
+    DATASET_NAMES,
+    load_dataset,
+    load_images,
+    load_mnist,
+    make_mixture,
+    make_stacked,
+)
+
+
+def test_ring8_has_eight_distinct_modes_on_unit_circle():
+    ring = make_mixture("ring8")
+    assert ring.centers.shape == (8, 2) and ring.std == 0.01
+    assert_close(ring.centers.norm(dim=1), torch.ones(8))
+    dists = torch.cdist(ring.centers, ring.centers) + torch.eye(8) * 10
+    # neighbours are 2·sin(π/8) apart; linspace(0, 2π, 8) would give a duplicate (distance 0)
+    assert_close(dists.min(), torch.tensor(2 * math.sin(math.pi / 8)))
+
+
+def test_grid25_centres():
+    grid = make_mixture("grid25")
+    assert grid.centers.shape == (25, 2) and grid.std == 0.05
+    assert sorted(set(grid.centers[:, 0].tolist())) == [-4.0, -2.0, 0.0, 2.0, 4.0]
+    assert len({tuple(c) for c in grid.centers.tolist()}) == 25
+
+
+def test_mixture_sampling_is_seeded_and_near_centres():
+    ring = make_mixture("ring8")
+    a = ring.sample(4000, torch.Generator().manual_seed(3))
+    b = ring.sample(4000, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    nearest = torch.cdist(a, ring.centers).min(dim=1).values
+    assert nearest.max() < 6 * ring.std
+    counts = torch.cdist(a, ring.centers).argmin(dim=1).bincount(minlength=8)
+    assert counts.min() > 400  # every mode gets about 500 of 4000
+    assert_close(a.std(dim=0), torch.full((2,), 1 / math.sqrt(2)), rtol=0.05, atol=0.0)
+
+
+def test_mnist5k_offline():
+    ds = load_images("mnist5k")
+    assert ds.images.shape == (5000, 1, 28, 28)
+    assert ds.images.min() == -1.0 and ds.images.max() == 1.0
+    assert torch.equal(ds.labels.bincount(), torch.full((10,), 500))
+    batch = ds.sample(16, torch.Generator().manual_seed(0))
+    assert batch.shape == (16, 1, 28, 28)
+
+
+def test_digits8_offline():
+    ds = load_images("digits8")
+    assert ds.images.shape == (1797, 1, 8, 8) and ds.img_shape == (1, 8, 8)
+    assert ds.images.min() == -1.0 and ds.images.max() == 1.0
+
+
+def test_stacked_mnist_labels_match_channels():
+    base = load_images("digits8")
+    st = make_stacked(base, n=200, seed=1)
+    assert st.images.shape == (200, 3, 8, 8) and st.n_classes == 1000
+    # recover each channel's digit by exact image match against the base set
+    flat = base.images.reshape(len(base), -1)
+    for i in range(5):
+        digits = []
+        for ch in range(3):
+            match = (flat == st.images[i, ch].reshape(1, -1)).all(dim=1).nonzero()[0, 0]
+            digits.append(int(base.labels[match]))
+        assert int(st.labels[i]) == 100 * digits[0] + 10 * digits[1] + digits[2]
+    assert torch.equal(make_stacked(base, n=50, seed=1).images, st.images[:50])
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    code = {1: 0x0801, 3: 0x0803}[array.ndim]
+    with open(path, "wb") as f:
+        f.write(struct.pack(">I", code))
+        for d in array.shape:
+            f.write(struct.pack(">I", d))
+        f.write(array.astype(np.uint8).tobytes())
+
+
+def test_full_mnist_path_reads_idx_files_the_test_writes(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    imgs = rng.integers(0, 256, size=(6, 28, 28))
+    imgs[0, 0, 0], imgs[0, 0, 1] = 0, 255
+    labels = np.array([3, 1, 4, 1, 5, 9])
+    for split in ("train", "t10k"):
+        _write_idx(raw / f"{split}-images-idx3-ubyte", imgs)
+        _write_idx(raw / f"{split}-labels-idx1-ubyte", labels)
+    ds = load_mnist(root=tmp_path, download=False)
+    assert ds.images.shape == (6, 1, 28, 28)
+    assert ds.labels.tolist() == labels.tolist()
+    assert_close(ds.images[0, 0, 0, :2], torch.tensor([-1.0, 1.0]))
+    assert_close(ds.images[2, 0], torch.tensor(imgs[2], dtype=torch.float32) / 127.5 - 1)
+    st = load_images("stacked_mnist", base="mnist5k", n=10)
+    assert st.images.shape == (10, 3, 28, 28)
+
+
+def test_full_mnist_missing_offline_names_alternatives(tmp_path):
+    with pytest.raises(RuntimeError, match="mnist5k.*digits8"):
+        load_mnist(root=tmp_path, download=False)
+
+
+def test_unknown_names_list_valid_ones():
+    with pytest.raises(ValueError, match="ring8, grid25"):
+        make_mixture("ring7")
+    with pytest.raises(ValueError, match="mnist5k"):
+        load_images("cifar10")
+    with pytest.raises(ValueError, match=", ".join(DATASET_NAMES)):
+        load_dataset("celeba")
+    with pytest.raises(ValueError, match="base must be"):
+        load_images("stacked_mnist", base="digits8")
+
+
+@pytest.mark.parametrize("n", [0, -3, 2.5, True])
+def test_bad_sample_sizes(n):
+    with pytest.raises(ValueError, match="positive integer"):
+        make_mixture("ring8").sample(n)
