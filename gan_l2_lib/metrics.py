@@ -1,0 +1,997 @@
+"""Measure what a GAN produced: mode coverage, sample quality, image statistics, stability.
+
+Everything here returns data (frozen dataclasses, numpy arrays, tensors); nothing draws.
+
+* 2-D mixtures: ``mode_stats`` with the published definitions (VEEGAN, Srivastava et al.
+  2017; PacGAN, Lin et al. 2018), ``mode_curve`` over a run's evaluation steps and
+  ``summarize_last`` over the last few of them (GANs on ``ring8`` hop between modes, so one
+  snapshot is not trusted).
+* Digit images: a small CNN digit classifier (``load_or_train_classifier``), trained once
+  and cached, gives classes covered, the KL of the class histogram to uniform, mean
+  confidence, stacked-MNIST triples covered, and a Fréchet distance in *its own* feature
+  space (not the Inception FID). ``background_noise`` measures speckle where real digits
+  are dark, which classifier confidence does not see.
+* Training stability from a ``History``: ``stability_stats``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .data import ImageDataset, Mixture, default_cache_dir, load_images
+from .train import History
+
+# ---------------------------------------------------------------------------------------------
+# Input checks
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_tensor(x: Tensor | np.ndarray | Sequence, name: str) -> Tensor:
+    """Any array-like as a float64 CPU tensor (metrics are cheap; float64 avoids rounding talk)."""
+    if isinstance(x, Tensor):
+        return x.detach().to("cpu", torch.float64)
+    try:
+        return torch.as_tensor(np.asarray(x, dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a tensor or array of numbers, got {type(x).__name__}") from exc
+
+
+def _check_points(x: Tensor | np.ndarray, name: str) -> Tensor:
+    t = _as_tensor(x, name)
+    if t.dim() != 2 or t.shape[1] != 2:
+        raise ValueError(f"{name} must have shape (N, 2), got {tuple(t.shape)}")
+    if t.shape[0] == 0:
+        raise ValueError(f"{name} is empty: need at least one point of shape (N, 2) with N >= 1")
+    return t
+
+
+def _check_positive_float(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def _check_positive_int(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def kl_to_uniform(counts: Tensor | np.ndarray | Sequence[int]) -> float:
+    """KL(p ‖ uniform) in nats for the histogram ``counts``, with 0·log 0 = 0.
+
+    KL(p ‖ U_M) = Σ_i p_i log(M p_i), which is 0 for a uniform histogram and log M when all
+    mass sits in one bin. Estimated from N samples it is biased upwards by about
+    (M − 1) / (2N) even when the truth is uniform.
+
+    Args:
+        counts: non-negative counts, shape (M,), M >= 1.
+
+    Returns:
+        The KL in nats; NaN when all counts are 0 (there is no distribution to compare).
+    """
+    c = _as_tensor(counts, "counts")
+    if c.dim() != 1 or c.shape[0] == 0:
+        raise ValueError(f"counts must have shape (M,) with M >= 1, got {tuple(c.shape)}")
+    if not torch.isfinite(c).all() or (c < 0).any():
+        raise ValueError("counts must be finite and >= 0")
+    total = float(c.sum())
+    if total == 0:
+        return float("nan")
+    p = c / total
+    nz = p > 0
+    return float((p[nz] * torch.log(p[nz] * c.shape[0])).sum())
+
+
+# ---------------------------------------------------------------------------------------------
+# 2-D mixtures: modes covered, high-quality samples, reverse KL
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModeStats:
+    """Mode coverage of 2-D samples against a mixture's centres.
+
+    Attributes:
+        modes_covered: number of centres that are the nearest centre of at least one
+            high-quality sample (0 … M).
+        high_quality_fraction: share of samples within ``threshold``·σ of their nearest centre.
+        reverse_kl: KL(p_gen ‖ uniform over M) in nats, p_gen the share of *high-quality*
+            samples per mode; 0 = all modes equally hit, log M = one mode only; NaN when no
+            sample is high quality (no distribution over modes exists then).
+        counts: high-quality samples per mode, length M.
+        n_samples: number of samples N (including non-finite ones).
+        threshold: the distance cut in units of σ (3 in VEEGAN and PacGAN).
+    """
+
+    modes_covered: int
+    high_quality_fraction: float
+    reverse_kl: float
+    counts: tuple[int, ...]
+    n_samples: int
+    threshold: float
+
+    @property
+    def n_modes(self) -> int:
+        return len(self.counts)
+
+
+def mode_stats(samples: Tensor | np.ndarray, centers: Tensor | np.ndarray, std: float,
+               threshold: float = 3.0) -> ModeStats:
+    """Modes covered, high-quality fraction and reverse KL of 2-D samples (VEEGAN / PacGAN).
+
+    A sample is *high quality* when its distance to the nearest centre is at most
+    ``threshold``·σ (a true sample of an isotropic 2-D Gaussian is, with probability
+    1 − exp(−threshold²/2) ≈ 98.9 % for 3σ). A mode is *covered* when it is the nearest centre
+    of at least one high-quality sample. Samples with NaN/inf coordinates (a diverging
+    generator) count as not high quality instead of raising, so a sweep keeps going.
+
+    Args:
+        samples: generated points, shape (N, 2), N >= 1.
+        centers: mode centres, shape (M, 2), M >= 1 (e.g. ``Mixture.centers``).
+        std: the mixture's component standard deviation σ > 0.
+        threshold: the high-quality cut in units of σ, > 0.
+
+    Returns:
+        A ``ModeStats``.
+
+    Raises:
+        ValueError: on wrong shapes, empty ``samples`` or ``centers``, non-finite centres,
+            ``std <= 0`` or ``threshold <= 0``.
+    """
+    x = _check_points(samples, "samples")
+    c = _check_points(centers, "centers")
+    if not torch.isfinite(c).all():
+        raise ValueError("centers must be finite")
+    std = _check_positive_float(std, "std")
+    threshold = _check_positive_float(threshold, "threshold")
+
+    dist = torch.cdist(x, c)  # (N, M); NaN rows for non-finite samples
+    dist = torch.nan_to_num(dist, nan=math.inf)
+    min_dist, nearest = dist.min(dim=1)
+    high_quality = min_dist <= threshold * std
+    counts = torch.bincount(nearest[high_quality], minlength=c.shape[0])
+    return ModeStats(
+        modes_covered=int((counts > 0).sum()),
+        high_quality_fraction=float(high_quality.double().mean()),
+        reverse_kl=kl_to_uniform(counts),
+        counts=tuple(int(v) for v in counts),
+        n_samples=int(x.shape[0]),
+        threshold=threshold,
+    )
+
+
+@dataclass(frozen=True)
+class ModeCurve:
+    """Mode statistics at each evaluation step of a run (fixed-noise samples).
+
+    Attributes:
+        steps: evaluation steps, shape (T,), int64.
+        modes_covered: shape (T,), int64.
+        high_quality_fraction: shape (T,), float64.
+        reverse_kl: shape (T,), float64 (NaN where no sample was high quality).
+        n_modes: M.
+    """
+
+    steps: np.ndarray
+    modes_covered: np.ndarray
+    high_quality_fraction: np.ndarray
+    reverse_kl: np.ndarray
+    n_modes: int
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able lists (NaN stays NaN; ``json.dumps`` writes it as ``NaN``)."""
+        return {
+            "steps": self.steps.tolist(),
+            "modes_covered": self.modes_covered.tolist(),
+            "high_quality_fraction": self.high_quality_fraction.tolist(),
+            "reverse_kl": self.reverse_kl.tolist(),
+            "n_modes": self.n_modes,
+        }
+
+
+def mode_curve(history: History, mixture: Mixture, threshold: float = 3.0) -> ModeCurve:
+    """``mode_stats`` of the fixed-noise samples at every evaluation step of a 2-D run.
+
+    Args:
+        history: a ``History`` whose ``samples`` are (n_eval_samples, 2) tensors.
+        mixture: the mixture the run was trained on (its centres and σ).
+        threshold: the high-quality cut in units of σ.
+
+    Returns:
+        A ``ModeCurve`` with one entry per ``history.sample_steps``.
+
+    Raises:
+        ValueError: when the history holds no samples or they are not 2-D points.
+    """
+    if not isinstance(mixture, Mixture):
+        raise ValueError(f"mixture must be a data.Mixture, got {type(mixture).__name__}")
+    if not history.samples:
+        raise ValueError("history has no evaluation samples (did the run reach eval_every steps?)")
+    stats = [mode_stats(s, mixture.centers, mixture.std, threshold) for s in history.samples]
+    return ModeCurve(
+        steps=np.asarray(history.sample_steps, dtype=np.int64),
+        modes_covered=np.asarray([s.modes_covered for s in stats], dtype=np.int64),
+        high_quality_fraction=np.asarray([s.high_quality_fraction for s in stats], dtype=np.float64),
+        reverse_kl=np.asarray([s.reverse_kl for s in stats], dtype=np.float64),
+        n_modes=mixture.n_modes,
+    )
+
+
+@dataclass(frozen=True)
+class CurveSummary:
+    """The last ``n_evals`` points of a ``ModeCurve`` (or ``ClassCurve``) summarized.
+
+    Attributes:
+        n_evals: how many evaluation steps were summarized (``min(k, len(curve))``).
+        steps: those steps.
+        covered_mean, covered_min, covered_max: modes (or classes) covered over them.
+        quality_mean: mean high-quality fraction (or mean classifier confidence).
+        reverse_kl_mean: mean KL to uniform over the finite values; NaN if none is finite.
+    """
+
+    n_evals: int
+    steps: tuple[int, ...]
+    covered_mean: float
+    covered_min: int
+    covered_max: int
+    quality_mean: float
+    reverse_kl_mean: float
+
+
+def summarize_last(curve: ModeCurve | ClassCurve, k: int = 3) -> CurveSummary:
+    """Summarize the last ``k`` evaluations of a curve instead of trusting the final one.
+
+    Args:
+        curve: a ``ModeCurve`` or ``ClassCurve``.
+        k: how many trailing evaluation steps to use (all of them if the curve is shorter).
+
+    Returns:
+        A ``CurveSummary``.
+
+    Raises:
+        ValueError: if ``k < 1`` or the curve is empty.
+    """
+    k = _check_positive_int(k, "k")
+    if len(curve) == 0:
+        raise ValueError("curve is empty: nothing to summarize")
+    if isinstance(curve, ModeCurve):
+        covered, quality, kl = curve.modes_covered, curve.high_quality_fraction, curve.reverse_kl
+    else:
+        covered, quality, kl = curve.classes_covered, curve.mean_confidence, curve.kl_to_uniform
+    covered, quality, kl = covered[-k:], quality[-k:], kl[-k:]
+    finite_kl = kl[np.isfinite(kl)]
+    return CurveSummary(
+        n_evals=int(covered.shape[0]),
+        steps=tuple(int(s) for s in curve.steps[-k:]),
+        covered_mean=float(covered.mean()),
+        covered_min=int(covered.min()),
+        covered_max=int(covered.max()),
+        quality_mean=float(quality.mean()),
+        reverse_kl_mean=float(finite_kl.mean()) if finite_kl.size else float("nan"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Digit classifier (trained offline once, cached by a hash of its config)
+# ---------------------------------------------------------------------------------------------
+
+CLASSIFIER_DATASETS = ("mnist5k", "digits8")
+
+
+@dataclass(frozen=True)
+class ClassifierConfig:
+    """How the digit classifier is trained. Every field goes into the cache file's hash.
+
+    Attributes:
+        dataset: ``"mnist5k"`` (28×28) or ``"digits8"`` (8×8).
+        val_fraction: share held out for the accuracy (seeded split; 0.2 → 4,000/1,000 on mnist5k).
+        epochs: passes over the training split.
+        batch_size: minibatch size.
+        lr: Adam learning rate.
+        width: channels of the first conv layer (the second has twice as many).
+        feature_dim: size of the penultimate layer (the Fréchet-distance feature space).
+        max_shift: random shifts of up to this many pixels as augmentation (0 = none).
+        seed: seeds the split, the init, the shuffling and the shifts.
+    """
+
+    dataset: str = "mnist5k"
+    val_fraction: float = 0.2
+    epochs: int = 6
+    batch_size: int = 64
+    lr: float = 1e-3
+    width: int = 16
+    feature_dim: int = 128
+    max_shift: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dataset not in CLASSIFIER_DATASETS:
+            raise ValueError(f"dataset must be one of {CLASSIFIER_DATASETS}, got {self.dataset!r}")
+        if not (isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1):
+            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
+        for name in ("epochs", "batch_size", "width", "feature_dim"):
+            _check_positive_int(getattr(self, name), name)
+        _check_positive_float(self.lr, "lr")
+        for name in ("max_shift", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+
+    @classmethod
+    def preset(cls, dataset: str = "mnist5k", **overrides) -> ClassifierConfig:
+        """The default recipe for ``dataset`` (digits8 is 8×8: shifts of 1 pixel, more epochs)."""
+        base: dict = {"dataset": dataset}
+        if dataset == "digits8":
+            base.update(epochs=20, max_shift=1)
+        base.update(overrides)
+        return cls(**base)
+
+    def replace(self, **changes) -> ClassifierConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def config_hash(self) -> str:
+        """Short stable hash of the config (the cache key)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+class DigitCNN(nn.Module):
+    """Small CNN: conv-ReLU-pool ×2 → linear (feature_dim, ReLU) → 10 logits.
+
+    Args:
+        img_size: (H, W), both divisible by 4 (28×28 or 8×8).
+        width: channels of the first conv layer.
+        feature_dim: size of the penultimate layer returned by ``features``.
+    """
+
+    def __init__(self, img_size: tuple[int, int] = (28, 28), width: int = 16, feature_dim: int = 128) -> None:
+        super().__init__()
+        h, w = img_size
+        if h % 4 or w % 4:
+            raise ValueError(f"img_size must be divisible by 4, got {img_size}")
+        self.img_size = (int(h), int(w))
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * (h // 4) * (w // 4), feature_dim), nn.ReLU())
+        self.head = nn.Linear(feature_dim, 10)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Penultimate-layer features (N, feature_dim) of images (N, 1, H, W) in [-1, 1]."""
+        return self.fc(self.conv(x))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits (N, 10) of images (N, 1, H, W) in [-1, 1]."""
+        return self.head(self.features(x))
+
+
+@dataclass
+class TrainedClassifier:
+    """A digit classifier with its config, held-out accuracy and cache file.
+
+    Attributes:
+        model: the ``DigitCNN`` in eval mode, on the CPU.
+        config: its ``ClassifierConfig``.
+        val_accuracy: accuracy on the held-out split (0–1).
+        path: the cache file.
+        from_cache: True when it was loaded from ``path`` instead of trained now.
+        train_time_s: seconds its training took (when it was trained, possibly earlier).
+    """
+
+    model: DigitCNN
+    config: ClassifierConfig
+    val_accuracy: float
+    path: Path
+    from_cache: bool
+    train_time_s: float
+
+    @property
+    def img_size(self) -> tuple[int, int]:
+        return self.model.img_size
+
+
+def classifier_path(cfg: ClassifierConfig, cache_dir: str | Path) -> Path:
+    """The cache file of ``cfg``: ``<cache_dir>/digit_classifier_<dataset>_<hash>.pt``."""
+    return Path(cache_dir) / f"digit_classifier_{cfg.dataset}_{cfg.config_hash()}.pt"
+
+
+def _random_shift(x: Tensor, max_shift: int, gen: torch.Generator) -> Tensor:
+    """Shift each image by up to ``max_shift`` pixels, filling with background (-1), no wrap-around."""
+    if max_shift == 0:
+        return x
+    n, _, h, w = x.shape
+    padded = F.pad(x, (max_shift,) * 4, value=-1.0).permute(0, 2, 3, 1)  # (N, H+2s, W+2s, C)
+    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen)
+    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen)
+    rows = (dy[:, None] + torch.arange(h))[:, :, None]  # (N, H, 1)
+    cols = (dx[:, None] + torch.arange(w))[:, None, :]  # (N, 1, W)
+    return padded[torch.arange(n)[:, None, None], rows, cols].permute(0, 3, 1, 2).contiguous()
+
+
+@torch.no_grad()
+def _accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch: int = 1000) -> float:
+    model.eval()
+    correct = 0
+    for i in range(0, images.shape[0], batch):
+        correct += int((model(images[i:i + batch]).argmax(1) == labels[i:i + batch]).sum())
+    return correct / images.shape[0]
+
+
+def train_classifier(cfg: ClassifierConfig, data: ImageDataset | None = None) -> tuple[DigitCNN, float]:
+    """Train a ``DigitCNN`` on ``cfg.dataset`` (seeded, CPU) and measure held-out accuracy.
+
+    Args:
+        cfg: the recipe.
+        data: the data set (loaded from ``cfg.dataset`` when None).
+
+    Returns:
+        ``(model, val_accuracy)`` with the model in eval mode.
+    """
+    if data is None:
+        data = load_images(cfg.dataset)
+    if data.name != cfg.dataset or data.images.shape[1] != 1:
+        raise ValueError(f"data must be the single-channel {cfg.dataset!r} set, got {data.name!r}")
+    images, labels = data.images.cpu().float(), data.labels.cpu()
+    gen = torch.Generator().manual_seed(cfg.seed)
+    perm = torch.randperm(images.shape[0], generator=gen)
+    n_val = round(cfg.val_fraction * images.shape[0])
+    val_idx, train_idx = perm[:n_val], perm[n_val:]
+    with torch.random.fork_rng(devices=[]):  # init depends on cfg.seed only, caller's RNG untouched
+        torch.manual_seed(cfg.seed)
+        model = DigitCNN(tuple(images.shape[2:]), cfg.width, cfg.feature_dim)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    x_train, y_train = images[train_idx], labels[train_idx]
+    for _ in range(cfg.epochs):
+        model.train()
+        order = torch.randperm(x_train.shape[0], generator=gen)
+        for i in range(0, order.shape[0], cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            xb = _random_shift(x_train[idx], cfg.max_shift, gen)
+            loss = F.cross_entropy(model(xb), y_train[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    acc = _accuracy(model, images[val_idx], labels[val_idx])
+    model.eval()
+    return model, acc
+
+
+def load_or_train_classifier(cfg: ClassifierConfig | None = None, cache_dir: str | Path | None = None,
+                             data: ImageDataset | None = None) -> TrainedClassifier:
+    """Load the digit classifier for ``cfg`` from the cache, or train it once and cache it.
+
+    The file name carries a hash of the whole config, so a changed recipe trains a new
+    file and never silently reuses an old one. Loading uses ``torch.load(weights_only=True)``.
+
+    Args:
+        cfg: the recipe; ``ClassifierConfig.preset("mnist5k")`` when None.
+        cache_dir: folder for the cached file; ``data.default_cache_dir()`` when None.
+        data: the data set, used only if training is needed (loaded when None).
+
+    Returns:
+        A ``TrainedClassifier`` (``from_cache`` tells whether it was loaded).
+    """
+    cfg = ClassifierConfig.preset("mnist5k") if cfg is None else cfg
+    cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
+    path = classifier_path(cfg, cache_dir)
+    if path.exists():
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if json.loads(state["config_json"]) == cfg.to_dict():
+            model = DigitCNN(tuple(state["img_size"]), cfg.width, cfg.feature_dim)
+            model.load_state_dict(state["state_dict"])
+            model.eval()
+            return TrainedClassifier(model, cfg, float(state["val_accuracy"]), path, True,
+                                     float(state["train_time_s"]))
+        # a hash collision or a hand-edited file: fall through and retrain over it
+    start = time.perf_counter()
+    model, acc = train_classifier(cfg, data)
+    elapsed = time.perf_counter() - start
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "config_json": json.dumps(cfg.to_dict(), sort_keys=True),
+        "img_size": list(model.img_size),
+        "state_dict": model.state_dict(),
+        "val_accuracy": acc,
+        "train_time_s": elapsed,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: a parallel reader never sees half a file
+    return TrainedClassifier(model, cfg, acc, path, False, elapsed)
+
+
+def _check_images(images: Tensor, classifier: TrainedClassifier, channels: int | None) -> Tensor:
+    if not isinstance(images, Tensor):
+        raise ValueError(f"images must be a torch.Tensor of shape (N, C, H, W), got {type(images).__name__}")
+    if images.dim() != 4 or images.shape[0] == 0:
+        raise ValueError(f"images must have shape (N, C, H, W) with N >= 1, got {tuple(images.shape)}")
+    if channels is not None and images.shape[1] != channels:
+        raise ValueError(f"images must have {channels} channel(s), got shape {tuple(images.shape)}")
+    if tuple(images.shape[2:]) != classifier.img_size:
+        raise ValueError(f"the classifier expects {classifier.img_size[0]}x{classifier.img_size[1]} "
+                         f"images, got shape {tuple(images.shape)}")
+    images = images.detach().to("cpu", torch.float32)
+    if not torch.isfinite(images).all():
+        raise ValueError("images contain NaN or inf (a diverged generator?); check history.diverged first")
+    return images
+
+
+@torch.no_grad()
+def classify(images: Tensor, classifier: TrainedClassifier, batch: int = 1000) -> Tensor:
+    """Class probabilities of single-channel images in [-1, 1].
+
+    Args:
+        images: shape (N, 1, H, W), H×W the classifier's size.
+        classifier: a ``TrainedClassifier``.
+        batch: images per forward pass.
+
+    Returns:
+        Probabilities of shape (N, 10), float32.
+    """
+    images = _check_images(images, classifier, channels=1)
+    model = classifier.model.eval()
+    return torch.cat([F.softmax(model(images[i:i + batch]), dim=1) for i in range(0, images.shape[0], batch)])
+
+
+@torch.no_grad()
+def classifier_features(images: Tensor, classifier: TrainedClassifier, batch: int = 1000) -> Tensor:
+    """Penultimate-layer features of single-channel images (the Fréchet-distance space).
+
+    Args:
+        images: shape (N, 1, H, W) in [-1, 1].
+        classifier: a ``TrainedClassifier``.
+        batch: images per forward pass.
+
+    Returns:
+        Features of shape (N, feature_dim), float32.
+    """
+    images = _check_images(images, classifier, channels=1)
+    model = classifier.model.eval()
+    return torch.cat([model.features(images[i:i + batch]) for i in range(0, images.shape[0], batch)])
+
+
+@dataclass(frozen=True)
+class ClassStats:
+    """Class coverage and confidence of generated digits, judged by a classifier.
+
+    Attributes:
+        classes_covered: classes predicted (argmax) for at least one sample, of ``n_classes``.
+        kl_to_uniform: KL(predicted-class histogram ‖ uniform) in nats (0 best, log n_classes
+            worst); biased upwards by ≈ (n_classes − 1)/(2N) for N samples.
+        mean_confidence: mean max-softmax probability (a sample-quality proxy; blind to
+            background speckle, see ``background_noise``).
+        counts: predicted samples per class.
+        n_samples: N.
+    """
+
+    classes_covered: int
+    kl_to_uniform: float
+    mean_confidence: float
+    counts: tuple[int, ...]
+    n_samples: int
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.counts)
+
+
+def class_stats_from_probs(probs: Tensor) -> ClassStats:
+    """``ClassStats`` from class probabilities (the classifier-free part, testable exactly).
+
+    Args:
+        probs: shape (N, K), rows are probability vectors.
+
+    Returns:
+        A ``ClassStats`` over K classes.
+    """
+    p = _as_tensor(probs, "probs")
+    if p.dim() != 2 or p.shape[0] == 0 or p.shape[1] == 0:
+        raise ValueError(f"probs must have shape (N, K) with N, K >= 1, got {tuple(p.shape)}")
+    conf, pred = p.max(dim=1)
+    counts = torch.bincount(pred, minlength=p.shape[1])
+    return ClassStats(
+        classes_covered=int((counts > 0).sum()),
+        kl_to_uniform=kl_to_uniform(counts),
+        mean_confidence=float(conf.mean()),
+        counts=tuple(int(c) for c in counts),
+        n_samples=int(p.shape[0]),
+    )
+
+
+def class_stats(images: Tensor, classifier: TrainedClassifier) -> ClassStats:
+    """Digit classes covered, KL of the class histogram to uniform, mean confidence.
+
+    Args:
+        images: generated digits, shape (N, 1, H, W) in [-1, 1].
+        classifier: a ``TrainedClassifier`` of the same image size.
+
+    Returns:
+        A ``ClassStats`` over 10 classes.
+    """
+    return class_stats_from_probs(classify(images, classifier))
+
+
+@dataclass(frozen=True)
+class StackedStats:
+    """Stacked-MNIST mode coverage: each channel classified, a mode is a digit triple.
+
+    Attributes:
+        modes_covered: distinct triples (100·d₁ + 10·d₂ + d₃) seen, of 1,000.
+        kl_to_uniform: KL(triple histogram ‖ uniform over 1,000) in nats. With N samples it
+            is at least log(1000/N) when N < 1000; published numbers use N ≈ 26,000.
+        mean_confidence: mean over samples and channels of the max-softmax probability.
+        n_samples: N.
+    """
+
+    modes_covered: int
+    kl_to_uniform: float
+    mean_confidence: float
+    n_samples: int
+
+
+def stacked_stats_from_probs(probs: Tensor) -> StackedStats:
+    """``StackedStats`` from per-channel class probabilities.
+
+    Args:
+        probs: shape (N, 3, 10): channel c of sample n classified.
+
+    Returns:
+        A ``StackedStats``.
+    """
+    p = _as_tensor(probs, "probs")
+    if p.dim() != 3 or p.shape[0] == 0 or p.shape[1:] != (3, 10):
+        raise ValueError(f"probs must have shape (N, 3, 10) with N >= 1, got {tuple(p.shape)}")
+    conf, digit = p.max(dim=2)  # (N, 3)
+    triple = 100 * digit[:, 0] + 10 * digit[:, 1] + digit[:, 2]
+    counts = torch.bincount(triple, minlength=1000)
+    return StackedStats(
+        modes_covered=int((counts > 0).sum()),
+        kl_to_uniform=kl_to_uniform(counts),
+        mean_confidence=float(conf.mean()),
+        n_samples=int(p.shape[0]),
+    )
+
+
+def stacked_stats(images: Tensor, classifier: TrainedClassifier) -> StackedStats:
+    """Triples covered of 1,000 and KL to uniform for stacked-MNIST images.
+
+    Args:
+        images: shape (N, 3, H, W) in [-1, 1], one digit per channel.
+        classifier: a single-channel ``TrainedClassifier`` (mnist5k) of size H×W.
+
+    Returns:
+        A ``StackedStats``.
+    """
+    images = _check_images(images, classifier, channels=3)
+    n = images.shape[0]
+    flat = images.reshape(n * 3, 1, *images.shape[2:])  # sample-major: rows 3n, 3n+1, 3n+2
+    return stacked_stats_from_probs(classify(flat, classifier).reshape(n, 3, 10))
+
+
+@dataclass(frozen=True)
+class ClassCurve:
+    """``ClassStats`` at each evaluation step of an image run.
+
+    Attributes:
+        steps: shape (T,), int64.
+        classes_covered: shape (T,), int64.
+        kl_to_uniform: shape (T,), float64.
+        mean_confidence: shape (T,), float64.
+    """
+
+    steps: np.ndarray
+    classes_covered: np.ndarray
+    kl_to_uniform: np.ndarray
+    mean_confidence: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+
+def class_curve(history: History, classifier: TrainedClassifier) -> ClassCurve:
+    """``class_stats`` of the fixed-noise images at every evaluation step of an image run.
+
+    Args:
+        history: a ``History`` whose ``samples`` are (n_eval_samples, 1, H, W) images.
+        classifier: a ``TrainedClassifier`` of that image size.
+
+    Returns:
+        A ``ClassCurve``.
+    """
+    if not history.samples:
+        raise ValueError("history has no evaluation samples (did the run reach eval_every steps?)")
+    stats = [class_stats(s, classifier) for s in history.samples]
+    return ClassCurve(
+        steps=np.asarray(history.sample_steps, dtype=np.int64),
+        classes_covered=np.asarray([s.classes_covered for s in stats], dtype=np.int64),
+        kl_to_uniform=np.asarray([s.kl_to_uniform for s in stats], dtype=np.float64),
+        mean_confidence=np.asarray([s.mean_confidence for s in stats], dtype=np.float64),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Fréchet distance in the classifier's feature space
+# ---------------------------------------------------------------------------------------------
+
+
+def frechet_distance_from_stats(mu1: Tensor, cov1: Tensor, mu2: Tensor, cov2: Tensor) -> float:
+    """Fréchet (2-Wasserstein²) distance between N(μ₁, Σ₁) and N(μ₂, Σ₂).
+
+    d² = ‖μ₁ − μ₂‖² + Tr(Σ₁ + Σ₂ − 2 (Σ₁^{1/2} Σ₂ Σ₁^{1/2})^{1/2}); the trace term is computed
+    from symmetric eigendecompositions in float64 (negative round-off eigenvalues clipped).
+
+    Args:
+        mu1, mu2: means, shape (D,).
+        cov1, cov2: covariances, shape (D, D), symmetric positive semi-definite.
+
+    Returns:
+        The distance d² (≥ 0, up to round-off).
+    """
+    mu1, mu2 = _as_tensor(mu1, "mu1"), _as_tensor(mu2, "mu2")
+    cov1, cov2 = _as_tensor(cov1, "cov1"), _as_tensor(cov2, "cov2")
+    d = mu1.shape[0] if mu1.dim() == 1 else -1
+    if d < 1 or mu2.shape != (d,) or cov1.shape != (d, d) or cov2.shape != (d, d):
+        raise ValueError(f"need mu1, mu2 of shape (D,) and cov1, cov2 of shape (D, D); got "
+                         f"{tuple(mu1.shape)}, {tuple(mu2.shape)}, {tuple(cov1.shape)}, {tuple(cov2.shape)}")
+    for t, name in ((mu1, "mu1"), (mu2, "mu2"), (cov1, "cov1"), (cov2, "cov2")):
+        if not torch.isfinite(t).all():
+            raise ValueError(f"{name} contains NaN or inf")
+    cov1, cov2 = (cov1 + cov1.T) / 2, (cov2 + cov2.T) / 2
+    evals1, evecs1 = torch.linalg.eigh(cov1)
+    sqrt1 = (evecs1 * evals1.clamp(min=0).sqrt()) @ evecs1.T
+    middle = sqrt1 @ cov2 @ sqrt1
+    trace_sqrt = torch.linalg.eigvalsh((middle + middle.T) / 2).clamp(min=0).sqrt().sum()
+    dist = (mu1 - mu2).pow(2).sum() + torch.trace(cov1) + torch.trace(cov2) - 2 * trace_sqrt
+    return float(dist)
+
+
+def frechet_distance(features1: Tensor | np.ndarray, features2: Tensor | np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (means, covariances).
+
+    Args:
+        features1: shape (N1, D), N1 >= 2.
+        features2: shape (N2, D), N2 >= 2.
+
+    Returns:
+        d² ≥ 0; ≈ 0 for identical sets. It is biased upwards for small N (the covariance
+        estimates are noisy), so compare values computed with the same N.
+    """
+    f1, f2 = _as_tensor(features1, "features1"), _as_tensor(features2, "features2")
+    if f1.dim() != 2 or f2.dim() != 2 or f1.shape[1] != f2.shape[1]:
+        raise ValueError(f"features must have shapes (N1, D) and (N2, D), got {tuple(f1.shape)} and {tuple(f2.shape)}")
+    if f1.shape[0] < 2 or f2.shape[0] < 2:
+        raise ValueError(f"need at least 2 feature vectors per set, got {f1.shape[0]} and {f2.shape[0]}")
+    return frechet_distance_from_stats(f1.mean(0), torch.cov(f1.T).reshape(f1.shape[1], -1),
+                                       f2.mean(0), torch.cov(f2.T).reshape(f2.shape[1], -1))
+
+
+def classifier_frechet_distance(images1: Tensor, images2: Tensor, classifier: TrainedClassifier) -> float:
+    """Fréchet distance of two image sets in the digit classifier's penultimate-layer features.
+
+    This is **not** the Inception FID: the features come from our small digit CNN, not from
+    Inception-v3, so the numbers are not comparable to published FIDs, nor across different
+    classifier configs. Use it to compare runs measured with the same classifier and the same
+    sample sizes (e.g. generated vs. real held-out digits; real vs. real gives the floor).
+
+    Args:
+        images1: shape (N1, 1, H, W) in [-1, 1], N1 >= 2.
+        images2: shape (N2, 1, H, W) in [-1, 1], N2 >= 2.
+        classifier: a ``TrainedClassifier`` of size H×W.
+
+    Returns:
+        The distance d² ≥ 0.
+    """
+    return frechet_distance(classifier_features(images1, classifier), classifier_features(images2, classifier))
+
+
+# ---------------------------------------------------------------------------------------------
+# Background noise (speckle) in generated digits
+# ---------------------------------------------------------------------------------------------
+
+
+def _to_unit(images: Tensor, name: str) -> Tensor:
+    if not isinstance(images, Tensor):
+        raise ValueError(f"{name} must be a torch.Tensor of shape (N, C, H, W), got {type(images).__name__}")
+    if images.dim() != 4 or images.shape[0] == 0:
+        raise ValueError(f"{name} must have shape (N, C, H, W) with N >= 1, got {tuple(images.shape)}")
+    if not torch.isfinite(images).all():
+        raise ValueError(f"{name} contain NaN or inf")
+    return (images.detach().to("cpu", torch.float64) + 1) / 2  # [-1, 1] → [0, 1]
+
+
+def background_mask(real_images: Tensor, dark_level: float = 0.1, max_bright_share: float = 0.01) -> Tensor:
+    """Pixels where real digits are background: at most ``max_bright_share`` of them are lit.
+
+    Args:
+        real_images: real images in [-1, 1], shape (N, C, H, W).
+        dark_level: a pixel counts as lit above this brightness in [0, 1] units.
+        max_bright_share: a position is background when at most this share of the real
+            images is lit there (0.01 = 99 % of real images are dark there).
+
+    Returns:
+        A bool mask of shape (C, H, W).
+    """
+    x = _to_unit(real_images, "real_images")
+    if not 0 <= dark_level < 1:
+        raise ValueError(f"dark_level must be in [0, 1), got {dark_level}")
+    if not 0 <= max_bright_share < 1:
+        raise ValueError(f"max_bright_share must be in [0, 1), got {max_bright_share}")
+    return (x > dark_level).double().mean(0) <= max_bright_share
+
+
+@dataclass(frozen=True)
+class BackgroundNoise:
+    """Brightness of generated images where real digits are background.
+
+    Attributes:
+        mean_brightness: mean brightness in [0, 1] units over the mask's pixels (0 = clean).
+        speckle_fraction: share of those pixel values brighter than ``dark_level``.
+        n_mask_pixels: number of background positions in the mask.
+        dark_level: the brightness cut used for ``speckle_fraction``.
+    """
+
+    mean_brightness: float
+    speckle_fraction: float
+    n_mask_pixels: int
+    dark_level: float
+
+
+def background_noise(images: Tensor, mask: Tensor, dark_level: float = 0.1) -> BackgroundNoise:
+    """Speckle in generated digits: brightness at positions where real digits are dark.
+
+    A classifier's confidence barely moves when a generator sprinkles faint noise over the
+    background; this number does.
+
+    Args:
+        images: generated (or real) images in [-1, 1], shape (N, C, H, W).
+        mask: bool mask of shape (C, H, W) from ``background_mask``, with at least one True.
+        dark_level: brightness in [0, 1] above which a masked pixel counts as speckle.
+
+    Returns:
+        A ``BackgroundNoise``.
+    """
+    x = _to_unit(images, "images")
+    if not isinstance(mask, Tensor) or mask.dtype != torch.bool or tuple(mask.shape) != tuple(x.shape[1:]):
+        raise ValueError(f"mask must be a bool tensor of shape {tuple(x.shape[1:])}, got "
+                         f"{getattr(mask, 'dtype', type(mask).__name__)} {tuple(getattr(mask, 'shape', ()))}")
+    if not mask.any():
+        raise ValueError("mask selects no pixel; loosen background_mask's thresholds")
+    values = x[:, mask.cpu()]  # (N, n_mask)
+    return BackgroundNoise(
+        mean_brightness=float(values.mean()),
+        speckle_fraction=float((values > dark_level).double().mean()),
+        n_mask_pixels=int(mask.sum()),
+        dark_level=float(dark_level),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Training stability from a History
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StabilityStats:
+    """How steady a run was, from its logged scalars.
+
+    Attributes:
+        n_logged: logged rows used.
+        window: trailing window length in logged rows (``min(window, n_logged)``).
+        d_loss_tail_std, g_loss_tail_std: std of the adversarial D / G loss over the window
+            (oscillation at the end of training).
+        d_loss_tail_mean, g_loss_tail_mean: their means over the window.
+        grad_spikes_d, grad_spikes_g: logged gradient norms larger than ``spike_factor`` ×
+            the median of the preceding ``window`` logged norms.
+        gap_tail_mean: mean of D(x) − D(G(z)) over the window (0: D cannot tell; 1: D wins).
+        gap_max: largest D(x) − D(G(z)) over the whole run.
+        diverged: whether a NaN/inf stopped the run.
+        diverged_step: the step it happened at, else None.
+    """
+
+    n_logged: int
+    window: int
+    d_loss_tail_std: float
+    g_loss_tail_std: float
+    d_loss_tail_mean: float
+    g_loss_tail_mean: float
+    grad_spikes_d: int
+    grad_spikes_g: int
+    gap_tail_mean: float
+    gap_max: float
+    diverged: bool
+    diverged_step: int | None
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def count_spikes(values: np.ndarray | Sequence[float], factor: float = 5.0, window: int = 20,
+                 min_history: int = 5) -> int:
+    """Count values above ``factor`` × the median of the preceding ``window`` values.
+
+    Args:
+        values: a logged series, shape (T,).
+        factor: the spike threshold relative to the running median, > 0.
+        window: how many preceding values the running median uses.
+        min_history: values with fewer predecessors than this are not judged.
+
+    Returns:
+        The number of spikes.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise ValueError(f"values must be 1-D, got shape {v.shape}")
+    factor = _check_positive_float(factor, "factor")
+    window = _check_positive_int(window, "window")
+    spikes = 0
+    for t in range(max(min_history, 1), v.shape[0]):
+        if v[t] > factor * np.median(v[max(0, t - window):t]):
+            spikes += 1
+    return spikes
+
+
+def stability_stats(history: History, window: int = 20, spike_factor: float = 5.0) -> StabilityStats:
+    """Loss oscillation, gradient-norm spikes, the D(x) − D(G(z)) gap and divergence of a run.
+
+    Args:
+        history: a run's ``History``.
+        window: trailing window in logged rows (with ``log_every=50``, 20 rows = 1,000 steps);
+            also the running-median window of the spike count.
+        spike_factor: a gradient norm is a spike above this many times the running median.
+
+    Returns:
+        A ``StabilityStats``. A run that diverged before logging anything gets NaN
+        statistics and zero spikes (it does not raise, so a sweep keeps going).
+
+    Raises:
+        ValueError: for ``window < 1``, ``spike_factor <= 0``, or a history with no logged
+            rows that did not diverge.
+    """
+    window = _check_positive_int(window, "window")
+    spike_factor = _check_positive_float(spike_factor, "spike_factor")
+    n = len(history.steps)
+    if n == 0 and not history.diverged:
+        raise ValueError("history has no logged rows; nothing to measure")
+    nan = float("nan")
+    if n == 0:
+        return StabilityStats(0, 0, nan, nan, nan, nan, 0, 0, nan, nan, True, history.diverged_step)
+    w = min(window, n)
+    d_loss, g_loss = history.array("d_loss"), history.array("g_loss")
+    gap = history.array("d_real") - history.array("d_fake")
+    return StabilityStats(
+        n_logged=n,
+        window=w,
+        d_loss_tail_std=float(d_loss[-w:].std()),
+        g_loss_tail_std=float(g_loss[-w:].std()),
+        d_loss_tail_mean=float(d_loss[-w:].mean()),
+        g_loss_tail_mean=float(g_loss[-w:].mean()),
+        grad_spikes_d=count_spikes(history.array("grad_norm_d"), spike_factor, window),
+        grad_spikes_g=count_spikes(history.array("grad_norm_g"), spike_factor, window),
+        gap_tail_mean=float(gap[-w:].mean()),
+        gap_max=float(gap.max()),
+        diverged=bool(history.diverged),
+        diverged_step=history.diverged_step,
+    )
