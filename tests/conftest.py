@@ -1,4 +1,4 @@
-"""Shared test settings: deterministic, single-threaded CPU torch for stable timings."""
+"""Shared test settings: a headless matplotlib backend."""
 
 import matplotlib
 
