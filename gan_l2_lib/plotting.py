@@ -146,7 +146,7 @@ def plot_weight_trajectories(trajectories: dict, loss_grid=None, points: dict | 
 
 
 def plot_penalty_vs_norm(norms, values: dict, grad_lengths: dict, markers: dict | None = None,
-                         title: str = "Squared vs. unsquared L2 penalty") -> Figure:
+                         log: bool = False, title: str = "Squared vs. unsquared L2 penalty") -> Figure:
     """Two panels against the weight norm ‖w‖: penalty values and the lengths of their gradients.
 
     Args:
@@ -154,6 +154,7 @@ def plot_penalty_vs_norm(norms, values: dict, grad_lengths: dict, markers: dict 
         values: label → shape (K,) penalty values.
         grad_lengths: label → shape (K,) ‖∇ penalty‖ (same labels as ``values``).
         markers: label → a norm drawn as a dotted vertical line (e.g. a network at init).
+        log: use logarithmic x and y axes (norms must then be > 0).
         title: the figure title.
 
     Returns:
@@ -169,8 +170,11 @@ def plot_penalty_vs_norm(norms, values: dict, grad_lengths: dict, markers: dict 
             ax.plot(r, _to_numpy(y), lw=2, label=label)
         for k, (label, x0) in enumerate((markers or {}).items()):
             ax.axvline(float(x0), ls=":", color=f"C{k + 2}", label=label)
-        ax.set_xlabel("weight norm ‖w‖ = sqrt(Σw²)")
-        ax.set_ylabel(ylabel)
+        if log:
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+        ax.set_xlabel("weight norm ‖w‖ = sqrt(Σw²)" + (" (log scale)" if log else ""))
+        ax.set_ylabel(ylabel + (" (log scale)" if log else ""))
         ax.set_title(sub)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
