@@ -86,14 +86,16 @@ def plot_image_grid(images, nrow: int = 8, ax=None, title: str | None = None) ->
 
 
 def _mark_nonfinite(ax, x: np.ndarray, y: np.ndarray, color, label: str) -> None:
-    """Mark x positions where y is inf/NaN with crosses along the top edge of the axes."""
+    """Shade the x ranges where y is inf/NaN (a line cannot show them) and name them in the legend."""
     bad = ~np.isfinite(y)
-    if bad.any():
-        from matplotlib.transforms import blended_transform_factory
-
-        trans = blended_transform_factory(ax.transData, ax.transAxes)
-        ax.plot(x[bad], np.full(bad.sum(), 0.96), "x", color=color, ms=4, transform=trans,
-                label=f"{label}: inf/NaN", clip_on=False)
+    if not bad.any():
+        return
+    # contiguous runs of bad points: starts where bad switches on, ends where it switches off
+    edges = np.diff(np.concatenate([[0], bad.astype(int), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    for k, (i0, i1) in enumerate(zip(starts, ends, strict=True)):
+        ax.axvspan(x[i0], x[i1], color=color, alpha=0.15, lw=0,
+                   label=f"{label}: inf/NaN here" if k == 0 else None)
 
 
 def plot_weight_trajectories(trajectories: dict, loss_grid=None, points: dict | None = None,
@@ -209,7 +211,7 @@ def plot_discriminators_1d(x, p_data, p_g, d_star, fits: dict, slopes: dict | No
     ax.set_title("The two distributions")
     colors = plt.cm.viridis(np.linspace(0.0, 0.9, max(len(fits), 1)))
     ax = axes[1]
-    ax.plot(xs, _to_numpy(d_star), "k--", lw=2.5, label="D* = p_data/(p_data+p_g)")
+    ax.plot(xs, _to_numpy(d_star), "k--", lw=2.5, zorder=5, label="D* = p_data/(p_data+p_g)")
     for c, (label, y) in zip(colors, fits.items(), strict=False):
         ax.plot(xs, _to_numpy(y), color=c, lw=1.6, label=label)
     ax.axhline(0.5, color="0.6", lw=0.8)
@@ -219,7 +221,7 @@ def plot_discriminators_1d(x, p_data, p_g, d_star, fits: dict, slopes: dict | No
     if slopes is not None:
         ax = axes[2]
         if d_star_slope is not None:
-            ax.plot(xs, _to_numpy(d_star_slope), "k--", lw=2.5, label="dD*/dx")
+            ax.plot(xs, _to_numpy(d_star_slope), "k--", lw=2.5, zorder=5, label="dD*/dx")
         for c, (label, y) in zip(colors, slopes.items(), strict=False):
             ax.plot(xs, _to_numpy(y), color=c, lw=1.6, label=label)
         ax.axhline(0.0, color="0.6", lw=0.8)
@@ -238,8 +240,8 @@ def plot_loss_and_grad(x, losses: dict, grads: dict, xlabel: str = "logit l",
                        title: str = "", axes=None) -> Figure:
     """A loss and its derivative against one input, several implementations side by side.
 
-    Non-finite values (inf, NaN) cannot be drawn as lines; they are marked with crosses along
-    the top edge of the panel and named in the legend.
+    Non-finite values (inf, NaN) cannot be drawn as lines; the x ranges where they occur are
+    shaded in the series' colour and named in the legend.
 
     Args:
         x: shape (K,) inputs (e.g. logits).
