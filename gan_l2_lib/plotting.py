@@ -6,6 +6,8 @@ add new ones in a section of their own.
 
 from __future__ import annotations
 
+import io
+
 import matplotlib
 
 matplotlib.use(matplotlib.get_backend())  # keep the notebook's backend; headless CI uses Agg
@@ -13,7 +15,10 @@ matplotlib.use(matplotlib.get_backend())  # keep the notebook's backend; headles
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import LogFormatter, LogLocator, NullLocator  # noqa: E402
+from PIL import Image  # noqa: E402
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -288,6 +293,12 @@ def _new_or_given(ax, figsize):
     return ax.figure, ax
 
 
+def _speed_clim(speed: np.ndarray) -> tuple[float, float]:
+    """Colour limits for field speed on "Greys": the slowest arrows light grey, not white."""
+    top = float(speed.max()) or 1.0
+    return -0.5 * top, top
+
+
 def plot_dirac_field(field, trajectories=(), fixed_point=None, data_point=None, ax=None,
                      stream: bool = False, title: str | None = None) -> Figure:
     """The Dirac-GAN vector field in the (θ, ψ) plane, with trajectories on top.
@@ -308,14 +319,16 @@ def plot_dirac_field(field, trajectories=(), fixed_point=None, data_point=None, 
     fig, ax = _new_or_given(ax, (5, 5))
     t, p = field.theta, field.psi
     speed = np.hypot(field.v_theta, field.v_psi)
+    clim = _speed_clim(speed)
     if stream:
         ax.streamplot(t[0], p[:, 0], field.v_theta, field.v_psi, color=speed, cmap="Greys",
-                      density=1.0, linewidth=0.8, arrowsize=0.8)
+                      norm=matplotlib.colors.Normalize(*clim), density=1.0, linewidth=0.8,
+                      arrowsize=0.8)
     else:
         # unit arrows, colour = speed: direction stays readable where the field is weak
         norm = np.where(speed > 0, speed, 1.0)
         ax.quiver(t, p, field.v_theta / norm, field.v_psi / norm, speed, cmap="Greys",
-                  angles="xy", pivot="mid", scale=30, width=0.004)
+                  angles="xy", pivot="mid", scale=30, width=0.004, clim=clim)
     for i, item in enumerate(trajectories):
         label, traj = item if isinstance(item, tuple) else (f"{item.mode}, h = {item.h:g}", item)
         color = f"C{i}"
@@ -338,14 +351,15 @@ def plot_dirac_field(field, trajectories=(), fixed_point=None, data_point=None, 
     return fig
 
 
-def plot_dirac_distance(curves: dict, ax=None, title: str | None = None) -> Figure:
+def plot_dirac_distance(curves: dict, ax=None, title: str | None = None, dashed=()) -> Figure:
     """Distance to equilibrium against step, log scale.
 
     Args:
         curves: ``{label: distances}``; distances of shape (steps + 1,). Values below 1e-16
-            are drawn at 1e-16. A label containing "data equilibrium" is drawn dashed.
+            are drawn at 1e-16.
         ax: an axes to draw on; a new figure when None.
         title: the axes title.
+        dashed: labels of the curves to draw dashed.
 
     Returns:
         The figure.
@@ -353,10 +367,14 @@ def plot_dirac_distance(curves: dict, ax=None, title: str | None = None) -> Figu
     fig, ax = _new_or_given(ax, (5.5, 3.5))
     for label, dist in curves.items():
         d = np.maximum(_to_numpy(dist).astype(np.float64), _DIRAC_FLOOR)
-        style = "--" if "data equilibrium" in label else "-"
+        style = "--" if label in dashed else "-"
         ax.semilogy(np.arange(len(d)), d, style, lw=1.3, label=label)
+    # plain "1e-05" labels, no minor ticks: log-axis mathtext labels cost ~10 ms per redraw
+    ax.yaxis.set_major_locator(LogLocator(numticks=8))
+    ax.yaxis.set_major_formatter(LogFormatter())
+    ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlabel("step")
-    ax.set_ylabel("distance ‖(θ, ψ) − equilibrium‖")
+    ax.set_ylabel("distance to equilibrium")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=7)
     if title:
@@ -416,7 +434,7 @@ def plot_dirac_spectral_radius(h, radii: dict, h_max: dict | None = None, ax=Non
         ax.plot(hs, _to_numpy(rho), color=f"C{i}", lw=1.6, label=label)
         if h_max and label in h_max:
             ax.axvline(h_max[label], color=f"C{i}", lw=1, ls=":")
-    ax.axhline(1.0, color="black", lw=0.8)
+    ax.axhline(1.0, color="black", lw=0.8, ls="--", zorder=0)
     ax.set_xlabel("step size h")
     ax.set_ylabel("spectral radius ρ (converges iff < 1)")
     ax.legend(fontsize=7)
@@ -425,27 +443,104 @@ def plot_dirac_spectral_radius(h, radii: dict, h_max: dict | None = None, ax=Non
     return fig
 
 
-def draw_dirac_explorer(fig: Figure, field, trajectory, title: str = "") -> Figure:
-    """Redraw ``fig`` in place: the field with one trajectory (left), its distance curve (right).
+class DiracExplorerFigure:
+    """Two panels for the Dirac-GAN explorer: field with one trajectory, and its distance curve.
+
+    Built for slider redraws: the first ``draw`` lays the panels out with
+    ``plot_dirac_field`` / ``plot_dirac_distance`` and renders everything that does not move
+    (axes, ticks, labels, legends) once into a background; later calls restore that
+    background and redraw only the arrows, lines, markers and title (Agg blitting), about
+    five times faster than a full draw. The background is rebuilt when the field's window or
+    the run length changes. The distance axis is fixed at [1e-16, 1e2] (values outside are
+    drawn at the edge) so that its ticks never move.
+
+    The figure is a plain ``matplotlib.figure.Figure`` (not registered with pyplot), so it is
+    never shown by itself; ``figure.savefig`` still works and does a full draw.
 
     Args:
-        fig: the figure to clear and draw into (a ``matplotlib.figure.Figure``).
-        field: a ``dirac.VectorFieldGrid``.
-        trajectory: a ``dirac.DiracTrajectory``; its ``fixed_point`` and ``game.c`` are marked.
-        title: the figure's suptitle.
-
-    Returns:
-        ``fig``.
+        figsize: figure size in inches.
+        dpi: resolution of the figure and of ``to_png``.
     """
-    fig.clear()
-    ax_field, ax_dist = fig.subplots(1, 2, width_ratios=[1, 1.25])
-    data_point = (trajectory.game.c, 0.0)
-    plot_dirac_field(field, [trajectory], trajectory.fixed_point, data_point, ax=ax_field)
-    curves = {"to the fixed point of v": trajectory.distance()}
-    if not np.allclose(trajectory.fixed_point, data_point):
-        curves["to the data equilibrium (c, 0)"] = trajectory.distance(data_point)
-    plot_dirac_distance(curves, ax=ax_dist)
-    if trajectory.diverged:
-        ax_dist.set_title(f"overflowed after {trajectory.steps} steps", color="red", fontsize=9)
-    fig.suptitle(title, fontsize=10)
-    return fig
+
+    DIST_RANGE = (_DIRAC_FLOOR, 1e2)
+
+    def __init__(self, figsize: tuple[float, float] = (10, 4.2), dpi: int = 72) -> None:
+        self.figure = Figure(figsize=figsize, dpi=dpi)
+        self._canvas = FigureCanvasAgg(self.figure)
+        self._moving: list = []
+        self._window: tuple | None = None
+        self._background = None
+        self._renderer = None
+
+    def draw(self, field, trajectory, title: str = "") -> Figure:
+        """Show ``trajectory`` over ``field``; ``field`` may cover a different window each call.
+
+        Args:
+            field: a ``dirac.VectorFieldGrid`` with the same grid size on every call.
+            trajectory: a ``dirac.DiracTrajectory``; its ``fixed_point`` (star) and the data
+                equilibrium (c, 0) (cross) are marked, and its distance to both is plotted
+                (the two curves coincide unless λ_G moves the fixed point).
+            title: the figure's suptitle.
+
+        Returns:
+            The figure, drawn.
+        """
+        data_point = (trajectory.game.c, 0.0)
+        dist_fixed = np.clip(trajectory.distance(), *self.DIST_RANGE)
+        dist_data = np.clip(trajectory.distance(data_point), *self.DIST_RANGE)
+        t, p = field.theta, field.psi
+        if not self._moving:
+            self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.88, wspace=0.28)
+            ax_field, ax_dist = self.figure.subplots(1, 2, width_ratios=[1, 1.25])
+            plot_dirac_field(field, [("trajectory (○ start, □ end)", trajectory)],
+                             trajectory.fixed_point, data_point, ax=ax_field)
+            to_data = "to the data equilibrium (c, 0)"
+            plot_dirac_distance({"to the fixed point of v": dist_fixed, to_data: dist_data},
+                                ax=ax_dist, dashed=(to_data,))
+            ax_dist.set_ylim(*self.DIST_RANGE)
+            self._ax_field, self._ax_dist = ax_field, ax_dist
+            self._quiver = ax_field.collections[0]
+            self._suptitle = self.figure.suptitle(title, fontsize=10)
+            self._moving = [self._quiver, *ax_field.lines, *ax_dist.lines, self._suptitle]
+        else:
+            speed = np.hypot(field.v_theta, field.v_psi)
+            norm = np.where(speed > 0, speed, 1.0)
+            self._quiver.set_offsets(np.column_stack([t.ravel(), p.ravel()]))
+            self._quiver.set_UVC(field.v_theta / norm, field.v_psi / norm, speed)
+            self._quiver.set_clim(*_speed_clim(speed))
+            line, start, end, data_marker, fixed_marker = self._ax_field.lines
+            line.set_data(trajectory.theta, trajectory.psi)
+            start.set_data([trajectory.theta[0]], [trajectory.psi[0]])
+            end.set_data([trajectory.theta[-1]], [trajectory.psi[-1]])
+            data_marker.set_data([data_point[0]], [data_point[1]])
+            fixed_marker.set_data([trajectory.fixed_point[0]], [trajectory.fixed_point[1]])
+            steps = np.arange(len(dist_fixed))
+            for curve, dist in zip(self._ax_dist.lines, (dist_fixed, dist_data), strict=True):
+                curve.set_data(steps, dist)
+            self._suptitle.set_text(title)
+        window = (t.min(), t.max(), p.min(), p.max(), len(dist_fixed))
+        if window != self._window or self._canvas.get_renderer() is not self._renderer:
+            self._ax_field.set_xlim(t.min(), t.max())
+            self._ax_field.set_ylim(p.min(), p.max())
+            self._ax_dist.set_xlim(0, max(len(dist_fixed) - 1, 1))
+            for artist in self._moving:  # a full draw skips animated artists
+                artist.set_animated(True)
+            self._canvas.draw()
+            for artist in self._moving:
+                artist.set_animated(False)
+            self._background = self._canvas.copy_from_bbox(self.figure.bbox)
+            self._renderer = self._canvas.get_renderer()
+            self._window = window
+        self._canvas.restore_region(self._background)
+        for artist in self._moving:
+            self.figure.draw_artist(artist)
+        return self.figure
+
+    def to_png(self) -> bytes:
+        """The figure as last drawn, as PNG bytes (fast zlib level: it changes on every move)."""
+        if self._background is None:
+            raise RuntimeError("nothing drawn yet: call draw() first")
+        buf = io.BytesIO()
+        pixels = np.asarray(self._canvas.buffer_rgba())[..., :3]
+        Image.fromarray(pixels).save(buf, format="png", compress_level=1)
+        return buf.getvalue()
