@@ -320,7 +320,7 @@ class ClassifierConfig:
     lr: float = 1e-3
     width: int = 16
     feature_dim: int = 128
-    max_shift: int = 2
+    max_shift: int = 0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -338,10 +338,14 @@ class ClassifierConfig:
 
     @classmethod
     def preset(cls, dataset: str = "mnist5k", **overrides) -> ClassifierConfig:
-        """The default recipe for ``dataset`` (digits8 is 8×8: shifts of 1 pixel, more epochs)."""
+        """The default recipe for ``dataset``: 6 epochs on mnist5k, 10 on the smaller digits8.
+
+        Measured held-out accuracy (seed 0, CPU): mnist5k 0.972 (random 2-pixel shifts gave
+        0.966, no gain at this budget), digits8 0.969 (1-pixel shifts, 20 epochs: 0.958).
+        """
         base: dict = {"dataset": dataset}
         if dataset == "digits8":
-            base.update(epochs=20, max_shift=1)
+            base.update(epochs=10)
         base.update(overrides)
         return cls(**base)
 
@@ -685,10 +689,23 @@ def stacked_stats(images: Tensor, classifier: TrainedClassifier) -> StackedStats
     Returns:
         A ``StackedStats``.
     """
+    return stacked_stats_from_probs(stacked_probs(images, classifier))
+
+
+def stacked_probs(images: Tensor, classifier: TrainedClassifier) -> Tensor:
+    """Class probabilities of each channel of stacked-MNIST images.
+
+    Args:
+        images: shape (N, 3, H, W) in [-1, 1], one digit per channel.
+        classifier: a single-channel ``TrainedClassifier`` of size H×W.
+
+    Returns:
+        Probabilities of shape (N, 3, 10): ``[n, c]`` is channel c of image n.
+    """
     images = _check_images(images, classifier, channels=3)
     n = images.shape[0]
     flat = images.reshape(n * 3, 1, *images.shape[2:])  # sample-major: rows 3n, 3n+1, 3n+2
-    return stacked_stats_from_probs(classify(flat, classifier).reshape(n, 3, 10))
+    return classify(flat, classifier).reshape(n, 3, 10)
 
 
 @dataclass(frozen=True)

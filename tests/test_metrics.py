@@ -1,0 +1,498 @@
+"""Tests for gan_l2_lib.metrics: mode statistics, curves, classifier metrics, Fréchet distance,
+background noise and stability."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch.testing import assert_close
+
+from gan_l2_lib.data import load_digits8, make_mixture, make_stacked
+from gan_l2_lib.metrics import (
+    ClassifierConfig,
+    ModeCurve,
+    background_mask,
+    background_noise,
+    class_curve,
+    class_stats,
+    class_stats_from_probs,
+    classifier_frechet_distance,
+    classifier_path,
+    classify,
+    count_spikes,
+    frechet_distance,
+    frechet_distance_from_stats,
+    kl_to_uniform,
+    load_or_train_classifier,
+    mode_curve,
+    mode_stats,
+    stability_stats,
+    stacked_probs,
+    stacked_stats,
+    stacked_stats_from_probs,
+    summarize_last,
+)
+from gan_l2_lib.train import SCALAR_KEYS, History, TrainConfig, train_gan
+
+RING = make_mixture("ring8")
+LOG8 = math.log(8)
+
+
+def _from_modes(modes: list[int], per_mode: int, seed: int = 0) -> torch.Tensor:
+    """Points drawn from N(centre, σ²I) of the listed ring8 modes only."""
+    gen = torch.Generator().manual_seed(seed)
+    centers = RING.centers[torch.tensor(modes)].repeat_interleave(per_mode, dim=0)
+    return centers + RING.std * torch.randn(centers.shape, generator=gen)
+
+
+# ---------------------------------------------------------------- mode_stats
+
+
+@pytest.mark.parametrize("modes", [[0], [2, 5], [0, 1, 2], [1, 3, 5, 6, 7], list(range(8))])
+def test_samples_from_exactly_k_modes_cover_k(modes):
+    n = 1000 * len(modes)
+    stats = mode_stats(_from_modes(modes, 1000), RING.centers, RING.std)
+    assert stats.modes_covered == len(modes)
+    assert [i for i, c in enumerate(stats.counts) if c > 0] == sorted(modes)
+    # a true 2-D Gaussian sample lies within 3σ with probability p = 1 - exp(-4.5) ≈ 0.989;
+    # the share over n samples has standard error sqrt(p(1-p)/n): allow 4 of them
+    p = 1 - math.exp(-4.5)
+    assert_close(stats.high_quality_fraction, p, atol=4 * math.sqrt(p * (1 - p) / n), rtol=0)
+
+
+def test_samples_four_sigma_away_are_not_high_quality():
+    angles = torch.linspace(0, 2 * math.pi, 100)
+    offsets = 4 * RING.std * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
+    samples = RING.centers[3] + offsets  # every point exactly 4σ from centre 3
+    stats = mode_stats(samples, RING.centers, RING.std)
+    assert stats.high_quality_fraction == 0.0
+    assert stats.modes_covered == 0
+    assert math.isnan(stats.reverse_kl)  # documented: no high-quality sample → NaN
+    # the same points at 2.9σ are high quality and all land on mode 3
+    near = mode_stats(RING.centers[3] + offsets * (2.9 / 4), RING.centers, RING.std)
+    assert near.high_quality_fraction == 1.0
+    assert near.counts[3] == 100 and near.modes_covered == 1
+
+
+def test_threshold_is_in_units_of_sigma():
+    samples = RING.centers[:1] + torch.tensor([[4.5 * RING.std, 0.0]])
+    assert mode_stats(samples, RING.centers, RING.std).high_quality_fraction == 0.0
+    assert mode_stats(samples, RING.centers, RING.std, threshold=5.0).high_quality_fraction == 1.0
+
+
+def test_uniform_coverage_gives_reverse_kl_near_zero():
+    n = 16_000
+    stats = mode_stats(RING.sample(n, torch.Generator().manual_seed(1)), RING.centers, RING.std)
+    assert stats.modes_covered == 8
+    # plug-in KL of a uniform multinomial is ≈ (M - 1)/(2N) ≈ 2e-4 here; 10× that as tolerance
+    assert_close(stats.reverse_kl, 0.0, atol=10 * 7 / (2 * n), rtol=0)
+    balanced = mode_stats(RING.centers.repeat(5, 1), RING.centers, RING.std)
+    assert_close(balanced.reverse_kl, 0.0, atol=1e-12, rtol=0)
+
+
+def test_single_mode_gives_reverse_kl_log8():
+    stats = mode_stats(_from_modes([6], 500), RING.centers, RING.std)
+    assert_close(stats.reverse_kl, LOG8, atol=1e-12, rtol=0)
+
+
+def test_reverse_kl_closed_form_and_low_quality_samples_ignored():
+    # 3 on mode 0, 1 on mode 1, plus 10 far-away samples that must not enter p_gen
+    samples = torch.cat([RING.centers[[0, 0, 0, 1]], torch.full((10, 2), 5.0)])
+    stats = mode_stats(samples, RING.centers, RING.std)
+    expected = 0.75 * math.log(8 * 0.75) + 0.25 * math.log(8 * 0.25)
+    assert_close(stats.reverse_kl, expected, atol=1e-12, rtol=0)
+    assert_close(stats.high_quality_fraction, 4 / 14)
+    assert stats.n_samples == 14 and stats.n_modes == 8
+
+
+def test_non_finite_samples_count_as_not_high_quality():
+    samples = torch.cat([RING.centers[:2], torch.tensor([[float("nan"), 0.0], [float("inf"), 1.0]])])
+    stats = mode_stats(samples, RING.centers, RING.std)
+    assert stats.modes_covered == 2
+    assert_close(stats.high_quality_fraction, 0.5)
+
+
+def test_mode_stats_accepts_numpy():
+    stats = mode_stats(RING.centers.numpy(), RING.centers.numpy(), RING.std)
+    assert stats.modes_covered == 8
+
+
+@pytest.mark.parametrize(
+    ("samples", "centers", "std", "match"),
+    [
+        (torch.zeros(5, 3), RING.centers, 0.01, r"samples must have shape \(N, 2\)"),
+        (torch.zeros(10), RING.centers, 0.01, r"samples must have shape \(N, 2\)"),
+        (torch.zeros(0, 2), RING.centers, 0.01, "samples is empty"),
+        (torch.zeros(5, 2), torch.zeros(8), 0.01, r"centers must have shape \(N, 2\)"),
+        (torch.zeros(5, 2), torch.zeros(0, 2), 0.01, "centers is empty"),
+        (torch.zeros(5, 2), RING.centers, 0.0, "std must be a finite number > 0"),
+        (torch.zeros(5, 2), RING.centers, -0.1, "std must be a finite number > 0"),
+        (torch.zeros(5, 2), RING.centers, float("nan"), "std must be a finite number > 0"),
+        (torch.zeros(5, 2), RING.centers, "0.01", "std must be a finite number > 0"),
+    ],
+)
+def test_mode_stats_bad_input(samples, centers, std, match):
+    with pytest.raises(ValueError, match=match):
+        mode_stats(samples, centers, std)
+
+
+def test_mode_stats_bad_threshold():
+    with pytest.raises(ValueError, match="threshold"):
+        mode_stats(RING.centers, RING.centers, RING.std, threshold=0)
+
+
+def test_kl_to_uniform_edge_cases():
+    assert math.isnan(kl_to_uniform([0, 0, 0]))
+    assert_close(kl_to_uniform([5, 0, 0, 0]), math.log(4))
+    with pytest.raises(ValueError, match=">= 0"):
+        kl_to_uniform([1, -1])
+    with pytest.raises(ValueError, match=r"shape \(M,\)"):
+        kl_to_uniform(torch.ones(2, 2))
+
+
+# ---------------------------------------------------------------- curves over a run
+
+
+def _history_with_samples(mode_sets: list[list[int]]) -> History:
+    hist = History(config={})
+    for i, modes in enumerate(mode_sets):
+        hist.sample_steps.append(1000 * (i + 1))
+        hist.samples.append(_from_modes(modes, 50, seed=i))
+    return hist
+
+
+def test_mode_curve_and_summarize_last():
+    # the hopping pattern seen in a probe: 0 → 1 → 1 → 5 covered modes
+    hist = _history_with_samples([[0], [2], [2], [0, 1, 2, 3, 4]])
+    hist.samples[0] = torch.full((50, 2), 3.0)  # first snapshot: no high-quality sample at all
+    curve = mode_curve(hist, RING)
+    np.testing.assert_array_equal(curve.steps, [1000, 2000, 3000, 4000])
+    np.testing.assert_array_equal(curve.modes_covered, [0, 1, 1, 5])
+    assert math.isnan(curve.reverse_kl[0])
+    assert_close(curve.reverse_kl[1], LOG8, atol=1e-12, rtol=0)
+
+    last3 = summarize_last(curve, k=3)
+    assert last3.n_evals == 3 and last3.steps == (2000, 3000, 4000)
+    assert_close(last3.covered_mean, 7 / 3)
+    assert (last3.covered_min, last3.covered_max) == (1, 5)
+    # NaN KL values are left out of the mean; all three here are finite
+    assert_close(last3.reverse_kl_mean, float(np.mean(curve.reverse_kl[1:])))
+    # k longer than the curve uses all points, NaN KL skipped
+    all4 = summarize_last(curve, k=10)
+    assert all4.n_evals == 4
+    assert_close(all4.reverse_kl_mean, float(np.mean(curve.reverse_kl[1:])))
+    assert curve.to_dict()["modes_covered"] == [0, 1, 1, 5]
+
+
+def test_summarize_last_bad_input():
+    curve = mode_curve(_history_with_samples([[0]]), RING)
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        summarize_last(curve, k=0)
+    empty = ModeCurve(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 8)
+    with pytest.raises(ValueError, match="curve is empty"):
+        summarize_last(empty)
+
+
+def test_mode_curve_bad_input():
+    with pytest.raises(ValueError, match="no evaluation samples"):
+        mode_curve(History(config={}), RING)
+    with pytest.raises(ValueError, match="data.Mixture"):
+        mode_curve(_history_with_samples([[0]]), RING.centers)
+
+
+def test_metrics_on_a_real_short_run():
+    cfg = TrainConfig.quick("ring8", steps=40, eval_every=20, log_every=5, n_eval_samples=200, toy_hidden=16)
+    hist = train_gan(cfg, progress=False).history
+    curve = mode_curve(hist, RING)
+    assert curve.steps.tolist() == [20, 40]
+    assert ((0 <= curve.modes_covered) & (curve.modes_covered <= 8)).all()
+    stab = stability_stats(hist)
+    assert stab.n_logged == len(hist.steps) == 9 and not stab.diverged
+    assert np.isfinite([stab.d_loss_tail_std, stab.g_loss_tail_std, stab.gap_tail_mean]).all()
+
+
+# ---------------------------------------------------------------- stability
+
+
+def _history_with_scalars(n: int, **series: np.ndarray) -> History:
+    hist = History(config={})
+    hist.steps = list(range(1, n + 1))
+    for key in SCALAR_KEYS:
+        hist.scalars[key] = list(np.asarray(series.get(key, np.ones(n)), dtype=float))
+    return hist
+
+
+def test_stability_stats_known_series():
+    n = 100
+    d_loss = np.where(np.arange(n) % 2 == 0, 1.0, 1.4)  # oscillates ±0.2 around 1.2 → std 0.2
+    g_loss = np.full(n, 0.7)
+    grad_d = np.ones(n)
+    grad_d[[30, 60, 61]] = [6.0, 10.0, 4.0]  # two > 5× the running median, one below
+    d_real, d_fake = np.full(n, 0.8), np.full(n, 0.3)
+    d_real[10] = 0.99
+    d_fake[10] = 0.01
+    hist = _history_with_scalars(n, d_loss=d_loss, g_loss=g_loss, grad_norm_d=grad_d,
+                                 d_real=d_real, d_fake=d_fake)
+    stab = stability_stats(hist, window=20, spike_factor=5.0)
+    assert_close(stab.d_loss_tail_std, 0.2)
+    assert_close(stab.d_loss_tail_mean, 1.2)
+    assert_close(stab.g_loss_tail_std, 0.0)
+    assert (stab.grad_spikes_d, stab.grad_spikes_g) == (2, 0)
+    assert_close(stab.gap_tail_mean, 0.5)
+    assert_close(stab.gap_max, 0.98)
+    assert stab.window == 20 and stab.n_logged == n
+    assert not stab.diverged and stab.diverged_step is None
+
+
+def test_count_spikes_uses_running_median():
+    # a slow rise is not a spike; a jump relative to the recent values is
+    values = np.concatenate([np.geomspace(1, 100, 50), [100.0, 600.0]])
+    assert count_spikes(values, factor=5.0, window=5) == 1
+    with pytest.raises(ValueError, match="1-D"):
+        count_spikes(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="factor"):
+        count_spikes(np.ones(10), factor=0)
+
+
+def test_stability_of_diverged_and_empty_histories():
+    diverged = History(config={}, diverged=True, diverged_step=1)
+    stab = stability_stats(diverged)
+    assert stab.diverged and stab.diverged_step == 1 and stab.n_logged == 0
+    assert math.isnan(stab.d_loss_tail_std)
+    with pytest.raises(ValueError, match="no logged rows"):
+        stability_stats(History(config={}))
+    with pytest.raises(ValueError, match="window"):
+        stability_stats(_history_with_scalars(5), window=0)
+    with pytest.raises(ValueError, match="spike_factor"):
+        stability_stats(_history_with_scalars(5), spike_factor=-1.0)
+
+
+# ---------------------------------------------------------------- classifier (digits8, tiny budget)
+
+# ~1 s of training on an idle CPU, ≈ 0.9 held-out accuracy
+TINY = ClassifierConfig.preset("digits8", epochs=3, width=8, feature_dim=32, lr=1e-2)
+
+
+@pytest.fixture(scope="module")
+def digits8():
+    return load_digits8()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, digits8):
+    cache = tmp_path_factory.mktemp("clf_cache")
+    return load_or_train_classifier(TINY, cache, data=digits8), cache
+
+
+def test_classifier_trains_caches_and_reuses(trained, digits8):
+    clf, cache = trained
+    assert not clf.from_cache
+    assert clf.path == classifier_path(TINY, cache) and clf.path.exists()
+    assert TINY.config_hash() in clf.path.name
+    assert clf.val_accuracy > 0.5  # chance is 0.1; three epochs already learn the digits
+    mtime = clf.path.stat().st_mtime_ns
+
+    again = load_or_train_classifier(TINY, cache, data=digits8)
+    assert again.from_cache
+    assert clf.path.stat().st_mtime_ns == mtime  # loaded, not rewritten
+    assert again.val_accuracy == clf.val_accuracy
+    assert_close(classify(digits8.images[:50], again), classify(digits8.images[:50], clf))
+
+
+def test_changed_classifier_config_makes_a_new_file(trained, digits8):
+    clf, cache = trained
+    other_cfg = TINY.replace(epochs=1, val_fraction=0.9)  # cheap: trains on 10 % for one epoch
+    assert other_cfg.config_hash() != TINY.config_hash()
+    other = load_or_train_classifier(other_cfg, cache, data=digits8)
+    assert not other.from_cache and other.path != clf.path
+    assert sorted(p.name for p in cache.glob("*.pt")) == sorted([clf.path.name, other.path.name])
+
+
+def test_classifier_config_bad_input():
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        ClassifierConfig(dataset="cifar10")
+    with pytest.raises(ValueError, match="val_fraction"):
+        ClassifierConfig(val_fraction=1.0)
+    with pytest.raises(ValueError, match="epochs"):
+        ClassifierConfig(epochs=0)
+
+
+def test_class_stats_from_probs_exact():
+    probs = torch.eye(10)[[0, 0, 1, 2]] * 0.9 + 0.01  # rows sum to 1, max 0.91
+    stats = class_stats_from_probs(probs)
+    assert stats.classes_covered == 3
+    assert stats.counts[:3] == (2, 1, 1) and sum(stats.counts) == 4
+    expected = 0.5 * math.log(10 * 0.5) + 2 * 0.25 * math.log(10 * 0.25)
+    assert_close(stats.kl_to_uniform, expected)
+    assert_close(stats.mean_confidence, 0.91)
+    with pytest.raises(ValueError, match=r"shape \(N, K\)"):
+        class_stats_from_probs(torch.zeros(0, 10))
+
+
+def test_stacked_stats_from_probs_counts_ordered_triples():
+    digits = torch.tensor([[1, 2, 3], [1, 2, 3], [3, 2, 1], [9, 0, 0]])
+    probs = torch.nn.functional.one_hot(digits, 10).float()
+    stats = stacked_stats_from_probs(probs)
+    assert stats.modes_covered == 3  # (1,2,3) and (3,2,1) are different modes
+    expected = 0.5 * math.log(1000 * 0.5) + 2 * 0.25 * math.log(1000 * 0.25)
+    assert_close(stats.kl_to_uniform, expected)
+    assert_close(stats.mean_confidence, 1.0)
+    with pytest.raises(ValueError, match=r"\(N, 3, 10\)"):
+        stacked_stats_from_probs(torch.zeros(4, 10))
+
+
+def test_class_and_stacked_stats_with_the_classifier(trained, digits8):
+    clf, _ = trained
+    only_0_to_4 = digits8.images[digits8.labels < 5][:300]
+    stats = class_stats(only_0_to_4, clf)
+    assert stats.n_samples == 300 and stats.classes_covered >= 5
+    assert 0.1 <= stats.mean_confidence <= 1.0
+    # per-channel predictions must line up with the true digits of each channel
+    stacked = make_stacked(digits8, n=300, seed=0)
+    true_digits = torch.stack([stacked.labels // 100, stacked.labels // 10 % 10, stacked.labels % 10], 1)
+    agree = (stacked_probs(stacked.images, clf).argmax(2) == true_digits).float().mean()
+    assert agree > 0.5  # a channel mix-up would give ≈ 0.1
+    s = stacked_stats(stacked.images, clf)
+    assert 1 <= s.modes_covered <= 300 and s.n_samples == 300
+
+
+def test_class_curve_over_a_history(trained, digits8):
+    clf, _ = trained
+    hist = History(config={}, sample_steps=[100, 200],
+                   samples=[digits8.images[:64], digits8.images[64:128]])
+    curve = class_curve(hist, clf)
+    assert curve.steps.tolist() == [100, 200] and len(curve) == 2
+    assert summarize_last(curve, k=2).n_evals == 2
+
+
+@pytest.mark.parametrize(
+    ("images", "match"),
+    [
+        (torch.zeros(4, 1, 28, 28), "expects 8x8"),
+        (torch.zeros(4, 8, 8), r"shape \(N, C, H, W\)"),
+        (torch.zeros(0, 1, 8, 8), r"shape \(N, C, H, W\)"),
+        (torch.zeros(4, 3, 8, 8), "1 channel"),
+        (torch.full((4, 1, 8, 8), float("nan")), "NaN"),
+        (np.zeros((4, 1, 8, 8)), "torch.Tensor"),
+    ],
+)
+def test_classifier_metrics_bad_images(trained, images, match):
+    clf, _ = trained
+    with pytest.raises(ValueError, match=match):
+        class_stats(images, clf)
+
+
+def test_stacked_stats_needs_three_channels(trained):
+    clf, _ = trained
+    with pytest.raises(ValueError, match="3 channel"):
+        stacked_stats(torch.zeros(4, 1, 8, 8), clf)
+
+
+# ---------------------------------------------------------------- Fréchet distance
+
+
+def test_frechet_identical_feature_sets_is_zero():
+    feats = torch.randn(500, 6, generator=torch.Generator().manual_seed(0)) @ torch.randn(6, 6)
+    assert_close(frechet_distance(feats, feats), 0.0, atol=1e-8, rtol=0)
+
+
+def test_frechet_closed_form_for_diagonal_gaussians():
+    mu1, mu2 = torch.tensor([0.0, 1.0, -2.0]), torch.tensor([1.0, 1.0, 0.0])
+    s1, s2 = torch.tensor([1.0, 2.0, 0.5]), torch.tensor([3.0, 2.0, 1.5])  # standard deviations
+    expected = float((mu1 - mu2).pow(2).sum() + (s1 - s2).pow(2).sum())  # = 5 + 4 + 0 + 1 = 10
+    got = frechet_distance_from_stats(mu1, torch.diag(s1**2), mu2, torch.diag(s2**2))
+    assert_close(got, expected, atol=1e-10, rtol=1e-10)
+    # rotating both Gaussians by the same orthogonal Q changes nothing; an element-wise
+    # matrix square root would get this wrong
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    mu1, mu2, s1, s2 = (t.double() for t in (mu1, mu2, s1, s2))
+    rotated = frechet_distance_from_stats(q @ mu1, q @ torch.diag(s1**2) @ q.T, q @ mu2, q @ torch.diag(s2**2) @ q.T)
+    assert_close(rotated, expected, atol=1e-9, rtol=1e-9)
+
+
+def test_frechet_is_symmetric_for_non_commuting_covariances():
+    gen = torch.Generator().manual_seed(2)
+    a, b = torch.randn(4, 4, generator=gen), torch.randn(4, 4, generator=gen)
+    cov1, cov2 = a @ a.T + 0.1 * torch.eye(4), b @ b.T + 0.1 * torch.eye(4)
+    mu1, mu2 = torch.randn(4, generator=gen), torch.randn(4, generator=gen)
+    assert_close(frechet_distance_from_stats(mu1, cov1, mu2, cov2),
+                 frechet_distance_from_stats(mu2, cov2, mu1, cov1), atol=1e-8, rtol=1e-8)
+
+
+def test_frechet_from_samples_matches_closed_form():
+    gen = torch.Generator().manual_seed(3)
+    n = 40_000
+    x = torch.randn(n, 2, generator=gen, dtype=torch.float64) * torch.tensor([1.0, 0.5])
+    y = torch.randn(n, 2, generator=gen, dtype=torch.float64) * torch.tensor([2.0, 0.5]) + torch.tensor([1.0, 0.0])
+    # closed form: |Δμ|² + Σ(σ1 - σ2)² = 1 + 1 = 2; sampling error of the estimates ≈ 1e-2
+    assert_close(frechet_distance(x, y), 2.0, atol=0.05, rtol=0)
+
+
+def test_frechet_bad_input():
+    with pytest.raises(ValueError, match="at least 2"):
+        frechet_distance(torch.zeros(1, 3), torch.zeros(5, 3))
+    with pytest.raises(ValueError, match=r"\(N1, D\)"):
+        frechet_distance(torch.zeros(5, 3), torch.zeros(5, 4))
+    with pytest.raises(ValueError, match=r"\(D, D\)"):
+        frechet_distance_from_stats(torch.zeros(2), torch.eye(3), torch.zeros(2), torch.eye(2))
+
+
+def test_classifier_frechet_distance(trained, digits8):
+    clf, _ = trained
+    real = digits8.images
+    same = classifier_frechet_distance(real[:500], real[:500], clf)
+    other_half = classifier_frechet_distance(real[:500], real[500:1000], clf)
+    noise = torch.rand(500, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    vs_noise = classifier_frechet_distance(real[:500], noise, clf)
+    assert_close(same, 0.0, atol=1e-4, rtol=0)  # float32 features, traces of order 10–100
+    assert other_half < vs_noise
+
+
+# ---------------------------------------------------------------- background noise
+
+
+def _digit_like(n: int, value: float = 1.0) -> torch.Tensor:
+    """Dark images (-1) with a lit 4×4 block in the middle of a 1×8×8 frame."""
+    x = torch.full((n, 1, 8, 8), -1.0)
+    x[:, :, 2:6, 2:6] = value
+    return x
+
+
+def test_background_mask_and_noise():
+    real = _digit_like(200)
+    mask = background_mask(real)
+    assert mask.shape == (1, 8, 8) and int(mask.sum()) == 64 - 16
+    assert not mask[0, 2:6, 2:6].any()
+
+    clean = background_noise(_digit_like(10), mask)
+    assert_close(clean.mean_brightness, 0.0)
+    assert_close(clean.speckle_fraction, 0.0)
+    speckled = _digit_like(10)
+    speckled[:, :, 0, :] = 0.0  # one row of the background at brightness 0.5 in [0, 1] units
+    noisy = background_noise(speckled, mask)
+    assert_close(noisy.mean_brightness, 0.5 * 8 / 48)
+    assert_close(noisy.speckle_fraction, 8 / 48)
+    assert noisy.n_mask_pixels == 48
+
+
+def test_background_mask_allows_a_few_bright_real_images():
+    real = _digit_like(200)
+    real[:1, :, 0, 0] = 1.0  # lit in 0.5 % of real images: still background at the default 1 %
+    assert background_mask(real)[0, 0, 0]
+    real[:10, :, 0, 0] = 1.0  # lit in 5 %: not background
+    assert not background_mask(real)[0, 0, 0]
+
+
+def test_background_bad_input():
+    mask = background_mask(_digit_like(5))
+    with pytest.raises(ValueError, match="bool tensor of shape"):
+        background_noise(_digit_like(5), mask[:, :4])
+    with pytest.raises(ValueError, match="selects no pixel"):
+        background_noise(_digit_like(5), torch.zeros(1, 8, 8, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"shape \(N, C, H, W\)"):
+        background_mask(torch.zeros(8, 8))
+    with pytest.raises(ValueError, match="dark_level"):
+        background_mask(_digit_like(5), dark_level=1.5)
