@@ -117,6 +117,7 @@ class ModeStats:
         counts: high-quality samples per mode, length M.
         n_samples: number of samples N (including non-finite ones).
         threshold: the distance cut in units of σ (3 in VEEGAN and PacGAN).
+        min_count: high-quality samples a mode needs to count as covered (1 by default).
     """
 
     modes_covered: int
@@ -125,6 +126,7 @@ class ModeStats:
     counts: tuple[int, ...]
     n_samples: int
     threshold: float
+    min_count: int = 1
 
     @property
     def n_modes(self) -> int:
@@ -132,7 +134,7 @@ class ModeStats:
 
 
 def mode_stats(samples: Tensor | np.ndarray, centers: Tensor | np.ndarray, std: float,
-               threshold: float = 3.0) -> ModeStats:
+               threshold: float = 3.0, min_count: int = 1) -> ModeStats:
     """Modes covered, high-quality fraction and reverse KL of 2-D samples (VEEGAN / PacGAN).
 
     A sample is *high quality* when its distance to the nearest centre is at most
@@ -146,13 +148,15 @@ def mode_stats(samples: Tensor | np.ndarray, centers: Tensor | np.ndarray, std: 
         centers: mode centres, shape (M, 2), M >= 1 (e.g. ``Mixture.centers``).
         std: the mixture's component standard deviation σ > 0.
         threshold: the high-quality cut in units of σ, > 0.
+        min_count: high-quality samples a mode needs to count as covered. 1 is the definition
+            above; a larger value (e.g. 1 % of N) ignores modes hit by a few stray samples.
 
     Returns:
         A ``ModeStats``.
 
     Raises:
         ValueError: on wrong shapes, empty ``samples`` or ``centers``, non-finite centres,
-            ``std <= 0`` or ``threshold <= 0``.
+            ``std <= 0``, ``threshold <= 0`` or ``min_count < 1``.
     """
     x = _check_points(samples, "samples")
     c = _check_points(centers, "centers")
@@ -160,6 +164,7 @@ def mode_stats(samples: Tensor | np.ndarray, centers: Tensor | np.ndarray, std: 
         raise ValueError("centers must be finite")
     std = _check_positive_float(std, "std")
     threshold = _check_positive_float(threshold, "threshold")
+    min_count = _check_positive_int(min_count, "min_count")
 
     dist = torch.cdist(x, c)  # (N, M); NaN rows for non-finite samples
     dist = torch.nan_to_num(dist, nan=math.inf)
@@ -167,12 +172,13 @@ def mode_stats(samples: Tensor | np.ndarray, centers: Tensor | np.ndarray, std: 
     high_quality = min_dist <= threshold * std
     counts = torch.bincount(nearest[high_quality], minlength=c.shape[0])
     return ModeStats(
-        modes_covered=int((counts > 0).sum()),
+        modes_covered=int((counts >= min_count).sum()),
         high_quality_fraction=float(high_quality.double().mean()),
         reverse_kl=kl_to_uniform(counts),
         counts=tuple(int(v) for v in counts),
         n_samples=int(x.shape[0]),
         threshold=threshold,
+        min_count=min_count,
     )
 
 
@@ -208,13 +214,14 @@ class ModeCurve:
         }
 
 
-def mode_curve(history: History, mixture: Mixture, threshold: float = 3.0) -> ModeCurve:
+def mode_curve(history: History, mixture: Mixture, threshold: float = 3.0, min_count: int = 1) -> ModeCurve:
     """``mode_stats`` of the fixed-noise samples at every evaluation step of a 2-D run.
 
     Args:
         history: a ``History`` whose ``samples`` are (n_eval_samples, 2) tensors.
         mixture: the mixture the run was trained on (its centres and σ).
         threshold: the high-quality cut in units of σ.
+        min_count: high-quality samples a mode needs to count as covered.
 
     Returns:
         A ``ModeCurve`` with one entry per ``history.sample_steps``.
@@ -226,7 +233,7 @@ def mode_curve(history: History, mixture: Mixture, threshold: float = 3.0) -> Mo
         raise ValueError(f"mixture must be a data.Mixture, got {type(mixture).__name__}")
     if not history.samples:
         raise ValueError("history has no evaluation samples (did the run reach eval_every steps?)")
-    stats = [mode_stats(s, mixture.centers, mixture.std, threshold) for s in history.samples]
+    stats = [mode_stats(s, mixture.centers, mixture.std, threshold, min_count) for s in history.samples]
     return ModeCurve(
         steps=np.asarray(history.sample_steps, dtype=np.int64),
         modes_covered=np.asarray([s.modes_covered for s in stats], dtype=np.int64),

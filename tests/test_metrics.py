@@ -63,6 +63,15 @@ def test_samples_from_exactly_k_modes_cover_k(modes):
     assert_close(stats.high_quality_fraction, p, atol=4 * math.sqrt(p * (1 - p) / n), rtol=0)
 
 
+def test_min_count_ignores_modes_hit_by_a_few_samples():
+    samples = torch.cat([_from_modes([0], 100), RING.centers[[3, 3, 5]]])
+    assert mode_stats(samples, RING.centers, RING.std).modes_covered == 3
+    assert mode_stats(samples, RING.centers, RING.std, min_count=3).modes_covered == 1
+    assert mode_stats(samples, RING.centers, RING.std, min_count=2).modes_covered == 2
+    with pytest.raises(ValueError, match="min_count"):
+        mode_stats(samples, RING.centers, RING.std, min_count=0)
+
+
 def test_samples_four_sigma_away_are_not_high_quality():
     angles = torch.linspace(0, 2 * math.pi, 100)
     offsets = 4 * RING.std * torch.stack([torch.cos(angles), torch.sin(angles)], dim=1)
