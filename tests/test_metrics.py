@@ -320,6 +320,21 @@ def test_changed_classifier_config_makes_a_new_file(trained, digits8):
     assert sorted(p.name for p in cache.glob("*.pt")) == sorted([clf.path.name, other.path.name])
 
 
+def test_random_shift_moves_digits_without_wrapping():
+    from gan_l2_lib.metrics import _random_shift
+
+    x = torch.full((200, 1, 8, 8), -1.0)
+    x[:, :, 3, 3] = 1.0  # one lit pixel per image
+    x[:, :, 7, 7] = 0.5  # one in the corner: a shift may push it out, never wrap it around
+    out = _random_shift(x, 1, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    lit = (out == 1.0).nonzero()[:, 2:]  # (200, 2) positions of the centre pixel
+    assert lit.shape[0] == 200 and ((lit - 3).abs() <= 1).all()
+    assert len({tuple(p) for p in lit.tolist()}) == 9  # all 3×3 shifts occur
+    assert not (out[:, :, 0, :] == 0.5).any() and not (out[:, :, :, 0] == 0.5).any()
+    assert_close(_random_shift(x, 0, torch.Generator()), x)
+
+
 def test_classifier_config_bad_input():
     with pytest.raises(ValueError, match="dataset must be one of"):
         ClassifierConfig(dataset="cifar10")
