@@ -105,7 +105,11 @@ def l2_norm(module_or_params: nn.Module | Iterable[torch.Tensor], include: str =
     Returns:
         A scalar tensor (0-dim).
     """
-    return l2_penalty(module_or_params, include).sqrt()
+    params = select_parameters(module_or_params, include)
+    if not params:
+        return torch.zeros(())
+    # vector_norm has gradient 0 at w = 0, where sqrt(Σ p²) would give 0/0 = NaN
+    return torch.linalg.vector_norm(torch.cat([p.flatten() for p in params]))
 
 
 @dataclass(frozen=True)

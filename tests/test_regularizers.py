@@ -159,3 +159,9 @@ def test_bad_include_and_elements():
         l2_penalty(_net(), include="biases")
     with pytest.raises(ValueError, match="expected tensors"):
         l2_penalty([1.0, 2.0])
+
+
+def test_unsquared_norm_gradient_at_zero_is_finite():
+    w = torch.zeros(3, requires_grad=True)
+    l2_norm([w]).backward()
+    assert torch.isfinite(w.grad).all()
