@@ -192,3 +192,23 @@ def test_kill_9_mid_sweep_then_resume(tmp_path):
     assert resumed.trained == 8 - len(kept)
     assert len(list(folder.glob("*.npz"))) == 8
     assert np.isfinite(resumed.grid("modes_covered")).all()
+
+
+def test_diagonal_image_sweep_records_image_metrics(tmp_path):
+    from gan_l2_lib.metrics import ClassifierConfig, load_or_train_classifier
+
+    clf = load_or_train_classifier(ClassifierConfig.preset("digits8", epochs=1), cache_dir=tmp_path / "clf")
+    base = TrainConfig.preset("digits8", steps=6, log_every=2, eval_every=3, n_eval_samples=20, latent_dim=8)
+    sweep = SweepConfig(base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=(0,), n_stored_samples=4,
+                        diagonal=True)
+    assert [(m.lambda_g, m.lambda_d) for m in sweep.members()] == [(0.0, 0.0), (1e-2, 1e-2)]
+    result = run_sweep(sweep, tmp_path / "runs", progress=False, classifier=clf)
+    rec = result.record(1e-2, 1e-2, 0)
+    assert rec.samples.shape == (4, 1, 8, 8) and rec.surface is None
+    assert {"mean_confidence", "frechet_distance", "background_brightness"} <= set(rec.summary)
+    assert 0 <= rec.summary["background_brightness"] <= 1 and rec.summary["frechet_distance"] >= 0
+    grid = result.grid("mean_confidence")
+    assert np.isnan(grid[0, 1]) and np.isfinite(grid[1, 1])  # no run off the diagonal
+    assert len(result.table()) == 2
+    with pytest.raises(ValueError, match="same length"):
+        SweepConfig(base, lambda_g=(0.0,), lambda_d=(0.0, 1e-2), diagonal=True)
