@@ -1,0 +1,257 @@
+"""The slider notebooks as a new user meets them: JupyterLab in headless Chromium.
+
+For each notebook in ``SLIDER_NOTEBOOKS``: open it (the kernel must start with no "Select
+Kernel" dialog), run all cells from the Run menu in quick mode, wait for the widgets, move the
+λ_D and then the λ_G slider with the keyboard, and check that the figure's image data changed
+each time, that no cell shows an error, and that nothing asks for input. A screenshot of every
+step goes to ``test-artifacts/browser/<notebook>/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # the chromium fixture skips (or fails) with the reason
+    PlaywrightTimeout = TimeoutError
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+ARTIFACTS = ROOT / "test-artifacts" / "browser"  # ignored by git
+
+pytestmark = pytest.mark.browser
+
+#: Notebooks whose λ_D / λ_G sliders redraw an ``ipywidgets.Image``.
+SLIDER_NOTEBOOKS = ["03_dirac_gan_stability.ipynb", "05_lambda_lab.ipynb"]
+#: Notebooks allowed to be missing for now (skipped as "not written yet"); remove an entry
+#: as soon as the notebook is committed, so that losing it fails the suite.
+NOT_WRITTEN_YET = {"05_lambda_lab.ipynb"}
+
+KERNEL_DISPLAY_NAME = "Python 3 (ipykernel)"
+SLIDER_PRESSES = 6  # ArrowRight presses per slider: a move large enough to see in the figure
+OPEN_TIMEOUT_MS = 90_000  # page load and kernel start on a busy 2-core machine
+RUN_ALL_TIMEOUT_MS = 240_000  # quick mode keeps a notebook near a minute; leave room for load
+REDRAW_TIMEOUT_MS = 60_000
+VIEWPORT = {"width": 1400, "height": 1000}
+
+# A dialog (e.g. "Select Kernel") is open, or the notebook's kernel is named and idle.
+_KERNEL_READY_JS = """(name) => {
+  if (document.querySelector('.jp-Dialog')) return true;
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const kernel = panel && panel.querySelector('.jp-KernelName');
+  const status = panel && panel.querySelector('.jp-Notebook-ExecutionIndicator');
+  return !!(kernel && status && kernel.textContent.trim() === name && status.dataset.status === 'idle');
+}"""
+
+# Every code cell executed (a number in its prompt) and the kernel idle, or an error shown
+# (Run All stops at an error, so later prompts would never fill in).
+_RUN_STATE_JS = """() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  if (!panel) return 'no-panel';
+  if (document.querySelector('.jp-Stdin, .jp-Dialog')) return 'asks';
+  for (const el of panel.querySelectorAll('.jp-OutputArea-output')) {
+    const t = el.textContent || '';
+    if (t.includes('Traceback') || /\\b\\w*Error\\b/.test(t) && el.dataset.mimeType &&
+        el.dataset.mimeType.includes('stderr')) return 'error';
+  }
+  const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
+    .map(p => (p.textContent || '').trim());
+  const status = panel.querySelector('.jp-Notebook-ExecutionIndicator');
+  const idle = status && status.dataset.status === 'idle';
+  return prompts.length && prompts.every(p => /^\\[\\d+\\]:$/.test(p)) && idle ? 'done' : 'running';
+}"""
+
+# The PNG bytes the <img> shows (ipywidgets.Image renders a blob: URL), as a data: URL.
+_IMAGE_DATA_JS = """async (img) => {
+  const blob = await (await fetch(img.src)).blob();
+  return await new Promise(resolve => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.readAsDataURL(blob);
+  });
+}"""
+
+
+def _params():
+    for name in SLIDER_NOTEBOOKS:
+        if name in NOT_WRITTEN_YET and not (NOTEBOOKS / name).exists():
+            yield pytest.param(name, marks=pytest.mark.skip(reason=f"notebooks/{name} not written yet"))
+        else:
+            yield pytest.param(name)
+
+
+def _error_outputs(page) -> list[str]:
+    """Texts of outputs that show an error: tracebacks, error text on stderr, widget errors."""
+    found = []
+    for el in page.locator(".jp-OutputArea-output").all():
+        text = el.text_content() or ""  # not inner_text: empty for cells scrolled out of view
+        mime = el.get_attribute("data-mime-type") or ""
+        if ("Traceback" in text or ("stderr" in mime and re.search(r"\w*Error\b", text))
+                or "Error displaying widget" in text or "Error rendering" in text):
+            found.append(text[:2000])
+    return found
+
+
+def _assert_nothing_asks(page, step: str) -> None:
+    dialogs = page.locator(".jp-Dialog")
+    if dialogs.count():
+        pytest.fail(f"{step}: a dialog is open: {dialogs.first.inner_text()[:500]!r}", pytrace=False)
+    assert page.locator(".jp-Stdin").count() == 0, f"{step}: a cell asks for input (stdin prompt)"
+
+
+def _image_pixels(img) -> np.ndarray:
+    data_url = img.evaluate(_IMAGE_DATA_JS)
+    png = base64.b64decode(data_url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _changed_fraction(before: np.ndarray, after: np.ndarray) -> float:
+    if before.shape != after.shape:
+        return 1.0
+    return float(np.any(before != after, axis=-1).mean())
+
+
+@pytest.mark.parametrize("notebook", list(_params()))
+def test_sliders_redraw_the_figure(notebook, lab_server, chromium):
+    path = lab_server.root / notebook
+    assert path.exists(), f"notebooks/{notebook} is missing"
+    shots = ARTIFACTS / notebook.removesuffix(".ipynb")
+    shutil.rmtree(shots, ignore_errors=True)
+    shots.mkdir(parents=True)
+    context = chromium.new_context(viewport=VIEWPORT)
+    # Nothing may leave localhost: record and refuse any other request.
+    outside = []
+
+    def _guard(route):
+        if route.request.url.startswith(lab_server.url):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", _guard)
+    page = context.new_page()
+    console_errors = []
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
+    timings = {}
+    t0 = time.monotonic()
+    try:
+        # --- open as a new user: kernel starts by itself, no "Select Kernel" dialog ---------
+        page.goto(f"{lab_server.url}/lab/tree/{notebook}?reset", timeout=OPEN_TIMEOUT_MS)
+        try:
+            page.wait_for_function(_KERNEL_READY_JS, arg=KERNEL_DISPLAY_NAME, timeout=OPEN_TIMEOUT_MS,
+                                   polling=250)
+        except PlaywrightTimeout:
+            pass  # reported below with what the page shows
+        _assert_nothing_asks(page, "after opening")
+        kernel_name = page.locator(".jp-NotebookPanel .jp-KernelName").first.inner_text().strip()
+        assert kernel_name == KERNEL_DISPLAY_NAME, f"kernel shown as {kernel_name!r}"
+        status = page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator").first
+        assert status.get_attribute("data-status") == "idle", \
+            f"kernel not idle after {OPEN_TIMEOUT_MS / 1000:.0f} s: {status.get_attribute('data-status')}"
+        page.screenshot(path=shots / "01_opened.png")
+        # JupyterLab quietly picks a kernel by language when the name is unknown; the house
+        # rule is the exact kernelspec, so check the file as well as what the browser shows
+        kernelspec = json.loads(path.read_text()).get("metadata", {}).get("kernelspec", {})
+        assert (kernelspec.get("name"), kernelspec.get("display_name")) == ("python3", KERNEL_DISPLAY_NAME), \
+            f"kernelspec {kernelspec} should be python3 / {KERNEL_DISPLAY_NAME}"
+        timings["open"] = time.monotonic() - t0
+
+        # --- Run → Run All Cells, wait for every cell --------------------------------------
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+        page.wait_for_function(f"() => ({_RUN_STATE_JS})() !== 'running'", timeout=RUN_ALL_TIMEOUT_MS,
+                               polling=500)
+        state = page.evaluate(_RUN_STATE_JS)
+        page.screenshot(path=shots / "02_ran_all.png")
+        errors = _error_outputs(page)
+        assert not errors, "cells show errors:\n" + "\n---\n".join(errors)
+        _assert_nothing_asks(page, "during Run All")
+        assert state == "done", f"Run All ended as {state!r}"
+        first_output = page.locator(".jp-CodeCell").first.locator(".jp-OutputArea").text_content() or ""
+        assert not re.search(r"quick mode:?\s*False|full mode", first_output), \
+            f"the kernel did not see GAN_L2_QUICK=1: {first_output!r}"
+        timings["run_all"] = time.monotonic() - t0 - timings["open"]
+
+        # --- the explorer: λ_D and λ_G sliders and the figure in the same widget box --------
+        def slider(label):
+            name = page.locator("label.widget-label", has_text=re.compile(rf"^\s*{label}\s*$"))
+            return page.locator(".widget-slider", has=name).first
+
+        sliders = {label: slider(label) for label in ("λ_D", "λ_G")}
+        for label, sl in sliders.items():
+            assert sl.count() == 1, f"no slider labelled {label}"
+        box = (page.locator(".jupyter-widgets.widget-box", has=sliders["λ_D"])
+               .filter(has=page.locator("img.widget-image")).last)
+        img = box.locator("img.widget-image").first
+        img.scroll_into_view_if_needed()
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle(),
+                               timeout=REDRAW_TIMEOUT_MS)
+        box.screenshot(path=shots / "03_before.png")
+        pixels = _image_pixels(img)
+
+        for step, label in ((4, "λ_D"), (5, "λ_G")):
+            sl = sliders[label]
+            readout = sl.locator(".widget-readout")
+            before_value, before_src = readout.inner_text(), img.get_attribute("src")
+            handle = sl.locator(".noUi-handle").first
+            at_max = float(handle.get_attribute("aria-valuenow")) >= float(handle.get_attribute("aria-valuemax"))
+            handle.focus()
+            for _ in range(SLIDER_PRESSES):
+                page.keyboard.press("ArrowLeft" if at_max else "ArrowRight")
+            after_value = readout.inner_text()
+            assert after_value != before_value, f"{label} readout stayed at {before_value!r}"
+            # the kernel redraws once per step: wait for a new image, then for it to settle
+            try:
+                page.wait_for_function("([img, src]) => img.src !== src",
+                                       arg=[img.element_handle(), before_src], timeout=REDRAW_TIMEOUT_MS)
+            except PlaywrightTimeout:
+                pytest.fail(f"moving {label} ({before_value} → {after_value}) did not redraw the figure "
+                            f"within {REDRAW_TIMEOUT_MS / 1000:.0f} s", pytrace=False)
+            _wait_until_stable(page, img)
+            new_pixels = _image_pixels(img)
+            changed = _changed_fraction(pixels, new_pixels)
+            box.screenshot(path=shots / f"0{step}_after_{label.replace('λ_', 'lambda_')}.png")
+            print(f"{notebook}: {label} {before_value} → {after_value}: {100 * changed:.1f} % of pixels changed")
+            assert changed > 0.001, f"moving {label} left the figure unchanged ({changed:.2%} pixels)"
+            pixels = new_pixels
+
+        errors = _error_outputs(page)
+        assert not errors, "cells show errors after the slider moves:\n" + "\n---\n".join(errors)
+        _assert_nothing_asks(page, "after the slider moves")
+        timings["sliders"] = time.monotonic() - t0 - timings["open"] - timings["run_all"]
+        print(f"{notebook}: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
+        assert not outside, f"requests outside localhost: {outside}"
+    except BaseException:  # pytest.fail raises a BaseException
+        page.screenshot(path=shots / "99_failure.png")
+        raise
+    finally:
+        (shots / "console-errors.txt").write_text("\n".join(console_errors))
+        context.close()
+
+
+def _wait_until_stable(page, img, quiet_s: float = 1.0) -> None:
+    """Wait until the image has not changed for ``quiet_s`` and the kernel is idle."""
+    deadline = time.monotonic() + REDRAW_TIMEOUT_MS / 1000
+    src, since = img.get_attribute("src"), time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        now_src = img.get_attribute("src")
+        idle = page.locator(".jp-NotebookPanel .jp-Notebook-ExecutionIndicator[data-status='idle']").count()
+        if now_src != src or not idle:
+            src, since = now_src, time.monotonic()
+        elif time.monotonic() - since >= quiet_s:
+            page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+            return
+    raise AssertionError(f"the figure kept changing for {REDRAW_TIMEOUT_MS / 1000:.0f} s")
