@@ -544,3 +544,577 @@ class DiracExplorerFigure:
         pixels = np.asarray(self._canvas.buffer_rgba())[..., :3]
         Image.fromarray(pixels).save(buf, format="png", compress_level=1)
         return buf.getvalue()
+
+
+# --- λ lab (notebook 05) -----------------------------------------------------------------
+
+#: Colours of the two settings A and B: their columns, samples and markers on the maps.
+LAB_COLORS = {"A": "#e4002b", "B": "#00a2ff"}
+#: Modes (or classes) of each data set, for the "modes covered" colour scale.
+LAB_N_MODES = {"ring8": 8, "grid25": 25, "mnist5k": 10, "digits8": 10, "mnist": 10, "stacked_mnist": 1000}
+#: Quality metrics the λ lab maps, in order of preference (the first three a sweep has are
+#: drawn), followed by the two stability maps every sweep gets.
+LAB_QUALITY_METRICS = ("modes_covered", "high_quality_fraction", "mean_confidence", "frechet_distance",
+                       "reverse_kl")
+LAB_STABILITY_METRICS = ("d_loss_tail_std", "diverged")
+#: metric → (title, colour-bar label, higher is better). Colour scales run dark → bright from
+#: worse to better on every map, so "bright = good" holds throughout.
+LAB_METRIC_INFO = {
+    "modes_covered": ("modes covered", "modes hit (of {n})", True),
+    "high_quality_fraction": ("high-quality samples", "fraction within 3σ of a mode", True),
+    "mean_confidence": ("classifier confidence", "mean top-class probability", True),
+    "frechet_distance": ("Fréchet distance", "classifier-feature FD (lower = better)", False),
+    "reverse_kl": ("reverse KL to uniform", "nats (0 = modes hit equally)", False),
+    "d_loss_tail_std": ("oscillation", "std of D loss over the last 20 logs", False),
+    "diverged": ("divergence", "fraction of seeds hitting NaN/inf", False),
+}
+
+
+def lambda_label(value: float) -> str:
+    """A λ as a short tick label: ``0``, ``1e-4``, ``3e-3``, ``2.5e-3``."""
+    value = float(value)
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def lambda_position(value: float, grid) -> float:
+    """Where ``value`` sits on an axis whose ticks 0, 1, … are the λ values of ``grid``.
+
+    Grid values sit on their index; other values are placed by log-interpolation between
+    the positive grid values (a λ between 0 and the smallest positive value goes half-way).
+
+    Args:
+        value: a λ ≥ 0.
+        grid: the axis' λ values, ascending.
+
+    Returns:
+        A position in [-0.5, len(grid) - 0.5].
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    hit = np.flatnonzero(np.isclose(grid, value, rtol=1e-9, atol=0))
+    if hit.size:
+        return float(hit[0])
+    pos_idx = np.flatnonzero(grid > 0)
+    if value <= 0 or pos_idx.size == 0:
+        return -0.5
+    logs = np.log10(grid[pos_idx])
+    lv = np.log10(value)
+    if pos_idx.size == 1:
+        x = float(pos_idx[0]) + (0.5 if lv > logs[0] else -0.5)
+    elif lv < logs[0]:
+        x = pos_idx[0] - (logs[0] - lv) / (logs[1] - logs[0])
+    elif lv > logs[-1]:
+        x = pos_idx[-1] + (lv - logs[-1]) / (logs[-1] - logs[-2])
+    else:
+        x = float(np.interp(lv, logs, pos_idx))
+    if np.any(grid == 0):  # never on top of the 0 stop
+        x = max(x, float(np.flatnonzero(grid == 0)[0]) + 0.5)
+    return float(np.clip(x, -0.5, len(grid) - 0.5))
+
+
+def lab_metrics(result) -> list[str]:
+    """The summary metrics the λ lab maps for a sweep: up to three quality maps, then stability."""
+    names = set().union(*(r.summary for r in result.records)) if result.records else set()
+    quality = [m for m in LAB_QUALITY_METRICS if m in names][:3]
+    return quality + [m for m in LAB_STABILITY_METRICS if m in names]
+
+
+def _map_norm(metric: str, values: np.ndarray, dataset: str) -> tuple[float, float]:
+    if metric == "modes_covered":
+        return 0.0, float(LAB_N_MODES.get(dataset, np.nanmax(values) if np.isfinite(values).any() else 1))
+    if metric in ("high_quality_fraction", "mean_confidence", "diverged"):
+        return 0.0, 1.0
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
+def _fmt_metric(metric: str, v: float) -> str:
+    if not np.isfinite(v):
+        return "–"
+    if metric == "modes_covered":
+        return f"{v:.1f}" if abs(v - round(v)) > 0.05 else f"{v:.0f}"
+    if metric in ("high_quality_fraction", "mean_confidence", "diverged"):
+        return f"{v:.2f}"
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
+
+
+def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: bool = True,
+                    colorbar: bool = True) -> None:
+    """One summary metric over the (λ_G, λ_D) grid as a coloured table, with the values written in.
+
+    Rows are λ_G (up), columns λ_D (right); ticks are the grid's λ values. Cells without a
+    run (off the diagonal of a diagonal sweep) are light grey. Colours run dark → bright from
+    worse to better.
+
+    Args:
+        ax: the axes.
+        result: a ``sweep.SweepResult``.
+        metric: a key of the records' ``summary`` (see ``LAB_METRIC_INFO`` for the known ones).
+        seed: one seed, or None for the mean over seeds.
+        annotate: write each cell's value in it.
+        colorbar: add a colour bar with the metric's unit.
+    """
+    values = result.grid(metric, seed)
+    title, unit, higher_better = LAB_METRIC_INFO.get(metric, (metric, metric, True))
+    dataset = result.config.base.dataset
+    n_modes = LAB_N_MODES.get(dataset, "?")
+    cmap = plt.get_cmap("viridis" if higher_better else "viridis_r").with_extremes(bad="0.88")
+    vmin, vmax = _map_norm(metric, values, dataset)
+    im = ax.imshow(np.ma.masked_invalid(values), origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
+                   aspect="auto", interpolation="nearest")
+    lg, ld = result.config.lambda_g, result.config.lambda_d
+    ax.set_xticks(range(len(ld)), [lambda_label(v) for v in ld], fontsize=7)
+    ax.set_yticks(range(len(lg)), [lambda_label(v) for v in lg], fontsize=7)
+    ax.set_xlabel("λ_D (penalty on D)", fontsize=8)
+    ax.set_ylabel("λ_G (penalty on G)", fontsize=8)
+    if metric == "modes_covered" and dataset in ("mnist5k", "digits8", "mnist"):
+        title, unit = "classes covered", "digit classes hit (of {n})"
+    ax.set_title(title, fontsize=9)
+    if annotate:
+        for i in range(values.shape[0]):
+            for j in range(values.shape[1]):
+                v = values[i, j]
+                if not np.isfinite(v):
+                    continue
+                shade = (v - vmin) / (vmax - vmin) if vmax > vmin else 0.5
+                bright = shade > 0.6 if higher_better else shade < 0.4
+                ax.text(j, i, _fmt_metric(metric, v), ha="center", va="center", fontsize=7,
+                        color="black" if bright else "white")
+    if colorbar:
+        cb = ax.figure.colorbar(im, ax=ax, fraction=0.07, pad=0.03)
+        cb.set_label(unit.format(n=n_modes), fontsize=7)
+        cb.ax.tick_params(labelsize=6)
+
+
+def plot_metric_maps(result, metrics=None, seed: int | None = None, marks: dict | None = None,
+                     title: str | None = None) -> Figure:
+    """A row of metric maps over the (λ_G, λ_D) grid of one sweep.
+
+    Args:
+        result: a ``sweep.SweepResult``.
+        metrics: summary keys to map; default ``lab_metrics(result)``.
+        seed: one seed, or None for the mean over seeds.
+        marks: label → (λ_G, λ_D) points to circle on every map (e.g. the article's λ = 1e-4).
+        title: the figure title (default: data set, steps, seeds).
+
+    Returns:
+        The figure.
+    """
+    metrics = list(metrics) if metrics is not None else lab_metrics(result)
+    if not metrics:
+        raise ValueError("no metrics to map")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.4), squeeze=False)
+    for k, (ax, metric) in enumerate(zip(axes[0], metrics, strict=True)):
+        draw_metric_map(ax, result, metric, seed)
+        for n, (label, (g, d)) in enumerate((marks or {}).items()):
+            ax.plot(lambda_position(d, result.config.lambda_d), lambda_position(g, result.config.lambda_g),
+                    "o", mfc="none", mec=f"C{n + 1}", ms=16, mew=2, label=label if k == 0 else None)
+        if k:
+            ax.set_ylabel("")
+    if marks:
+        fig.legend(loc="lower center", ncol=len(marks), fontsize=8, frameon=False)
+    base = result.config.base
+    seeds = f"seed {seed}" if seed is not None else f"means over seeds {list(result.config.seeds)}"
+    fig.suptitle(title or f"{base.dataset}: {base.steps:,} steps, batch {base.batch_size}; {seeds}",
+                 fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 if marks else 0, 1, 1))
+    return fig
+
+
+def plot_metric_curves(result, points, metrics=("modes_covered", "high_quality_fraction"),
+                       title: str | None = None) -> Figure:
+    """Metric curves over training for a few (λ_G, λ_D) points: seed mean, min–max band.
+
+    Args:
+        result: a ``sweep.SweepResult``.
+        points: (λ_G, λ_D) pairs of the sweep's grid.
+        metrics: names of the records' ``curves`` (one panel each).
+        title: the figure title.
+
+    Returns:
+        The figure.
+    """
+    import warnings
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    dataset = result.config.base.dataset
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for n, (g, d) in enumerate(points):
+            recs = [result.record(g, d, s) for s in result.config.seeds]
+            steps = max((r.eval_steps for r in recs), key=len)
+            ys = np.full((len(recs), len(steps)), np.nan)
+            for i, r in enumerate(recs):  # a diverged run stops early: NaN after that
+                c = r.curves.get(metric, np.full(len(r.eval_steps), np.nan))
+                ys[i, : len(c)] = c
+            with warnings.catch_warnings():  # all-NaN columns (every seed diverged) stay NaN
+                warnings.simplefilter("ignore", RuntimeWarning)
+                mean, lo, hi = np.nanmean(ys, 0), np.nanmin(ys, 0), np.nanmax(ys, 0)
+            color = f"C{n}"
+            ax.plot(steps, mean, "-o", ms=3, color=color, label=f"λ_G = {lambda_label(g)}, λ_D = {lambda_label(d)}")
+            ax.fill_between(steps, lo, hi, color=color, alpha=0.18, lw=0)
+        name, unit, _ = LAB_METRIC_INFO.get(metric, (metric, metric, True))
+        ax.set_xlabel("training step")
+        ax.set_ylabel(unit.format(n=LAB_N_MODES.get(dataset, "?")))
+        ax.set_title(f"{name} (line: seed mean, band: min–max)", fontsize=9)
+        if metric == "modes_covered":
+            ax.set_ylim(-0.3, LAB_N_MODES.get(dataset, ax.get_ylim()[1]) + 0.3)
+        elif metric in ("high_quality_fraction", "mean_confidence"):
+            ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(title or f"{dataset}: metrics over training ({len(result.config.seeds)} seeds)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _image_grid(samples: np.ndarray, n_show: int, ncol: int) -> np.ndarray:
+    """Up to ``n_show`` images (n, C, H, W) in [-1, 1] as one (rows·(H+1)+1, ncol·(W+1)+1, 3) array in [0, 1]."""
+    c, h, w = samples.shape[1:]
+    nrow = -(-n_show // ncol)
+    grid = np.ones((nrow * (h + 1) + 1, ncol * (w + 1) + 1, 3), dtype=np.float32)
+    imgs = (np.clip(samples[:n_show], -1, 1) + 1) / 2
+    for k, img in enumerate(imgs):
+        r, q = divmod(k, ncol)
+        y, x = 1 + r * (h + 1), 1 + q * (w + 1)
+        grid[y:y + h, x:x + w] = np.repeat(img, 3, 0).transpose(1, 2, 0) if c == 1 else img.transpose(1, 2, 0)
+    return grid
+
+
+def _lab_record_title(tag: str, rec) -> str:
+    c, s = rec.config, rec.summary
+    head = f"{tag}: λ_G = {lambda_label(c.lambda_g)}, λ_D = {lambda_label(c.lambda_d)}, seed {c.seed}"
+    if rec.diverged:
+        return f"{head}\nDIVERGED at step {rec.diverged_step}"
+    n = LAB_N_MODES.get(c.dataset, "?")
+    word = "classes" if c.dataset in ("mnist5k", "digits8", "mnist") else "modes"
+    parts = [f"{_fmt_metric('modes_covered', s.get('modes_covered', np.nan))}/{n} {word}"]
+    if "high_quality_fraction" in s:
+        parts.append(f"{100 * s['high_quality_fraction']:.0f} % high quality")
+    elif "mean_confidence" in s:
+        parts.append(f"confidence {s['mean_confidence']:.2f}")
+    return f"{head}\n{', '.join(parts)} at step {int(rec.eval_steps[-1]) if len(rec.eval_steps) else 0:,}"
+
+
+class LambdaLabFigure:
+    """The λ lab picture: metric maps of a sweep, and two runs A and B side by side.
+
+    Top row: ``lab_metrics(result)`` maps over the (λ_G, λ_D) grid (seed means) with A and B
+    marked (A red circle, B blue square). Below, one column per run: generated samples over
+    the real mode centres and D's decision surface σ(D(x)) (2-D data), or a grid of
+    generated images; then its loss and gradient-norm curves over training.
+
+    Built for slider redraws, like ``DiracExplorerFigure``: the first ``draw`` for a sweep lays
+    everything out and renders what does not move (maps, axes, ticks, labels, colour bars,
+    legends) once into a background; later calls restore it and redraw only the samples,
+    surfaces, curves, markers and titles (Agg blitting). Axis limits are fixed per sweep from
+    all its runs (plus ``extra`` records), so the background is rebuilt only when the sweep,
+    the extra records' range, or the renderer changes.
+
+    Args:
+        figsize: figure size in inches.
+        dpi: resolution of the figure and of ``to_png``.
+    """
+
+    N_IMAGES = 64  # image grids: at most 8 × 8
+
+    def __init__(self, figsize: tuple[float, float] = (14, 10.5), dpi: int = 72) -> None:
+        self.figure = Figure(figsize=figsize, dpi=dpi)
+        self._canvas = FigureCanvasAgg(self.figure)
+        self._key = None
+        self._background = None
+        self._renderer = None
+        self._moving: list = []
+        self._cols: dict = {}
+        self._markers: list = []
+        self._map_axes: list = []
+        self._x_split = 0.5
+        self._regions: dict = {}  # "maps", "A", "B" (or "all") → saved background pixels
+        self._shown: dict = {}  # "A", "B" → what the column shows now (to skip unchanged ones)
+
+    # -- layout ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _limits(records) -> dict:
+        """Fixed axis ranges for the curve panels: steps, losses, gradient norms (log axes)."""
+        def positive(keys):
+            vals = [r.scalars[k] for r in records for k in keys if k in r.scalars]
+            v = np.concatenate(vals) if vals else np.array([1.0])
+            v = v[np.isfinite(v) & (v > 0)]
+            if v.size == 0:
+                return 0.1, 10.0
+            lo, hi = np.percentile(v, [0.5, 99.8])
+            return float(lo) / 1.5, float(hi) * 5  # the top of the panel is left to the legend
+
+        steps = max((int(r.steps[-1]) for r in records if len(r.steps)), default=1)
+        return {"steps": (0, max(steps, 1)),
+                "loss": positive(("d_loss", "g_loss", "d_penalty", "g_penalty")),
+                "grad": positive(("grad_norm_d", "grad_norm_g"))}
+
+    def _build(self, result, limits: dict) -> None:
+        from matplotlib.patches import Rectangle
+        from matplotlib.patheffects import withStroke
+
+        fig = self.figure
+        fig.clear()
+        base = result.config.base
+        is_2d = result.records[0].samples.ndim == 2
+        metrics = lab_metrics(result)
+        outer = fig.add_gridspec(3, 1, height_ratios=[1.0, 1.45, 1.0], left=0.05, right=0.965,
+                                 bottom=0.05, top=0.935, hspace=0.5)
+        top = outer[0].subgridspec(1, 5, wspace=0.6)
+        outline = [withStroke(linewidth=4.5, foreground="black")]
+        self._markers, self._map_axes = [], []
+        for k, metric in enumerate(metrics[:5]):
+            ax = fig.add_subplot(top[0, k])
+            self._map_axes.append(ax)
+            draw_metric_map(ax, result, metric, annotate=len(result.config.lambda_g) <= 6)
+            if k:
+                ax.set_ylabel("")
+            pair = []
+            for tag, size in (("A", 0.96), ("B", 0.7)):  # cell outlines: the values stay readable
+                box = Rectangle((-9, -9), size, size, fill=False, ec=LAB_COLORS[tag], lw=2.2,
+                                path_effects=outline, clip_on=False)
+                ax.add_patch(box)
+                pair.append(box)
+            self._markers.append(pair)
+        fig.suptitle(f"λ lab · {base.dataset}: {len(result.records)} runs of {base.steps:,} steps · "
+                     f"maps: means over seeds {list(result.config.seeds)} · "
+                     f"A = red outline, B = blue outline", fontsize=10.5)
+
+        mid = outer[1].subgridspec(1, 2, wspace=0.16)
+        self._x_split = (mid[0, 0].get_position(fig).x1 + mid[0, 1].get_position(fig).x0) / 2
+        low = outer[2].subgridspec(1, 2, wspace=0.16)
+        self._cols = {}
+        self._moving = [box for pair in self._markers for box in pair]  # + the columns' artists below
+        for c, tag in enumerate(("A", "B")):
+            color = LAB_COLORS[tag]
+            col: dict = {}
+            box = mid[0, c].get_position(fig)
+            col["title"] = fig.text((box.x0 + box.x1) / 2, box.y1 + 0.012, " \n ", ha="center", va="bottom",
+                                    fontsize=10, color=color, fontweight="bold")
+            if is_2d:
+                cells = mid[0, c].subgridspec(1, 2, wspace=0.3)
+                ax_s = fig.add_subplot(cells[0, 0])
+                ax_d = fig.add_subplot(cells[0, 1])
+                ext = result.records[0].surface_extent or (-1.5, 1.5, -1.5, 1.5)
+                col["scatter"] = ax_s.scatter(np.zeros(0), np.zeros(0), s=5, color=color, alpha=0.5,
+                                              lw=0, label="generated")
+                col["surface"] = ax_d.imshow(np.full((2, 2), np.nan), origin="lower", extent=ext,
+                                             cmap=plt.get_cmap("coolwarm").with_extremes(bad="0.85"),
+                                             vmin=0, vmax=1, interpolation="bilinear")
+                cb = fig.colorbar(col["surface"], ax=ax_d, fraction=0.046, pad=0.03)
+                cb.set_label("D(x) = P(real)", fontsize=8)
+                cb.ax.tick_params(labelsize=7)
+                centres = self._centres(result)
+                crosses = []
+                for ax, name in ((ax_s, "generated samples"), (ax_d, "D's decision surface")):
+                    crosses += ax.plot(centres[:, 0], centres[:, 1], "x", color="black", ms=5, mew=1.2,
+                                       label="real mode centres")
+                    ax.set_xlim(ext[0], ext[1])
+                    ax.set_ylim(ext[2], ext[3])
+                    ax.set_aspect("equal")
+                    ax.set_xlabel("x₁", fontsize=8)
+                    ax.set_ylabel("x₂", fontsize=8, labelpad=1)
+                    ax.tick_params(labelsize=7)
+                    ax.set_title(name, fontsize=8.5)
+                ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=7.5,
+                            frameon=False, markerscale=1.5, handletextpad=0.2, columnspacing=0.8)
+                # redrawn over the moving samples and surface, in full-draw order
+                col["artists"] = [col["scatter"], crosses[0], *ax_s.spines.values(),
+                                  col["surface"], crosses[1], *ax_d.spines.values()]
+            else:
+                ax_s = fig.add_subplot(mid[0, c])
+                n_show = min(self.N_IMAGES, max(len(r.samples) for r in result.records) or 1)
+                shape = result.records[0].samples.shape[1:]
+                col["n_show"], col["ncol"] = n_show, int(np.ceil(np.sqrt(n_show)))
+                col["grid"] = ax_s.imshow(_image_grid(np.zeros((0, *shape), np.float32), n_show, col["ncol"]),
+                                          interpolation="nearest")
+                ax_s.set_axis_off()
+                ax_s.set_title("generated images (fixed noise, last evaluation)", fontsize=8.5)
+                col["artists"] = [col["grid"]]
+            col["artists"].append(col["title"])
+
+            cells = low[0, c].subgridspec(1, 2, wspace=0.32)
+            ax_l, ax_g = fig.add_subplot(cells[0, 0]), fig.add_subplot(cells[0, 1])
+            col["loss"] = [ax_l.plot([], [], color=k, lw=lw, ls=ls, label=lab)[0] for k, lw, ls, lab in (
+                ("tab:purple", 1.1, "-", "D loss"), ("tab:green", 1.1, "-", "G loss"),
+                ("tab:purple", 1.4, ":", "λ_D Σw_D²"), ("tab:green", 1.4, ":", "λ_G Σw_G²"))]
+            col["grad"] = [ax_g.plot([], [], color=k, lw=1.1, label=lab)[0] for k, lab in (
+                ("tab:purple", "‖∇L_D‖ (D)"), ("tab:green", "‖∇L_G‖ (G)"))]
+            col["div"] = [ax.axvline(0, color="black", ls="--", lw=1, visible=False) for ax in (ax_l, ax_g)]
+            for ax, key, ylabel, name in (
+                    (ax_l, "loss", "loss (log scale)", "losses (solid: adversarial part)"),
+                    (ax_g, "grad", "gradient norm (log scale)", "gradient norms")):
+                ax.set_yscale("log")
+                ax.set_xlim(*limits["steps"])
+                ax.set_ylim(*limits[key])
+                ax.yaxis.set_major_locator(LogLocator(numticks=6))
+                ax.yaxis.set_major_formatter(LogFormatter())
+                ax.yaxis.set_minor_locator(NullLocator())
+                ax.set_xlabel("training step", fontsize=8)
+                ax.set_ylabel(ylabel, fontsize=8)
+                ax.set_title(f"{tag}: {name}", fontsize=8.5, color=color)
+                ax.tick_params(labelsize=7)
+                ax.grid(alpha=0.3)
+                ax.legend(fontsize=7, loc="upper right", ncol=2, framealpha=0.8, handlelength=1.5,
+                          columnspacing=0.8)
+            col["artists"] += [*col["loss"], *col["grad"], *col["div"]]
+            self._cols[tag] = col
+        self._moving = [*self._moving, *self._cols["A"]["artists"], *self._cols["B"]["artists"]]
+
+    @staticmethod
+    def _centres(result) -> np.ndarray:
+        from .data import make_mixture  # the centres are data, not a computation
+
+        return make_mixture(result.config.base.dataset).centers.numpy()
+
+    # -- moving parts ---------------------------------------------------------------------
+
+    def _set_run(self, tag: str, rec, title: str) -> None:
+        col = self._cols[tag]
+        col["title"].set_text(title)
+        if "scatter" in col:
+            pts = rec.samples if rec.samples.ndim == 2 else np.zeros((0, 2))
+            col["scatter"].set_offsets(pts)
+            col["surface"].set_data(rec.surface if rec.surface is not None else np.full((2, 2), np.nan))
+        else:
+            col["grid"].set_data(_image_grid(rec.samples, col["n_show"], col["ncol"]))
+        for line, key in zip(col["loss"], ("d_loss", "g_loss", "d_penalty", "g_penalty"), strict=True):
+            y = rec.scalars[key]
+            line.set_data(rec.steps, np.where(y > 0, y, np.nan))  # log axis: λ = 0 draws no penalty
+        for line, key in zip(col["grad"], ("grad_norm_d", "grad_norm_g"), strict=True):
+            line.set_data(rec.steps, rec.scalars[key])
+        for line in col["div"]:
+            line.set_visible(bool(rec.diverged and rec.diverged_step))
+            if rec.diverged and rec.diverged_step:
+                line.set_xdata([rec.diverged_step, rec.diverged_step])
+
+    def _save_regions(self) -> None:
+        """Cut the background into the maps row and the two columns, if their artists allow it.
+
+        A slider move changes one column and the map markers; only those parts are restored
+        and redrawn. If a column's artists reach into another part (an unusual figure size),
+        everything is one part and every redraw draws all moving artists.
+        """
+        from matplotlib.transforms import Bbox
+
+        renderer = self._canvas.get_renderer()
+        fig_w, fig_h = self.figure.bbox.width, self.figure.bbox.height
+        maps_bottom = min(ax.get_tightbbox(renderer).y0 for ax in self._map_axes)
+        cols_top = max(self._cols[t]["title"].get_window_extent(renderer).y1 for t in ("A", "B"))
+        a_right = self._cols["A"]["title"].get_window_extent(renderer).x1
+        b_left = self._cols["B"]["title"].get_window_extent(renderer).x0
+        x_split = self._x_split * fig_w
+        if cols_top < maps_bottom and a_right < x_split < b_left:
+            y_split = (cols_top + maps_bottom) / 2
+            boxes = {"maps": Bbox.from_extents(0, y_split, fig_w, fig_h),
+                     "A": Bbox.from_extents(0, 0, x_split, y_split),
+                     "B": Bbox.from_extents(x_split, 0, fig_w, y_split)}
+        else:
+            boxes = {"all": self.figure.bbox}
+        self._regions = {name: self._canvas.copy_from_bbox(box) for name, box in boxes.items()}
+
+    def draw(self, result, rec_a, rec_b, titles: tuple[str, str] = ("A", "B"), extra=()) -> Figure:
+        """Show runs ``rec_a`` and ``rec_b`` of ``result`` (or trained next to it) with the maps.
+
+        Args:
+            result: the ``sweep.SweepResult`` whose maps are drawn.
+            rec_a, rec_b: ``sweep.RunRecord``s on the same data set (grid runs or extra ones);
+                each is marked on the maps at its (λ_G, λ_D).
+            titles: the tags that start the two columns' titles.
+            extra: records not in ``result`` that may be shown (their ranges join the axes').
+
+        Returns:
+            The figure, drawn.
+
+        Raises:
+            ValueError: if a run is on another data set than ``result``.
+        """
+        runs = {"A": (rec_a, titles[0]), "B": (rec_b, titles[1])}
+        for tag, (rec, _) in runs.items():
+            if rec.config.dataset != result.config.base.dataset:
+                raise ValueError(f"run {tag} is on {rec.config.dataset!r}, the maps on "
+                                 f"{result.config.base.dataset!r}")
+        extra = tuple(extra)
+        limits = self._limits(list(result.records) + list(extra))
+        key = (id(result), tuple(sorted(limits.items())))
+        full = key != self._key or self._canvas.get_renderer() is not self._renderer
+        if key != self._key:
+            self._build(result, limits)
+            self._shown = {}
+        changed = []
+        for tag, (rec, tag_title) in runs.items():
+            title = _lab_record_title(tag_title, rec)
+            if full or self._shown.get(tag) != (id(rec), title):
+                self._set_run(tag, rec, title)
+                self._shown[tag] = (id(rec), title)
+                changed.append(tag)
+        for pair in self._markers:
+            for box, rec in zip(pair, (rec_a, rec_b), strict=True):
+                x = lambda_position(rec.config.lambda_d, result.config.lambda_d)
+                y = lambda_position(rec.config.lambda_g, result.config.lambda_g)
+                box.set_xy((x - box.get_width() / 2, y - box.get_height() / 2))
+        if full:
+            for artist in self._moving:  # a full draw skips animated artists
+                artist.set_animated(True)
+            self._canvas.draw()
+            for artist in self._moving:
+                artist.set_animated(False)
+            self._save_regions()
+            self._renderer = self._canvas.get_renderer()
+            self._key = key
+        if "all" in self._regions:
+            parts = {"all": self._moving}
+        else:
+            parts = {"maps": [box for pair in self._markers for box in pair]}
+            parts.update({tag: self._cols[tag]["artists"] for tag in changed})
+        for name, artists in parts.items():
+            self._canvas.restore_region(self._regions[name])
+            for artist in artists:
+                if artist.get_visible():
+                    self.figure.draw_artist(artist)
+        return self.figure
+
+    def to_png(self) -> bytes:
+        """The figure as last drawn, as PNG bytes (see ``fast_png``)."""
+        if not self._regions:
+            raise RuntimeError("nothing drawn yet: call draw() first")
+        return fast_png(np.asarray(self._canvas.buffer_rgba()))
+
+
+def fast_png(pixels: np.ndarray, level: int = 1) -> bytes:
+    """Encode an RGB(A) image as PNG quickly: no per-row filter search, zlib level 1.
+
+    Pillow tries every PNG row filter, which takes ~2× longer on a dashboard-sized picture;
+    unfiltered rows of a mostly flat figure compress about as well.
+
+    Args:
+        pixels: uint8 array (H, W, 3) or (H, W, 4); an alpha channel is dropped.
+        level: zlib compression level 0–9.
+
+    Returns:
+        The PNG file's bytes.
+    """
+    import struct
+    import zlib
+
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        raise ValueError(f"pixels must be uint8 of shape (H, W, 3|4), got {pixels.dtype} {pixels.shape}")
+    h, w = pixels.shape[:2]
+    rows = np.empty((h, 1 + 3 * w), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type "None" for every row
+    rows[:, 1:] = pixels[..., :3].reshape(h, 3 * w)
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + chunk(b"IEND", b""))
