@@ -1118,3 +1118,191 @@ def fast_png(pixels: np.ndarray, level: int = 1) -> bytes:
     header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
             + chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + chunk(b"IEND", b""))
+
+
+
+# --- training the article's GAN on digits (notebook 04) -----------------------------------
+
+_STEP_LABEL = "training step (one D update + one G update)"
+
+
+def figure_png(fig: Figure, dpi: int = 72) -> bytes:
+    """The figure rendered as PNG bytes (for a picture that is replaced while a run trains).
+
+    Args:
+        fig: any matplotlib figure.
+        dpi: resolution.
+
+    Returns:
+        The PNG file's bytes.
+    """
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def plot_training_dashboard(history, title: str | None = None, n_images: int = 64, nrow: int = 8) -> Figure:
+    """A run at a glance: losses, D(x) vs. D(G(z)), gradient norms, weight norms, latest samples.
+
+    Works on a run in progress (``train_gan``'s ``on_log`` passes the growing history) and on
+    a finished one. Samples are the fixed-noise batch at the latest evaluation step.
+
+    Args:
+        history: a ``train.History`` (``steps``, ``scalars``, ``sample_steps``, ``samples``;
+            samples of shape (N, C, H, W) in [-1, 1]).
+        title: prefix of the figure title (e.g. "λ_G = λ_D = 1e-4").
+        n_images: how many samples of the latest evaluation to show.
+        nrow: images per grid row.
+
+    Returns:
+        The figure (five axes: four curves and the sample grid).
+    """
+    steps = np.asarray(history.steps, dtype=np.float64)
+
+    def series(key: str) -> np.ndarray:
+        return np.asarray(history.scalars[key], dtype=np.float64)
+
+    fig = plt.figure(figsize=(13, 6.4))
+    gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.1])
+    ax_loss, ax_dout = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1])
+    ax_grad, ax_wn = fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1])
+    ax_img = fig.add_subplot(gs[:, 2])
+
+    ax_loss.plot(steps, series("d_loss"), color="C0", lw=1, label="L_D (adversarial part)")
+    ax_loss.plot(steps, series("g_loss"), color="C1", lw=1, label="L_G (adversarial part)")
+    for key, color, label in (("d_penalty", "C0", "λ_D Σw_D²"), ("g_penalty", "C1", "λ_G Σw_G²")):
+        pen = series(key)
+        if pen.size and np.nanmax(np.abs(pen)) > 0:
+            ax_loss.plot(steps, pen, color=color, ls="--", lw=1, label=label)
+    ax_loss.set_ylabel("loss (nats)")
+    ax_loss.set_title("Losses")
+
+    ax_dout.plot(steps, series("d_real"), color="C2", lw=1, label="D(x), real")
+    ax_dout.plot(steps, series("d_fake"), color="C3", lw=1, label="D(G(z)), generated")
+    ax_dout.axhline(0.5, color="0.5", ls=":", lw=1, label="0.5: D cannot tell")
+    ax_dout.set_ylim(-0.02, 1.02)
+    ax_dout.set_ylabel("mean probability 'real'")
+    ax_dout.set_title("What the discriminator says")
+
+    for key, color, label in (("grad_norm_d", "C0", "‖∇L_D‖ (D's weights)"),
+                              ("grad_norm_g", "C1", "‖∇L_G‖ (G's weights)")):
+        g = series(key)
+        ax_grad.plot(steps, np.where(g > 0, g, np.nan), color=color, lw=1, label=label)
+    if steps.size:
+        ax_grad.set_yscale("log")
+    ax_grad.set_ylabel("gradient norm (log scale)")
+    ax_grad.set_title("Gradient norms")
+
+    ax_wn.plot(steps, series("weight_norm_d"), color="C0", lw=1.3, label="‖w_D‖")
+    ax_wn.plot(steps, series("weight_norm_g"), color="C1", lw=1.3, label="‖w_G‖")
+    ax_wn.set_ylabel("weight norm sqrt(Σw²)")
+    ax_wn.set_title("Weight norms")
+
+    for ax in (ax_loss, ax_dout, ax_grad, ax_wn):
+        ax.set_xlabel(_STEP_LABEL, fontsize=8)
+        ax.grid(alpha=0.3)
+        if steps.size:
+            ax.legend(fontsize=7, loc="best")
+
+    if history.samples:
+        plot_image_grid(history.samples[-1][:n_images], nrow=nrow, ax=ax_img,
+                        title=f"samples from fixed noise, step {history.sample_steps[-1]:,}")
+    else:
+        ax_img.set_axis_off()
+        ax_img.text(0.5, 0.5, "no samples yet", ha="center", va="center", transform=ax_img.transAxes)
+    cfg = history.config or {}
+    total = cfg.get("steps")
+    done = int(steps[-1]) if steps.size else 0
+    head = f"{title}: " if title else ""
+    fig.suptitle(f"{head}step {done:,}" + (f" of {total:,}" if total else "")
+                 + (" (diverged)" if getattr(history, "diverged", False) else ""))
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_histograms(counts: dict, ax=None, title: str = "Which digits the generator draws",
+                          n_classes: int = 10) -> Figure:
+    """Grouped bars: the share of samples the classifier puts in each digit class, per label.
+
+    Args:
+        counts: label → predicted samples per class, shape (n_classes,) (e.g.
+            ``metrics.ClassStats.counts``). The legend shows each label's sample count.
+        ax: an axes to draw on; a new figure when None.
+        title: the axes title.
+        n_classes: number of classes (10 digits).
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: when a count vector has the wrong shape, is negative or sums to 0.
+    """
+    if not counts:
+        raise ValueError("counts is empty: give at least one label → class counts")
+    fig, ax = _new_or_given(ax, (8, 3.6))
+    width = 0.8 / len(counts)
+    for k, (label, c) in enumerate(counts.items()):
+        c = _to_numpy(c).astype(np.float64)
+        if c.shape != (n_classes,) or (c < 0).any() or c.sum() == 0:
+            raise ValueError(f"counts[{label!r}] must be {n_classes} non-negative counts, not all 0; got {c}")
+        share = 100 * c / c.sum()
+        ax.bar(np.arange(n_classes) + (k - (len(counts) - 1) / 2) * width, share, width,
+               color=f"C{k}", label=f"{label} (n = {int(c.sum())})")
+    ax.axhline(100 / n_classes, color="black", ls="--", lw=1, label=f"uniform: {100 / n_classes:g} % (real data)")
+    ax.set_xticks(np.arange(n_classes))
+    ax.set_xlabel("digit class predicted by the classifier")
+    ax.set_ylabel("share of samples (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def plot_seed_curves(curves: dict, ylabel: str, ax=None, title: str | None = None,
+                     xlabel: str = _STEP_LABEL, logy: bool = False, reference: float | None = None,
+                     reference_label: str = "real data") -> Figure:
+    """One line per label: the mean over seeds, with a band from the lowest to the highest seed.
+
+    Args:
+        curves: label → list of ``(x, y)`` runs (one per seed), x and y of shape (T_i,). Runs
+            of different lengths (a diverged run stops early) are cut to the shortest.
+        ylabel: the y-axis label (with units).
+        ax: an axes to draw on; a new figure when None.
+        title: the axes title.
+        xlabel: the x-axis label.
+        logy: logarithmic y axis.
+        reference: a value drawn as a dashed horizontal line (e.g. the real-data level).
+        reference_label: its legend entry.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: when a label has no runs or a run's x and y differ in length.
+    """
+    fig, ax = _new_or_given(ax, (6, 3.8))
+    for k, (label, runs) in enumerate(curves.items()):
+        runs = [(_to_numpy(x).astype(np.float64), _to_numpy(y).astype(np.float64)) for x, y in runs]
+        if not runs:
+            raise ValueError(f"curves[{label!r}] has no runs")
+        for x, y in runs:
+            if x.shape != y.shape or x.ndim != 1:
+                raise ValueError(f"curves[{label!r}]: x and y must be 1-D of the same length, got {x.shape}, {y.shape}")
+        n = min(len(x) for x, _ in runs)
+        x = runs[0][0][:n]
+        ys = np.stack([y[:n] for _, y in runs])
+        n_runs = f"{len(runs)} seeds" if len(runs) > 1 else "1 seed"
+        ax.plot(x, ys.mean(0), color=f"C{k}", lw=1.6, label=f"{label} (mean of {n_runs})")
+        if len(runs) > 1:
+            ax.fill_between(x, ys.min(0), ys.max(0), color=f"C{k}", alpha=0.2, lw=0)
+    if reference is not None:
+        ax.axhline(reference, color="black", ls="--", lw=1, label=reference_label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    return fig

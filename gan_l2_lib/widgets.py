@@ -506,3 +506,58 @@ def make_lambda_lab(results: dict, cache_dir=None, train_steps: int | None = Non
     Show it with ``display(lab.widget)``; ``lab.update(lambda_d=1e-2)`` moves a slider from code.
     """
     return LambdaLab(results, cache_dir=cache_dir, train_steps=train_steps, classifier=classifier, **initial)
+
+
+
+# --- live training view (notebook 04) -------------------------------------------------------
+
+
+class LiveTrainingView:
+    """A training dashboard under a notebook cell, redrawn in place while ``train_gan`` runs.
+
+    Pass ``view.update`` as ``train_gan``'s ``on_log``: each call draws
+    ``plotting.plot_training_dashboard`` into a PNG and replaces the picture shown under the
+    cell (``IPython.display`` with a ``display_id``), so the figure changes while the tqdm bar
+    runs and the last picture stays in the saved notebook.
+
+    Args:
+        title: the dashboard's title prefix (e.g. "λ_G = λ_D = 1e-4").
+        dpi: resolution of the PNG.
+        show: display the picture (False: only keep ``png``, e.g. in tests).
+
+    Attributes:
+        png: the last picture's PNG bytes (None before the first update).
+        n_updates: how many times it was redrawn.
+        render_s: seconds spent drawing, in total (training time excluded).
+    """
+
+    def __init__(self, title: str | None = None, dpi: int = 72, show: bool = True) -> None:
+        self.title, self.dpi, self.show = title, dpi, show
+        self.png: bytes | None = None
+        self.n_updates = 0
+        self.render_s = 0.0
+        self._handle = None
+
+    def update(self, history) -> None:
+        """Redraw from ``history`` (a ``train.History``, possibly of a run still training)."""
+        import time
+
+        import matplotlib.pyplot as plt
+
+        from .plotting import figure_png, plot_training_dashboard
+
+        start = time.perf_counter()
+        fig = plot_training_dashboard(history, title=self.title)
+        try:
+            self.png = figure_png(fig, dpi=self.dpi)
+        finally:
+            plt.close(fig)  # never shown a second time by the inline backend
+        self.n_updates += 1
+        if self.show:
+            from IPython.display import Image, display
+
+            if self._handle is None:
+                self._handle = display(Image(data=self.png), display_id=True)
+            else:
+                self._handle.update(Image(data=self.png))
+        self.render_s += time.perf_counter() - start

@@ -109,6 +109,24 @@ def test_dirac_explorer_rejects_a_bad_start():
         widgets.make_dirac_explorer(steps=0)
 
 
+# --- live training view (notebook 04) -------------------------------------------------------
+
+
+def test_live_training_view_redraws_from_on_log():
+    import matplotlib.pyplot as plt
+
+    from gan_l2_lib.train import TrainConfig, train_gan
+
+    open_before = set(plt.get_fignums())
+    view = widgets.LiveTrainingView(title="test", show=False)
+    cfg = TrainConfig.preset("digits8", steps=8, log_every=2, eval_every=4, n_eval_samples=8, latent_dim=8)
+    train_gan(cfg, progress=False, on_log=view.update, on_log_every=4)
+    assert view.n_updates == 3  # steps 4 and 8, then once more at the end
+    assert view.png.startswith(PNG_MAGIC)
+    assert view.render_s > 0
+    assert set(plt.get_fignums()) == open_before  # every dashboard figure was closed after rendering
+
+
 # --- λ lab (notebook 05) ---------------------------------------------------------------------
 
 

@@ -1,0 +1,104 @@
+"""Plotting functions: they draw what they are given, label it, and reject bad input."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from gan_l2_lib import plotting
+from gan_l2_lib.train import TrainConfig, train_gan
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# --- training the article's GAN on digits (notebook 04) -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits_history():
+    cfg = TrainConfig.preset("digits8", steps=12, log_every=3, eval_every=6, n_eval_samples=16,
+                             latent_dim=8, lambda_g=1e-2, lambda_d=1e-2)
+    return train_gan(cfg, progress=False).history
+
+
+def test_dashboard_draws_every_logged_series_and_the_latest_samples(digits_history):
+    h = digits_history
+    fig = plotting.plot_training_dashboard(h, title="λ = 1e-2")
+    ax_loss, ax_dout, ax_grad, ax_wn, ax_img = fig.axes
+    # adversarial losses plus the two penalty curves (λ > 0), each with all logged points
+    assert len(ax_loss.lines) == 4
+    np.testing.assert_array_equal(ax_loss.lines[0].get_ydata(), h.array("d_loss"))
+    np.testing.assert_array_equal(ax_loss.lines[2].get_ydata(), h.array("d_penalty"))
+    np.testing.assert_array_equal(ax_dout.lines[1].get_ydata(), h.array("d_fake"))
+    assert ax_grad.get_yscale() == "log"
+    np.testing.assert_array_equal(ax_wn.lines[1].get_ydata(), h.array("weight_norm_g"))
+    assert ax_img.images and "step 12" in ax_img.get_title()
+    assert fig._suptitle.get_text().startswith("λ = 1e-2: step 12 of 12")
+    for ax in (ax_loss, ax_dout, ax_grad, ax_wn):
+        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+    plt.close(fig)
+
+
+def test_dashboard_without_penalty_or_samples_yet(digits_history):
+    h = digits_history
+    unpenalized = type(h)(config=h.config, steps=h.steps[:2],
+                          scalars={k: ([0.0, 0.0] if "penalty" in k else v[:2]) for k, v in h.scalars.items()})
+    fig = plotting.plot_training_dashboard(unpenalized)
+    assert len(fig.axes[0].lines) == 2  # no penalty curves drawn when the penalties are 0
+    assert not fig.axes[4].images and fig.axes[4].texts[0].get_text() == "no samples yet"
+    plt.close(fig)
+    empty = type(h)(config=h.config)
+    fig = plotting.plot_training_dashboard(empty)  # before the first log: draws, does not raise
+    assert "step 0 of 12" in fig._suptitle.get_text()
+    plt.close(fig)
+
+
+def test_figure_png_is_a_png():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    png = plotting.figure_png(fig, dpi=30)
+    plt.close(fig)
+    assert png.startswith(PNG_MAGIC)
+
+
+def test_class_histograms_draw_shares_in_percent():
+    fig = plotting.plot_class_histograms({"a": [10, 0, 0, 0, 0, 0, 0, 0, 0, 30],
+                                          "b": torch.ones(10, dtype=torch.int64)})
+    ax = fig.axes[0]
+    heights = [p.get_height() for p in ax.patches]
+    assert len(heights) == 20
+    np.testing.assert_allclose(heights[:10], [25, 0, 0, 0, 0, 0, 0, 0, 0, 75])
+    np.testing.assert_allclose(heights[10:], 10.0)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "a (n = 40)" in labels and "b (n = 10)" in labels
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("counts", [{}, {"a": [1, 2, 3]}, {"a": np.zeros(10)}, {"a": -np.ones(10)}])
+def test_class_histograms_reject_bad_counts(counts):
+    with pytest.raises(ValueError, match="counts"):
+        plotting.plot_class_histograms(counts)
+    plt.close("all")
+
+
+def test_seed_curves_mean_and_range_cut_to_the_shortest_run():
+    x = np.arange(4.0)
+    runs = [(x, np.array([0.0, 1, 2, 3])), (x, np.array([2.0, 3, 4, 5])), (x[:3], np.array([1.0, 2, 6]))]
+    fig = plotting.plot_seed_curves({"λ = 0": runs, "one": [(x, x)]}, ylabel="classes", reference=10)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [1.0, 2.0, 4.0])  # mean of the first 3 points
+    assert len(ax.collections) == 1  # a band only where there is more than one seed
+    band = ax.collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() == 0.0 and band[:, 1].max() == 6.0
+    assert ax.lines[-1].get_ydata()[0] == 10  # the reference line
+    assert ax.get_ylabel() == "classes"
+    plt.close(fig)
+
+
+def test_seed_curves_reject_mismatched_runs():
+    with pytest.raises(ValueError, match="same length"):
+        plotting.plot_seed_curves({"a": [(np.arange(3), np.arange(4))]}, ylabel="y")
+    with pytest.raises(ValueError, match="no runs"):
+        plotting.plot_seed_curves({"a": []}, ylabel="y")
+    plt.close("all")
