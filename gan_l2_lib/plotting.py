@@ -1123,6 +1123,8 @@ def fast_png(pixels: np.ndarray, level: int = 1) -> bytes:
 
 # --- training the article's GAN on digits (notebook 04) -----------------------------------
 
+from matplotlib.ticker import FuncFormatter  # noqa: E402
+
 _STEP_LABEL = "training step (one D update + one G update)"
 
 
@@ -1299,10 +1301,17 @@ def plot_seed_curves(curves: dict, ylabel: str, ax=None, title: str | None = Non
         ax.axhline(reference, color="black", ls="--", lw=1, label=reference_label)
     if logy:
         ax.set_yscale("log")
+        # plain numbers ("45", "0.2"), not "4.5×10¹": the ranges here span a decade or two at most
+        plain = FuncFormatter(lambda v, _: f"{v:g}")
+        ax.yaxis.set_major_formatter(plain)
+        lo, hi = ax.get_ylim()
+        if hi < 10 * lo:  # less than a decade: label the minor ticks too, or no tick is labelled
+            ax.yaxis.set_minor_formatter(plain)
+            ax.tick_params(axis="y", which="minor", labelsize=7)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both" if logy else "major")
     ax.legend(fontsize=7)
     return fig

@@ -102,3 +102,14 @@ def test_seed_curves_reject_mismatched_runs():
     with pytest.raises(ValueError, match="no runs"):
         plotting.plot_seed_curves({"a": []}, ylabel="y")
     plt.close("all")
+
+
+def test_seed_curves_log_axis_has_plain_tick_labels():
+    x = np.arange(5.0)
+    fig = plotting.plot_seed_curves({"a": [(x, np.linspace(45, 51, 5))]}, ylabel="‖w‖", logy=True)
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    labels = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels() if t.get_text()]
+    assert ax.get_yscale() == "log" and labels  # a range under a decade still gets labelled ticks
+    assert all("10^" not in s and "times" not in s for s in labels), labels
+    plt.close(fig)
