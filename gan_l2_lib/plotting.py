@@ -798,7 +798,9 @@ def _lab_record_title(tag: str, rec) -> str:
         parts.append(f"{100 * s['high_quality_fraction']:.0f} % high quality")
     elif "mean_confidence" in s:
         parts.append(f"confidence {s['mean_confidence']:.2f}")
-    return f"{head}\n{', '.join(parts)} at step {int(rec.eval_steps[-1]) if len(rec.eval_steps) else 0:,}"
+    step = int(rec.eval_steps[-1]) if len(rec.eval_steps) else 0
+    what = "samples" if rec.samples.ndim == 2 else "generated images"
+    return f"{head}\n{what} at step {step:,}: {', '.join(parts)}"
 
 
 class LambdaLabFigure:
@@ -935,8 +937,7 @@ class LambdaLabFigure:
                 col["n_show"], col["ncol"] = n_show, int(np.ceil(np.sqrt(n_show)))
                 col["grid"] = ax_s.imshow(_image_grid(np.zeros((0, *shape), np.float32), n_show, col["ncol"]),
                                           interpolation="nearest")
-                ax_s.set_axis_off()
-                ax_s.set_title("generated images (fixed noise, last evaluation)", fontsize=8.5)
+                ax_s.set_axis_off()  # the column title above says what and when
                 col["artists"] = [col["grid"]]
             col["artists"].append(col["title"])
 
