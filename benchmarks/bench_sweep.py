@@ -67,6 +67,7 @@ def matmul_peak_gflops(threads: int, n: int = 2048, reps: int = 10) -> float:
 
 def _loop(members: list[TrainConfig], data_name: str, threads: int) -> float:
     torch.set_num_threads(threads)
+    torch.set_flush_denormal(True)  # as in the sweep CLI; the spawned workers need it too
     from gan_l2_lib.data import load_dataset
 
     data = load_dataset(data_name)
@@ -127,6 +128,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_sweep.json")
     args = parser.parse_args()
 
+    # every variant runs with subnormals flushed to zero, as the sweep CLI does (without it,
+    # subnormal Adam state and weights slow all variants down several times)
+    torch.set_flush_denormal(True)
     load_before = os.getloadavg()
     ring = [m.replace(steps=args.steps) for m in SweepConfig.default("ring8").members()[: args.members]]
     mnist = [m.replace(steps=args.image_steps) for m in SweepConfig.default("mnist5k").members()[: args.image_members]]

