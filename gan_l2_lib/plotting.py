@@ -1126,6 +1126,18 @@ def fast_png(pixels: np.ndarray, level: int = 1) -> bytes:
 
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+
+def _plain_log_ticks(ax) -> None:
+    """Plain y tick labels ("45", "0.2", not "4.5×10¹") on a log axis spanning a few decades at most."""
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    lo, hi = ax.get_ylim()
+    if hi < 10 * lo:  # less than a decade: label the minor ticks too, or hardly any tick is labelled
+        ax.yaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+    else:
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
 _STEP_LABEL = "training step (one D update + one G update)"
 
 
@@ -1166,7 +1178,7 @@ def plot_training_dashboard(history, title: str | None = None, n_images: int = 6
         return np.asarray(history.scalars[key], dtype=np.float64)
 
     fig = plt.figure(figsize=(13, 6.4))
-    gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.1])
+    gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.35])
     ax_loss, ax_dout = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1])
     ax_grad, ax_wn = fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1])
     ax_img = fig.add_subplot(gs[:, 2])
@@ -1193,6 +1205,7 @@ def plot_training_dashboard(history, title: str | None = None, n_images: int = 6
         ax_grad.plot(steps, np.where(g > 0, g, np.nan), color=color, lw=1, label=label)
     if steps.size:
         ax_grad.set_yscale("log")
+        _plain_log_ticks(ax_grad)
     ax_grad.set_ylabel("gradient norm (log scale)")
     ax_grad.set_title("Gradient norms")
 
@@ -1302,13 +1315,7 @@ def plot_seed_curves(curves: dict, ylabel: str, ax=None, title: str | None = Non
         ax.axhline(reference, color="black", ls="--", lw=1, label=reference_label)
     if logy:
         ax.set_yscale("log")
-        # plain numbers ("45", "0.2"), not "4.5×10¹": the ranges here span a decade or two at most
-        plain = FuncFormatter(lambda v, _: f"{v:g}")
-        ax.yaxis.set_major_formatter(plain)
-        lo, hi = ax.get_ylim()
-        if hi < 10 * lo:  # less than a decade: label the minor ticks too, or no tick is labelled
-            ax.yaxis.set_minor_formatter(plain)
-            ax.tick_params(axis="y", which="minor", labelsize=7)
+        _plain_log_ticks(ax)
     ax.set_xlabel(xlabel, fontsize=8)
     ax.set_ylabel(ylabel)
     if title:
