@@ -1,0 +1,51 @@
+"""The sweep results that ship with the package: complete, current, small, reproducible."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from torch.testing import assert_close
+
+from gan_l2_lib.sweep import SweepConfig, run_path, run_sweep, shipped_results_dir
+
+# the full-mode default sweeps that ship (notebook 05 opens with them)
+SHIPPED_FULL = ("ring8",)  # grid25 joins when its sweep is complete
+
+
+@pytest.mark.parametrize("dataset", SHIPPED_FULL)
+def test_shipped_full_sweep_is_complete_for_the_current_defaults(dataset):
+    sweep = SweepConfig.default(dataset)
+    # train_missing=False: a run missing, corrupt, or made with other defaults raises here
+    result = run_sweep(sweep, shipped_results_dir(), progress=False, train_missing=False)
+    assert result.trained == 0 and len(result.records) == len(sweep.members())
+    for rec in result.records:
+        assert rec.config.steps == sweep.base.steps
+        assert rec.diverged or list(rec.eval_steps)[-1] == sweep.base.steps
+        assert np.isfinite(rec.summary["modes_covered"]) or rec.diverged
+
+
+def test_shipped_results_are_small():
+    total = sum(f.stat().st_size for f in Path(shipped_results_dir()).rglob("*") if f.is_file())
+    assert total < 5 * 2**20, f"shipped results take {total / 2**20:.1f} MiB"
+    assert not list(Path(shipped_results_dir()).rglob("*.tmp"))
+
+
+def test_quick_rerun_reproduces_a_shipped_configuration(tmp_path):
+    sweep = SweepConfig.default("ring8", quick=True)
+    shipped = run_sweep(sweep, shipped_results_dir(), progress=False, train_missing=False)
+    fresh = run_sweep(sweep, tmp_path, progress=False)
+    assert fresh.trained == len(sweep.members())
+    for member, a, b in zip(sweep.members(), shipped.records, fresh.records, strict=True):
+        # same file name (the key hashes config and schema), same arrays, same dtypes and shapes
+        pa, pb = run_path(member, sweep, shipped_results_dir()), run_path(member, sweep, tmp_path)
+        assert pa.name == pb.name
+        with np.load(pa, allow_pickle=False) as za, np.load(pb, allow_pickle=False) as zb:
+            assert sorted(za.files) == sorted(zb.files)
+            for name in za.files:
+                assert za[name].dtype == zb[name].dtype and za[name].shape == zb[name].shape, name
+        # and the same numbers, up to float rounding across CPUs
+        for key in a.scalars:
+            assert_close(b.scalars[key], a.scalars[key], rtol=1e-3, atol=1e-4)
+        assert_close(b.samples, a.samples, rtol=1e-2, atol=2e-3)  # stored as float16
+        assert a.summary.keys() == b.summary.keys()
+        assert_close(b.curves["modes_covered"], a.curves["modes_covered"])
