@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -132,14 +133,26 @@ def aggregate(rows: list[dict]) -> list[dict]:
 
 
 def time_one_epoch() -> dict:
-    """Seconds for 79 steps (5000/64, one mnist5k epoch) of the article's MLP G and D via train_gan."""
+    """Seconds for 79 steps (5000/64, one mnist5k epoch) of the article's MLP G and D via train_gan.
+
+    Timed with torch's default thread count and with 1 thread: on the shared 2-core machine,
+    2 intra-op threads competing with other busy processes were 30-40x slower than 1 thread.
+    """
     data = load_images("mnist5k")
     cfg = TrainConfig.preset("mnist5k", steps=79, eval_every=79)
-    start = time.perf_counter()
-    hist = train_gan(cfg, data, progress=False).history
-    total = time.perf_counter() - start
-    return {"steps": 79, "train_loop_s": hist.wall_time_s, "incl_setup_s": total,
-            "torch_threads": torch.get_num_threads()}
+    default_threads = torch.get_num_threads()
+    out: dict = {"steps": 79, "default_threads": default_threads}
+    try:
+        for label, threads in (("threads_1", 1), ("threads_default", default_threads)):
+            torch.set_num_threads(threads)
+            start = time.perf_counter()
+            hist = train_gan(cfg, data, progress=False).history
+            out[label] = {"train_loop_s": hist.wall_time_s, "incl_setup_s": time.perf_counter() - start}
+    finally:
+        torch.set_num_threads(default_threads)
+    out["train_loop_s"] = out["threads_default"]["train_loop_s"]
+    out["load_average_1min"] = os.getloadavg()[0]
+    return out
 
 
 def measure_classifiers(cache_dir: Path) -> dict:
@@ -214,7 +227,9 @@ def main() -> None:
                "note": "2-core CPU machine, under load from parallel work; timings are inflated"}
     if args.epoch_only:
         epoch = time_one_epoch()
-        print(f"one mnist5k epoch (79 steps), article's MLPs: {epoch['train_loop_s']:.2f} s")
+        print(f"one mnist5k epoch (79 steps), article's MLPs: {epoch['threads_1']['train_loop_s']:.2f} s "
+              f"with 1 thread, {epoch['threads_default']['train_loop_s']:.2f} s with "
+              f"{epoch['default_threads']} threads (load average {epoch['load_average_1min']:.1f})")
         if args.out.exists():
             result = json.loads(args.out.read_text())
             result.setdefault("one_epoch_mnist5k_remeasured", []).append(_clean(epoch))
@@ -236,8 +251,10 @@ def main() -> None:
               f"background mask {ref['background_mask_pixels']} px, real background brightness "
               f"{ref['background_mean_brightness_real']:.4f}, 64 real digits cover {ref['classes_covered_64_real']} "
               f"classes (KL {ref['kl_to_uniform_64_real']:.3f}), mean confidence {ref['mean_confidence_real']:.3f}")
-    print(f"\none mnist5k epoch (79 steps) of the article's MLPs via train_gan: {epoch['train_loop_s']:.2f} s "
-          f"(incl. setup {epoch['incl_setup_s']:.2f} s)")
+    print(f"\none mnist5k epoch (79 steps) of the article's MLPs via train_gan: "
+          f"{epoch['threads_1']['train_loop_s']:.2f} s with 1 thread, "
+          f"{epoch['threads_default']['train_loop_s']:.2f} s with {epoch['default_threads']} threads "
+          f"(load average {epoch['load_average_1min']:.1f})")
 
     # keep the JSON small: curves keep only modes covered / quality / KL per eval step
     result = {
