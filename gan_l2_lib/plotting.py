@@ -824,6 +824,7 @@ class LambdaLabFigure:
     """
 
     N_IMAGES = 64  # image grids: at most 8 × 8
+    LOG_FLOOR = 1e-4  # lowest value shown on the log axes of losses and gradient norms
 
     def __init__(self, figsize: tuple[float, float] = (14, 10.5), dpi: int = 72) -> None:
         self.figure = Figure(figsize=figsize, dpi=dpi)
@@ -851,7 +852,9 @@ class LambdaLabFigure:
             if v.size == 0:
                 return 0.1, 10.0
             lo, hi = np.percentile(v, [0.5, 99.8])
-            return float(lo) / 1.5, float(hi) * 5  # the top of the panel is left to the legend
+            # a penalty or a gradient that dies (λ = 0.1) falls out at the bottom instead of
+            # squeezing the losses into a line at the top
+            return max(float(lo) / 1.5, LambdaLabFigure.LOG_FLOOR), max(float(hi) * 1.5, 10 * LambdaLabFigure.LOG_FLOOR)
 
         steps = max((int(r.steps[-1]) for r in records if len(r.steps)), default=1)
         return {"steps": (0, max(steps, 1)),
@@ -944,14 +947,13 @@ class LambdaLabFigure:
             cells = low[0, c].subgridspec(1, 2, wspace=0.32)
             ax_l, ax_g = fig.add_subplot(cells[0, 0]), fig.add_subplot(cells[0, 1])
             col["loss"] = [ax_l.plot([], [], color=k, lw=lw, ls=ls, label=lab)[0] for k, lw, ls, lab in (
-                ("tab:purple", 1.1, "-", "D loss"), ("tab:green", 1.1, "-", "G loss"),
+                ("tab:purple", 1.1, "-", "D loss (adv.)"), ("tab:green", 1.1, "-", "G loss (adv.)"),
                 ("tab:purple", 1.4, ":", "λ_D Σw_D²"), ("tab:green", 1.4, ":", "λ_G Σw_G²"))]
             col["grad"] = [ax_g.plot([], [], color=k, lw=1.1, label=lab)[0] for k, lab in (
                 ("tab:purple", "‖∇L_D‖ (D)"), ("tab:green", "‖∇L_G‖ (G)"))]
             col["div"] = [ax.axvline(0, color="black", ls="--", lw=1, visible=False) for ax in (ax_l, ax_g)]
-            for ax, key, ylabel, name in (
-                    (ax_l, "loss", "loss (log scale)", "losses (solid: adversarial part)"),
-                    (ax_g, "grad", "gradient norm (log scale)", "gradient norms")):
+            for ax, key, ylabel in ((ax_l, "loss", f"{tag}: loss (log scale)"),
+                                    (ax_g, "grad", f"{tag}: gradient norm (log scale)")):
                 ax.set_yscale("log")
                 ax.set_xlim(*limits["steps"])
                 ax.set_ylim(*limits[key])
@@ -959,12 +961,12 @@ class LambdaLabFigure:
                 ax.yaxis.set_major_formatter(LogFormatter())
                 ax.yaxis.set_minor_locator(NullLocator())
                 ax.set_xlabel("training step", fontsize=8)
-                ax.set_ylabel(ylabel, fontsize=8)
-                ax.set_title(f"{tag}: {name}", fontsize=8.5, color=color)
+                ax.set_ylabel(ylabel, fontsize=8, color=color)
                 ax.tick_params(labelsize=7)
                 ax.grid(alpha=0.3)
-                ax.legend(fontsize=7, loc="upper right", ncol=2, framealpha=0.8, handlelength=1.5,
-                          columnspacing=0.8)
+                # above the panel, where it hides no curve
+                ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(-0.02, 1.0), ncol=2, frameon=False,
+                          handlelength=1.6, columnspacing=0.9, borderaxespad=0.2)
             col["artists"] += [*col["loss"], *col["grad"], *col["div"]]
             self._cols[tag] = col
         self._moving = [*self._moving, *self._cols["A"]["artists"], *self._cols["B"]["artists"]]
