@@ -10,7 +10,7 @@ from torch.testing import assert_close
 from gan_l2_lib.sweep import SweepConfig, run_path, run_sweep, shipped_results_dir
 
 # the full-mode default sweeps that ship (notebook 05 opens with them)
-SHIPPED_FULL = ("ring8",)  # grid25 joins when its sweep is complete
+SHIPPED_FULL = ("ring8", "grid25")
 
 
 @pytest.mark.parametrize("dataset", SHIPPED_FULL)
