@@ -641,6 +641,8 @@ def _fmt_metric(metric: str, v: float) -> str:
         return f"{v:.1f}" if abs(v - round(v)) > 0.05 else f"{v:.0f}"
     if metric in ("high_quality_fraction", "mean_confidence", "diverged"):
         return f"{v:.2f}"
+    if 0 < abs(v) < 0.01:
+        return lambda_label(v)  # "3e-4", not "0.00032"
     return f"{v:.2g}" if abs(v) < 10 else f"{v:.0f}"  # short: five cells share a narrow row
 
 
