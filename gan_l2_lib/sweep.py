@@ -202,6 +202,19 @@ class BatchedRuns:
         return {n: t[k].detach().cpu().clone() for n, t in {**params, **buffers}.items()}
 
 
+def _apply_step(opt: torch.optim.Optimizer, params: dict[str, Tensor], member_losses: Tensor) -> tuple[Tensor, ...]:
+    """Gradient of the **sum** of member losses (K,) w.r.t. the stacked params, then one step.
+
+    Summing keeps each member's gradient its own: member k's slice of the gradient is
+    ∂loss_k/∂θ_k, since no other loss depends on θ_k.
+    """
+    grads = torch.autograd.grad(member_losses.sum(), list(params.values()))
+    for p, g in zip(params.values(), grads, strict=True):
+        p.grad = g
+    opt.step()
+    return grads
+
+
 def train_batched(
     members: Sequence[TrainConfig],
     data: Mixture | ImageDataset | None = None,
@@ -288,10 +301,7 @@ def train_batched(
         d_adv = v_d_loss(real_logits, fake_logits)
         d_pen = lam_d * _per_member_sq_norm(d_pen_params)
         d_total = d_adv + d_pen
-        d_grads = torch.autograd.grad(d_total.sum(), list(d_params.values()))
-        for p, g in zip(d_params.values(), d_grads, strict=True):
-            p.grad = g
-        opt_d.step()
+        d_grads = _apply_step(opt_d, d_params, d_total)
 
         # --- G step: fresh noise, D's parameters held fixed ---
         fake2 = v_gen(g_params, g_buffers, draw_noise())
@@ -299,10 +309,7 @@ def train_batched(
         g_adv = v_g_loss(v_disc(d_fixed, d_buffers, fake2))
         g_pen = lam_g * _per_member_sq_norm(g_pen_params)
         g_total = g_adv + g_pen
-        g_grads = torch.autograd.grad(g_total.sum(), list(g_params.values()))
-        for p, g in zip(g_params.values(), g_grads, strict=True):
-            p.grad = g
-        opt_g.step()
+        g_grads = _apply_step(opt_g, g_params, g_total)
 
         finite = (torch.isfinite(d_total) & torch.isfinite(g_total)).cpu()
         for i in torch.nonzero(alive & ~finite).flatten().tolist():
