@@ -1,0 +1,138 @@
+"""Benchmark: what could make the batched ring8 sweep step faster? (issue 6's "try ..." list)
+
+Usage:  python benchmarks/bench_step_variants.py [--threads 2] [--steps 100]
+        [--out benchmarks/results/bench_step_variants.json]
+
+Times the bare training step of ``sweep.train_batched`` (the 75 members of
+``SweepConfig.default("ring8")``: one D step and one G step, no logging or evaluation) in
+variants:
+  base       - as the library does it: ``vmap(functional_call)``, one D pass on real and one on
+               fake, ``torch.optim.Adam`` (for-loop implementation on CPU);
+  fused      - ``Adam(fused=True)``: one kernel per parameter tensor instead of ~10;
+  cat        - one D pass over real and fake concatenated (D has no BatchNorm, so it is the
+               same function);
+  compile    - the two loss functions under ``torch.compile`` (inductor, C++ on CPU);
+and combinations. Also times the large matmul-like ops of one step on their own (``bmm`` of the
+shapes involved) to show the ceiling. Not a test: numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import time
+from functools import partial
+from pathlib import Path
+
+import torch
+from torch.func import functional_call, stack_module_state, vmap
+
+from gan_l2_lib.data import load_dataset
+from gan_l2_lib.losses import discriminator_loss, generator_loss
+from gan_l2_lib.sweep import SweepConfig, _per_member_sq_norm
+from gan_l2_lib.train import build_models
+
+
+def time_variant(variant: str, steps: int) -> dict:
+    """Member-steps per second of the bare batched step in ``variant`` (after a 5-step warm-up)."""
+    members = SweepConfig.default("ring8").members()
+    cfg, k = members[0], len(members)
+    data = load_dataset("ring8")
+    gen = torch.Generator().manual_seed(0)
+    nets = [build_models(m, None) for m in members]
+    g_params, g_buffers = stack_module_state([n[0] for n in nets])
+    d_params, d_buffers = stack_module_state([n[1] for n in nets])
+    g_base, d_base = copy.deepcopy(nets[0][0]).to("meta"), copy.deepcopy(nets[0][1]).to("meta")
+    fused = True if "fused" in variant else None
+    opt_g = torch.optim.Adam(list(g_params.values()), lr=cfg.lr_g, betas=cfg.betas, fused=fused)
+    opt_d = torch.optim.Adam(list(d_params.values()), lr=cfg.lr_d, betas=cfg.betas, fused=fused)
+    lam_g = torch.tensor([m.lambda_g for m in members])
+    lam_d = torch.tensor([m.lambda_d for m in members])
+    v_gen = vmap(lambda p, b, z: functional_call(g_base, (p, b), (z,)))
+    v_disc = vmap(lambda p, b, x: functional_call(d_base, (p, b), (x,)))
+    v_d_loss, v_g_loss = vmap(partial(discriminator_loss, halve=False)), vmap(generator_loss)
+    seed_of = torch.arange(k) % 3
+
+    def d_losses(params: dict, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        if "cat" in variant:
+            logits = v_disc(params, d_buffers, torch.cat([real, fake], 1))
+            real_logits, fake_logits = logits[:, : real.shape[1]], logits[:, real.shape[1]:]
+        else:
+            real_logits, fake_logits = v_disc(params, d_buffers, real), v_disc(params, d_buffers, fake)
+        return v_d_loss(real_logits, fake_logits) + lam_d * _per_member_sq_norm(list(params.values()))
+
+    def g_losses(params: dict, d_fixed: dict, z: torch.Tensor) -> torch.Tensor:
+        logits = v_disc(d_fixed, d_buffers, v_gen(params, g_buffers, z))
+        return v_g_loss(logits) + lam_g * _per_member_sq_norm(list(params.values()))
+
+    if "compile" in variant:
+        d_losses, g_losses = torch.compile(d_losses), torch.compile(g_losses)
+
+    def apply(opt: torch.optim.Optimizer, params: dict, losses: torch.Tensor) -> None:
+        for p, g in zip(params.values(), torch.autograd.grad(losses.sum(), list(params.values())), strict=True):
+            p.grad = g
+        opt.step()
+
+    def step() -> None:
+        real = torch.stack([data.sample(cfg.batch_size, gen) for _ in range(3)])[seed_of]
+        z = torch.randn(3, cfg.batch_size, cfg.latent_dim, generator=gen)[seed_of]
+        with torch.no_grad():
+            fake = v_gen(g_params, g_buffers, z)
+        apply(opt_d, d_params, d_losses(d_params, real, fake))
+        z2 = torch.randn(3, cfg.batch_size, cfg.latent_dim, generator=gen)[seed_of]
+        apply(opt_g, g_params, g_losses(g_params, {n: p.detach() for n, p in d_params.items()}, z2))
+
+    t = time.perf_counter()
+    for _ in range(5):
+        step()
+    warmup = time.perf_counter() - t
+    t = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return {"member_steps_per_s": k * steps / (time.perf_counter() - t), "warmup_s": warmup}
+
+
+def bmm_rates(k: int = 75, b: int = 100, reps: int = 30) -> dict:
+    """GFLOP/s of one bmm for each (in, out) layer shape of the ring8 networks."""
+    out = {}
+    for i, o in ((8, 128), (128, 128), (128, 2), (2, 128), (128, 1)):
+        x, w = torch.randn(k, b, i), torch.randn(k, i, o)
+        for _ in range(3):
+            torch.bmm(x, w)
+        t = time.perf_counter()
+        for _ in range(reps):
+            torch.bmm(x, w)
+        dt = (time.perf_counter() - t) / reps
+        out[f"{i}x{o}"] = {"gflops": 2 * k * b * i * o / dt / 1e9, "ms": dt * 1e3}
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--variants", nargs="+", default=["base", "fused", "cat", "fused_cat", "fused_compile"])
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_step_variants.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)  # as the sweep CLI does
+    load_before = os.getloadavg()
+    results = {"threads": args.threads, "steps": args.steps, "torch": torch.__version__,
+               "load_average_before": load_before, "variants": {}}
+    for v in args.variants:
+        results["variants"][v] = time_variant(v, args.steps)
+        print(f"{v:<15} {results['variants'][v]['member_steps_per_s']:8.0f} member-steps/s "
+              f"(warm-up {results['variants'][v]['warmup_s']:.1f} s)", flush=True)
+    results["bmm"] = bmm_rates()
+    for shape, r in results["bmm"].items():
+        print(f"bmm 75 × (100 × {shape:<8}) {r['gflops']:7.1f} GFLOP/s {r['ms']:6.3f} ms")
+    results["load_average_after"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2))
+    print(f"load average before {load_before}, after {results['load_average_after']}; wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
