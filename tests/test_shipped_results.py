@@ -9,8 +9,8 @@ from torch.testing import assert_close
 
 from gan_l2_lib.sweep import SweepConfig, run_path, run_sweep, shipped_results_dir
 
-# the full-mode default sweeps that ship (notebook 05 opens with them)
-SHIPPED_FULL = ("ring8", "grid25")
+# the full-mode default sweeps that ship (notebooks 04 and 05 open with them)
+SHIPPED_FULL = ("ring8", "grid25", "mnist5k")
 
 
 @pytest.mark.parametrize("dataset", SHIPPED_FULL)
