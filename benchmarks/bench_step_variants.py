@@ -12,6 +12,8 @@ variants:
   cat        - one D pass over real and fake concatenated (D has no BatchNorm, so it is the
                same function);
   compile    - the two loss functions under ``torch.compile`` (inductor, C++ on CPU);
+  baddbmm    - the MLPs written by hand for stacked weights, one ``torch.baddbmm`` per layer
+               (bias add fused into the matmul) instead of ``vmap(functional_call)``;
 and combinations. Also times the large matmul-like ops of one step on their own (``bmm`` of the
 shapes involved) to show the ceiling. Not a test: numbers depend on the machine and its load.
 """
@@ -35,6 +37,17 @@ from gan_l2_lib.sweep import SweepConfig, _per_member_sq_norm
 from gan_l2_lib.train import build_models
 
 
+def _stacked_mlp(params: dict, _buffers: dict, x: torch.Tensor) -> torch.Tensor:
+    """The ring8 ReLU MLPs on stacked weights (K, out, in): x (K, B, in) → (K, B, out), or (K, B) for D."""
+    weights = [p for n, p in params.items() if n.endswith("weight")]
+    biases = [p for n, p in params.items() if n.endswith("bias")]
+    for i, (w, b) in enumerate(zip(weights, biases, strict=True)):
+        x = torch.baddbmm(b.unsqueeze(1), x, w.transpose(1, 2))
+        if i < len(weights) - 1:
+            x = torch.relu(x)
+    return x.squeeze(-1) if x.shape[-1] == 1 else x
+
+
 def time_variant(variant: str, steps: int) -> dict:
     """Member-steps per second of the bare batched step in ``variant`` (after a 5-step warm-up)."""
     members = SweepConfig.default("ring8").members()
@@ -52,6 +65,8 @@ def time_variant(variant: str, steps: int) -> dict:
     lam_d = torch.tensor([m.lambda_d for m in members])
     v_gen = vmap(lambda p, b, z: functional_call(g_base, (p, b), (z,)))
     v_disc = vmap(lambda p, b, x: functional_call(d_base, (p, b), (x,)))
+    if "baddbmm" in variant:
+        v_gen = v_disc = _stacked_mlp
     v_d_loss, v_g_loss = vmap(partial(discriminator_loss, halve=False)), vmap(generator_loss)
     seed_of = torch.arange(k) % 3
 
@@ -113,7 +128,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--variants", nargs="+", default=["base", "fused", "cat", "fused_cat", "fused_compile"])
+    parser.add_argument("--variants", nargs="+", default=["base", "fused", "cat", "fused_cat", "fused_baddbmm", "fused_compile"])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "bench_step_variants.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
