@@ -10,7 +10,7 @@ from torch.testing import assert_close
 from gan_l2_lib.sweep import SweepConfig, run_path, run_sweep, shipped_results_dir
 
 # the full-mode default sweeps that ship (notebooks 04 and 05 open with them)
-SHIPPED_FULL = ("ring8", "grid25", "mnist5k")
+SHIPPED_FULL = ("ring8", "grid25", "mnist5k", "stacked_mnist")
 
 
 @pytest.mark.parametrize("dataset", SHIPPED_FULL)
