@@ -342,3 +342,17 @@ def test_lambda_lab_static_maps_and_curves(lab_sweeps):
     assert len(curves.axes[0].lines) == 2 and curves.axes[0].get_xlabel() == "training step"
     for f in (fig, diag, curves):
         plt.close(f)
+
+
+def test_lambda_lab_draws_the_shipped_stacked_mnist_sweep(tmp_path):
+    # 3-channel samples and a sweep with only modes/KL quality metrics (no classifier confidence)
+    from gan_l2_lib.plotting import lab_metrics
+    from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
+
+    stacked = run_sweep(SweepConfig.default("stacked_mnist"), shipped_results_dir(), progress=False,
+                        train_missing=False)
+    assert lab_metrics(stacked) == ["modes_covered", "reverse_kl", "d_loss_tail_std", "diverged"]
+    lab = widgets.make_lambda_lab({"stacked_mnist": stacked}, cache_dir=tmp_path, train_steps=10)
+    png = lab.update(lambda_g=1e-2, lambda_d=1e-2, seed=1)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and lab.image.value == png
+    assert lab.update(lambda_g=0.0, lambda_d=0.0) != png  # another run, another picture
