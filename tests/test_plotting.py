@@ -113,3 +113,24 @@ def test_seed_curves_log_axis_has_plain_tick_labels():
     assert ax.get_yscale() == "log" and labels  # a range under a decade still gets labelled ticks
     assert all("10^" not in s and "times" not in s for s in labels), labels
     plt.close(fig)
+
+
+def test_mode_map_colours_scale_to_what_a_perfect_generator_can_hit():
+    from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
+
+    def mode_axes(result):
+        fig = plotting.plot_metric_maps(result, metrics=["modes_covered"])
+        return fig, fig.axes[0], fig.axes[1]  # the map, then its colour bar
+
+    stacked = run_sweep(SweepConfig.default("stacked_mnist"), shipped_results_dir(), progress=False,
+                        train_missing=False)
+    fig, ax, cbar = mode_axes(stacked)
+    # 500 samples of 1,000 equally likely triples hit 1000·(1 − 0.999^500) ≈ 393.6 on average
+    assert ax.images[0].get_clim() == pytest.approx((0.0, 1000 * (1 - 0.999**500)))
+    assert "perfect G ≈ 394 with 500 samples" in cbar.get_ylabel()
+    plt.close(fig)
+    ring = run_sweep(SweepConfig.default("ring8", quick=True), shipped_results_dir(), progress=False,
+                     train_missing=False)
+    fig, ax, cbar = mode_axes(ring)  # 8 modes, 500 samples: all 8 reachable, scale unchanged
+    assert ax.images[0].get_clim() == (0.0, 8.0) and cbar.get_ylabel() == "modes hit (of 8)"
+    plt.close(fig)
