@@ -622,8 +622,25 @@ def lab_metrics(result) -> list[str]:
     return quality + [m for m in LAB_STABILITY_METRICS if m in names]
 
 
-def _map_norm(metric: str, values: np.ndarray, dataset: str) -> tuple[float, float]:
+def _attainable_modes(dataset: str, n_samples: int) -> float | None:
+    """Modes a perfect generator hits on average with ``n_samples`` samples, if clearly below all.
+
+    Uniform draws over n modes hit n·(1 − (1 − 1/n)^N) of them (stacked_mnist: ≈394 of 1,000
+    for N = 500). None where that is ≥ 99 % of n (every other data set here) or n is unknown.
+    """
+    n_modes = LAB_N_MODES.get(dataset)
+    if n_modes is None:
+        return None
+    attainable = n_modes * (1 - (1 - 1 / n_modes) ** n_samples)
+    return attainable if attainable < 0.99 * n_modes else None
+
+
+def _map_norm(metric: str, values: np.ndarray, dataset: str, n_samples: int) -> tuple[float, float]:
     if metric == "modes_covered":
+        # colours top out at what a perfect generator can reach with this many samples
+        attainable = _attainable_modes(dataset, n_samples)
+        if attainable is not None:
+            return 0.0, attainable
         return 0.0, float(LAB_N_MODES.get(dataset, np.nanmax(values) if np.isfinite(values).any() else 1))
     if metric in ("high_quality_fraction", "mean_confidence", "diverged"):
         return 0.0, 1.0
@@ -667,7 +684,8 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
     dataset = result.config.base.dataset
     n_modes = LAB_N_MODES.get(dataset, "?")
     cmap = plt.get_cmap("viridis" if higher_better else "viridis_r").with_extremes(bad="0.88")
-    vmin, vmax = _map_norm(metric, values, dataset)
+    n_samples = result.config.base.n_eval_samples
+    vmin, vmax = _map_norm(metric, values, dataset, n_samples)
     im = ax.imshow(np.ma.masked_invalid(values), origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
                    aspect="auto", interpolation="nearest")
     lg, ld = result.config.lambda_g, result.config.lambda_d
@@ -677,15 +695,8 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
     ax.set_ylabel("λ_G (penalty on G)", fontsize=8)
     if metric == "modes_covered" and dataset in ("mnist5k", "digits8", "mnist"):
         title, unit = "classes covered", "digit classes hit (of {n})"
-    if metric == "modes_covered" and isinstance(n_modes, int):
-        # With N samples even a perfect generator hits only n·(1 − (1 − 1/n)^N) of n modes on
-        # average (stacked_mnist: ≈394 of 1,000 for N = 500): scale the colours to that.
-        n_samples = result.config.base.n_eval_samples
-        attainable = n_modes * (1 - (1 - 1 / n_modes) ** n_samples)
-        if attainable < 0.99 * n_modes:
-            vmax = attainable
-            unit = f"modes hit (of {{n}}; a perfect G ≈ {attainable:.0f} with {n_samples} samples)"
-            im.set_clim(vmin, vmax)
+    if metric == "modes_covered" and (attainable := _attainable_modes(dataset, n_samples)) is not None:
+        unit = f"modes hit (of {{n}}; a perfect G ≈ {attainable:.0f} with {n_samples} samples)"
     ax.set_title(title, fontsize=9)
     if annotate:
         for i in range(values.shape[0]):
