@@ -20,6 +20,65 @@ IMAGE_NAMES = ("mnist5k", "digits8", "mnist", "stacked_mnist")
 DATASET_NAMES = MIXTURE_NAMES + IMAGE_NAMES
 
 
+@dataclass(frozen=True)
+class DatasetFacts:
+    """What the rest of the library needs to know about a data set, in one place.
+
+    Attributes:
+        name: the data set's name (a key of ``DATASET_FACTS``).
+        kind: ``"mixture"`` (2-D points), ``"digits"`` (one digit per image, modes are the
+            10 classes) or ``"stacked"`` (three digits as RGB channels, modes are the 1,000
+            triples).
+        n_modes: mixture components, digit classes or digit triples.
+        mode_word: what one mode is called in text and labels (``"mode"``, ``"class"``,
+            ``"triple"``).
+        classifier: the ``classifier.ClassifierConfig`` preset that scores its samples, or
+            None where no classifier is needed (the mixtures).
+    """
+
+    name: str
+    kind: str
+    n_modes: int
+    mode_word: str
+    classifier: str | None
+
+    @property
+    def is_2d(self) -> bool:
+        """True for 2-D point data (mixtures), False for images."""
+        return self.kind == "mixture"
+
+    def perfect_coverage(self, n_samples: int) -> float:
+        """Modes a perfect generator hits on average with ``n_samples`` samples.
+
+        Uniform draws over M modes hit M·(1 − (1 − 1/M)^N) of them: stacked_mnist ≈ 394 of
+        1,000 with N = 500, every other set here ≈ all of them.
+        """
+        n_samples = _check_n(n_samples)
+        return self.n_modes * (1 - (1 - 1 / self.n_modes) ** n_samples)
+
+
+#: One entry per data set name; everything else (metrics, maps, the λ lab) looks facts up here.
+DATASET_FACTS = {
+    "ring8": DatasetFacts("ring8", "mixture", 8, "mode", None),
+    "grid25": DatasetFacts("grid25", "mixture", 25, "mode", None),
+    "mnist5k": DatasetFacts("mnist5k", "digits", 10, "class", "mnist5k"),
+    "digits8": DatasetFacts("digits8", "digits", 10, "class", "digits8"),
+    "mnist": DatasetFacts("mnist", "digits", 10, "class", "mnist5k"),
+    "stacked_mnist": DatasetFacts("stacked_mnist", "stacked", 1000, "triple", "mnist5k"),
+}
+
+
+def dataset_facts(name: str) -> DatasetFacts:
+    """The ``DatasetFacts`` of a data set name.
+
+    Raises:
+        ValueError: for an unknown name (the message lists the valid ones).
+    """
+    if name not in DATASET_FACTS:
+        raise _unknown(name, DATASET_NAMES)
+    return DATASET_FACTS[name]
+
+
 def default_cache_dir() -> Path:
     """Where downloads and trained helper models are cached: ``~/.cache/gan_l2``."""
     return Path("~/.cache/gan_l2").expanduser()

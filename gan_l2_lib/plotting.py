@@ -20,6 +20,17 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import LogFormatter, LogLocator, NullLocator  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from .data import dataset_facts  # noqa: E402
+from .evaluate import (  # noqa: E402
+    colour_range,
+    coverage_key,
+    format_value,
+    lambda_label,
+    map_metrics,
+    unit_label,
+)
+from .evaluate import metric as metric_info  # noqa: E402
+
 
 def _to_numpy(x) -> np.ndarray:
     if isinstance(x, torch.Tensor):
@@ -550,34 +561,6 @@ class DiracExplorerFigure:
 
 #: Colours of the two settings A and B: their columns, samples and markers on the maps.
 LAB_COLORS = {"A": "#e4002b", "B": "#00a2ff"}
-#: Modes (or classes) of each data set, for the "modes covered" colour scale.
-LAB_N_MODES = {"ring8": 8, "grid25": 25, "mnist5k": 10, "digits8": 10, "mnist": 10, "stacked_mnist": 1000}
-#: Quality metrics the λ lab maps, in order of preference (the first three a sweep has are
-#: drawn), followed by the two stability maps every sweep gets.
-LAB_QUALITY_METRICS = ("modes_covered", "high_quality_fraction", "mean_confidence", "frechet_distance",
-                       "reverse_kl")
-LAB_STABILITY_METRICS = ("d_loss_tail_std", "diverged")
-#: metric → (title, colour-bar label, higher is better). Colour scales run dark → bright from
-#: worse to better on every map, so "bright = good" holds throughout.
-LAB_METRIC_INFO = {
-    "modes_covered": ("modes covered", "modes hit (of {n})", True),
-    "high_quality_fraction": ("high-quality samples", "fraction within 3σ of a mode", True),
-    "mean_confidence": ("classifier confidence", "mean top-class probability", True),
-    "frechet_distance": ("Fréchet distance", "classifier-feature FD (lower = better)", False),
-    "reverse_kl": ("reverse KL to uniform", "nats (0 = modes hit equally)", False),
-    "d_loss_tail_std": ("oscillation", "std of D loss over the last 20 logs", False),
-    "diverged": ("divergence", "fraction of seeds hitting NaN/inf", False),
-}
-
-
-def lambda_label(value: float) -> str:
-    """A λ as a short tick label: ``0``, ``1e-4``, ``3e-3``, ``2.5e-3``."""
-    value = float(value)
-    if value == 0:
-        return "0"
-    mantissa, exponent = f"{value:.1e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{int(exponent)}"
 
 
 def lambda_position(value: float, grid) -> float:
@@ -617,50 +600,7 @@ def lambda_position(value: float, grid) -> float:
 
 def lab_metrics(result) -> list[str]:
     """The summary metrics the λ lab maps for a sweep: up to three quality maps, then stability."""
-    names = set().union(*(r.summary for r in result.records)) if result.records else set()
-    quality = [m for m in LAB_QUALITY_METRICS if m in names][:3]
-    return quality + [m for m in LAB_STABILITY_METRICS if m in names]
-
-
-def _attainable_modes(dataset: str, n_samples: int) -> float | None:
-    """Modes a perfect generator hits on average with ``n_samples`` samples, if clearly below all.
-
-    Uniform draws over n modes hit n·(1 − (1 − 1/n)^N) of them (stacked_mnist: ≈394 of 1,000
-    for N = 500). None where that is ≥ 99 % of n (every other data set here) or n is unknown.
-    """
-    n_modes = LAB_N_MODES.get(dataset)
-    if n_modes is None:
-        return None
-    attainable = n_modes * (1 - (1 - 1 / n_modes) ** n_samples)
-    return attainable if attainable < 0.99 * n_modes else None
-
-
-def _map_norm(metric: str, values: np.ndarray, dataset: str, n_samples: int) -> tuple[float, float]:
-    if metric == "modes_covered":
-        # colours top out at what a perfect generator can reach with this many samples
-        attainable = _attainable_modes(dataset, n_samples)
-        if attainable is not None:
-            return 0.0, attainable
-        return 0.0, float(LAB_N_MODES.get(dataset, np.nanmax(values) if np.isfinite(values).any() else 1))
-    if metric in ("high_quality_fraction", "mean_confidence", "diverged"):
-        return 0.0, 1.0
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return 0.0, 1.0
-    lo, hi = float(finite.min()), float(finite.max())
-    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
-
-
-def _fmt_metric(metric: str, v: float) -> str:
-    if not np.isfinite(v):
-        return "–"
-    if metric == "modes_covered":
-        return f"{v:.1f}" if abs(v - round(v)) > 0.05 else f"{v:.0f}"
-    if metric in ("high_quality_fraction", "mean_confidence", "diverged"):
-        return f"{v:.2f}"
-    if 0 < abs(v) < 0.01:
-        return lambda_label(v)  # "3e-4", not "0.00032"
-    return f"{v:.2g}" if abs(v) < 10 else f"{v:.0f}"  # short: five cells share a narrow row
+    return map_metrics(set().union(*(r.summary for r in result.records)) if result.records else ())
 
 
 def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: bool = True,
@@ -674,18 +614,18 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
     Args:
         ax: the axes.
         result: a ``sweep.SweepResult``.
-        metric: a key of the records' ``summary`` (see ``LAB_METRIC_INFO`` for the known ones).
+        metric: a key of the records' ``summary`` (see ``evaluate.METRICS`` for the known ones).
         seed: one seed, or None for the mean over seeds.
         annotate: write each cell's value in it.
         colorbar: add a colour bar with the metric's unit.
     """
     values = result.grid(metric, seed)
-    title, unit, higher_better = LAB_METRIC_INFO.get(metric, (metric, metric, True))
+    info = metric_info(metric)
+    higher_better = info.higher_is_better is not False
     dataset = result.config.base.dataset
-    n_modes = LAB_N_MODES.get(dataset, "?")
     cmap = plt.get_cmap("viridis" if higher_better else "viridis_r").with_extremes(bad="0.88")
     n_samples = result.config.base.n_eval_samples
-    vmin, vmax = _map_norm(metric, values, dataset, n_samples)
+    vmin, vmax = colour_range(metric, values, dataset, n_samples)
     im = ax.imshow(np.ma.masked_invalid(values), origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
                    aspect="auto", interpolation="nearest")
     lg, ld = result.config.lambda_g, result.config.lambda_d
@@ -693,11 +633,7 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
     ax.set_yticks(range(len(lg)), [lambda_label(v) for v in lg], fontsize=7)
     ax.set_xlabel("λ_D (penalty on D)", fontsize=8)
     ax.set_ylabel("λ_G (penalty on G)", fontsize=8)
-    if metric == "modes_covered" and dataset in ("mnist5k", "digits8", "mnist"):
-        title, unit = "classes covered", "digit classes hit (of {n})"
-    if metric == "modes_covered" and (attainable := _attainable_modes(dataset, n_samples)) is not None:
-        unit = f"modes hit (of {{n}}; a perfect G ≈ {attainable:.0f} with {n_samples} samples)"
-    ax.set_title(title, fontsize=9)
+    ax.set_title(info.label, fontsize=9)
     if annotate:
         for i in range(values.shape[0]):
             for j in range(values.shape[1]):
@@ -706,11 +642,11 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
                     continue
                 shade = (v - vmin) / (vmax - vmin) if vmax > vmin else 0.5
                 bright = shade > 0.6 if higher_better else shade < 0.4
-                ax.text(j, i, _fmt_metric(metric, v), ha="center", va="center", fontsize=7,
+                ax.text(j, i, format_value(metric, v), ha="center", va="center", fontsize=7,
                         color="black" if bright else "white")
     if colorbar:
         cb = ax.figure.colorbar(im, ax=ax, fraction=0.07, pad=0.03)
-        cb.set_label(unit.format(n=n_modes), fontsize=7)
+        cb.set_label(unit_label(metric, dataset, n_samples), fontsize=7)
         cb.ax.tick_params(labelsize=6)
 
 
@@ -780,13 +716,13 @@ def plot_metric_curves(result, points, metrics=("modes_covered", "high_quality_f
             color = f"C{n}"
             ax.plot(steps, mean, "-o", ms=3, color=color, label=f"λ_G = {lambda_label(g)}, λ_D = {lambda_label(d)}")
             ax.fill_between(steps, lo, hi, color=color, alpha=0.18, lw=0)
-        name, unit, _ = LAB_METRIC_INFO.get(metric, (metric, metric, True))
+        info = metric_info(metric)
         ax.set_xlabel("training step")
-        ax.set_ylabel(unit.format(n=LAB_N_MODES.get(dataset, "?")))
-        ax.set_title(f"{name} (line: seed mean, band: min–max)", fontsize=9)
-        if metric == "modes_covered":
-            ax.set_ylim(-0.3, LAB_N_MODES.get(dataset, ax.get_ylim()[1]) + 0.3)
-        elif metric in ("high_quality_fraction", "mean_confidence"):
+        ax.set_ylabel(unit_label(metric, dataset, result.config.base.n_eval_samples))
+        ax.set_title(f"{info.label} (line: seed mean, band: min–max)", fontsize=9)
+        if info.scale == "modes":
+            ax.set_ylim(-0.3, dataset_facts(dataset).n_modes + 0.3)
+        elif info.scale == "unit":
             ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7)
@@ -813,9 +749,9 @@ def _lab_record_title(tag: str, rec) -> str:
     head = f"{tag}: λ_G = {lambda_label(c.lambda_g)}, λ_D = {lambda_label(c.lambda_d)}, seed {c.seed}"
     if rec.diverged:
         return f"{head}\nDIVERGED at step {rec.diverged_step}"
-    n = LAB_N_MODES.get(c.dataset, "?")
-    word = "classes" if c.dataset in ("mnist5k", "digits8", "mnist") else "modes"
-    parts = [f"{_fmt_metric('modes_covered', s.get('modes_covered', np.nan))}/{n} {word}"]
+    facts, cover = dataset_facts(c.dataset), coverage_key(c.dataset)
+    word = "classes" if facts.mode_word == "class" else "modes"
+    parts = [f"{format_value(cover, s.get(cover, np.nan))}/{facts.n_modes} {word}"]
     if "high_quality_fraction" in s:
         parts.append(f"{100 * s['high_quality_fraction']:.0f} % high quality")
     elif "mean_confidence" in s:

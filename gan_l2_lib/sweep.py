@@ -32,16 +32,27 @@ from torch import Tensor
 from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
-from .data import MIXTURE_NAMES, ImageDataset, Mixture, default_cache_dir, load_dataset
+from .data import (
+    MIXTURE_NAMES,
+    ImageDataset,
+    Mixture,
+    dataset_facts,
+    default_cache_dir,
+    load_dataset,
+)
+from .evaluate import LEGACY_KEYS, METRICS, decision_surface, evaluate_run, surface_extent
 from .losses import discriminator_loss, generator_loss
-from .metrics import mode_curve, stability_stats, summarize_last
 from .regularizers import validate_coef
 from .train import SCALAR_KEYS, History, TrainConfig, build_models
 
-SCHEMA_VERSION = 1
+#: What a run's cache key hashes besides its config: bump it when training changes results.
+RUN_KEY_VERSION = 1
+#: The run-file format written now; schema 1 files (classes covered stored as "modes_covered"
+#: on digit sets) still load, renamed on the way in.
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
 DEFAULT_LAMBDAS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
 SWEPT_FIELDS = ("lambda_g", "lambda_d", "seed")
-SURFACE_RES = 48  # D's decision surface is stored on a SURFACE_RES × SURFACE_RES grid (2-D data)
 
 
 def shipped_results_dir() -> Path:
@@ -145,7 +156,7 @@ class SweepConfig:
 
 def run_key(cfg: TrainConfig, sweep: SweepConfig) -> str:
     """Hash identifying one run's cache file: its config, what is stored, and the schema."""
-    blob = json.dumps({"schema": SCHEMA_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
+    blob = json.dumps({"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
                        "n_stored_samples": sweep.n_stored_samples}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
@@ -395,103 +406,9 @@ class RunRecord:
     wall_time_s: float
 
 
-def surface_extent(mixture: Mixture) -> tuple[float, float, float, float]:
-    """The square (x_min, x_max, y_min, y_max) around the centres, padded by a quarter of their span."""
-    lo, hi = float(mixture.centers.min()), float(mixture.centers.max())
-    pad = 0.25 * (hi - lo)
-    return (lo - pad, hi + pad, lo - pad, hi + pad)
-
-
-@torch.no_grad()
-def decision_surface(cfg: TrainConfig, d_state: dict[str, Tensor], extent: tuple[float, float, float, float],
-                     res: int = SURFACE_RES) -> np.ndarray:
-    """σ(D(x)) of a 2-D discriminator on a ``res`` × ``res`` grid over ``extent``.
-
-    Args:
-        cfg: the run's config (to build D's structure).
-        d_state: D's parameters and buffers by name.
-        extent: (x_min, x_max, y_min, y_max).
-        res: grid points per axis.
-
-    Returns:
-        Shape (res, res): row i is y = linspace(y_min, y_max)[i], column j is x.
-    """
-    xs = torch.linspace(extent[0], extent[1], res)
-    ys = torch.linspace(extent[2], extent[3], res)
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    pts = torch.stack([gx.flatten(), gy.flatten()], 1)
-    _, d_net = build_models(cfg)
-    logits = functional_call(d_net, d_state, (pts,))
-    return torch.sigmoid(logits).reshape(res, res).numpy()
-
-
-def summarize_history(hist: History, data: Mixture | ImageDataset, eval_last: int = 3,
-                      classifier=None, n_real: int = 1000) -> tuple[dict[str, np.ndarray], dict[str, float]]:
-    """Metric curves over a run's evaluations and its summary numbers.
-
-    Args:
-        hist: the run's history.
-        data: the data set it was trained on.
-        eval_last: how many final evaluations the summary averages.
-        classifier: a ``metrics.TrainedClassifier`` for image data (None: no class metrics).
-        n_real: real images (the first ones of ``data``, a fixed set) used as the reference of
-            the Fréchet distance and for the background mask.
-
-    Returns:
-        ``(curves, summary)``: curves map names to arrays aligned with ``hist.sample_steps``;
-        summary maps names to floats.
-    """
-    nan = float("nan")
-    summary: dict[str, float] = {}
-    curves: dict[str, np.ndarray] = {}
-    stab = stability_stats(hist) if (hist.steps or hist.diverged) else None
-    if stab is not None:
-        for name in ("d_loss_tail_std", "g_loss_tail_std", "gap_tail_mean", "grad_spikes_d", "grad_spikes_g"):
-            summary[name] = float(getattr(stab, name))
-    summary["diverged"] = float(hist.diverged)
-    summary["diverged_step"] = float(hist.diverged_step) if hist.diverged_step is not None else nan
-    if hist.samples:
-        if isinstance(data, Mixture):
-            curve = mode_curve(hist, data)
-            curves = {"modes_covered": curve.modes_covered.astype(np.float64),
-                      "high_quality_fraction": curve.high_quality_fraction,
-                      "reverse_kl": curve.reverse_kl}
-            s = summarize_last(curve, eval_last)
-            summary.update(modes_covered=s.covered_mean, high_quality_fraction=s.quality_mean,
-                           reverse_kl=s.reverse_kl_mean)
-        elif classifier is not None:
-            from .metrics import class_curve, stacked_stats
-
-            if data.name == "stacked_mnist":
-                stats = [stacked_stats(x, classifier) for x in hist.samples]
-                curves = {"modes_covered": np.array([float(st.modes_covered) for st in stats]),
-                          "reverse_kl": np.array([st.kl_to_uniform for st in stats])}
-                summary.update(modes_covered=float(curves["modes_covered"][-eval_last:].mean()),
-                               reverse_kl=float(np.nanmean(curves["reverse_kl"][-eval_last:])))
-            else:
-                from .metrics import background_mask, background_noise, classifier_frechet_distance
-
-                curve = class_curve(hist, classifier)
-                real = data.images[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n_real]]
-                real = real.cpu()
-                mask = background_mask(real)
-                curves = {"modes_covered": curve.classes_covered.astype(np.float64),
-                          "reverse_kl": curve.kl_to_uniform, "mean_confidence": curve.mean_confidence,
-                          "background_brightness": np.array([background_noise(x, mask).mean_brightness
-                                                             for x in hist.samples]),
-                          "frechet_distance": np.array([classifier_frechet_distance(x, real, classifier)
-                                                        for x in hist.samples])}
-                s = summarize_last(curve, eval_last)
-                summary.update(modes_covered=s.covered_mean, reverse_kl=s.reverse_kl_mean,
-                               mean_confidence=s.quality_mean,
-                               background_brightness=float(curves["background_brightness"][-eval_last:].mean()),
-                               frechet_distance=float(np.nanmean(curves["frechet_distance"][-eval_last:])))
-    return curves, summary
-
-
 def _to_record(cfg: TrainConfig, sweep: SweepConfig, hist: History, data, surface, extent,
                classifier) -> RunRecord:
-    curves, summary = summarize_history(hist, data, sweep.eval_last, classifier)
+    curves, summary = evaluate_run(hist, data, sweep.eval_last, classifier)
     if hist.samples:
         samples = hist.samples[-1][: sweep.n_stored_samples].numpy()
     else:
@@ -552,8 +469,8 @@ def load_record(path: str | Path, expected_key: str | None = None) -> RunRecord:
         meta = json.loads(str(arrays.pop("meta")))
     except Exception as exc:  # truncated zip, bad JSON, missing member ...
         raise ValueError(f"unreadable run file {path}: {type(exc).__name__}: {exc}") from exc
-    if meta.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"{path} has schema {meta.get('schema_version')}, expected {SCHEMA_VERSION}")
+    if meta.get("schema_version") not in READABLE_SCHEMAS:
+        raise ValueError(f"{path} has schema {meta.get('schema_version')}, expected one of {READABLE_SCHEMAS}")
     if expected_key is not None and meta["key"] != expected_key:
         raise ValueError(f"{path} holds run {meta['key']}, expected {expected_key}")
     if "samples" in arrays:
@@ -561,14 +478,19 @@ def load_record(path: str | Path, expected_key: str | None = None) -> RunRecord:
     else:
         samples = arrays["samples_u8"].astype(np.float32) / 127.5 - 1.0
     extent = meta["surface_extent"]
+    config = TrainConfig.from_dict(meta["config"])
+    # schema 1 stored some metrics under another key (classes covered as "modes_covered")
+    renames = LEGACY_KEYS.get(dataset_facts(config.dataset).kind, {}) if meta["schema_version"] == 1 else {}
+    summary = {renames.get(k, k): (float("nan") if v is None else float(v)) for k, v in meta["summary"].items()}
+    curves = {renames.get(k, k): arrays[f"curve_{k}"].astype(np.float64) for k in meta["curve_names"]}
     return RunRecord(
-        config=TrainConfig.from_dict(meta["config"]), key=meta["key"],
+        config=config, key=meta["key"],
         steps=arrays["steps"], scalars={k: arrays[f"scalar_{k}"].astype(np.float64) for k in SCALAR_KEYS},
         eval_steps=arrays["eval_steps"],
-        curves={k: arrays[f"curve_{k}"].astype(np.float64) for k in meta["curve_names"]},
+        curves=curves,
         samples=samples, surface=arrays["surface"].astype(np.float32) if "surface" in arrays else None,
         surface_extent=tuple(extent) if extent else None,
-        summary={k: (float("nan") if v is None else float(v)) for k, v in meta["summary"].items()},
+        summary=summary,
         diverged=bool(meta["diverged"]), diverged_step=meta["diverged_step"],
         wall_time_s=float(meta["wall_time_s"]),
     )
@@ -706,14 +628,10 @@ def run_sweep(
 # Command line: python -m gan_l2_lib sweep ...
 # ---------------------------------------------------------------------------------------------
 
-TABLE_METRICS = ("modes_covered", "high_quality_fraction", "reverse_kl", "mean_confidence",
-                 "frechet_distance", "background_brightness", "d_loss_tail_std", "gap_tail_mean", "diverged")
-
-
 def format_table(result: SweepResult) -> str:
     """A plain-text table: one row per (λ_G, λ_D), seed-averaged summary metrics."""
     rows = result.table()
-    cols = [m for m in TABLE_METRICS if rows and m in rows[0]]
+    cols = [m.key for m in METRICS.values() if m.in_table and rows and m.key in rows[0]]
     header = f"{'lambda_g':>9} {'lambda_d':>9} " + " ".join(f"{c:>21}" for c in cols)
     lines = [header, "-" * len(header)]
     for r in rows:

@@ -123,3 +123,21 @@ def test_unknown_names_list_valid_ones():
 def test_bad_sample_sizes(n):
     with pytest.raises(ValueError, match="positive integer"):
         make_mixture("ring8").sample(n)
+
+
+def test_dataset_facts_and_perfect_coverage():
+    from gan_l2_lib.data import dataset_facts
+
+    assert dataset_facts("grid25").n_modes == 25 and dataset_facts("stacked_mnist").mode_word == "triple"
+    assert dataset_facts("mnist").classifier == "mnist5k"  # 28×28 digits share mnist5k's classifier
+    # a perfect generator's 500 samples over 1,000 equally likely triples hit 1000·(1 − 0.999^500)
+    assert dataset_facts("stacked_mnist").perfect_coverage(500) == pytest.approx(1000 * (1 - 0.999**500))
+    assert dataset_facts("ring8").perfect_coverage(1) == pytest.approx(1.0)
+    # Monte Carlo: the formula is the mean number of distinct values in N uniform draws
+    gen = torch.Generator().manual_seed(0)
+    hits = [torch.randint(1000, (500,), generator=gen).unique().numel() for _ in range(400)]
+    assert abs(np.mean(hits) - dataset_facts("stacked_mnist").perfect_coverage(500)) < 1.5
+    with pytest.raises(ValueError, match="unknown data set 'cifar10'; valid names are: ring8"):
+        dataset_facts("cifar10")
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        dataset_facts("ring8").perfect_coverage(0)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from torch.testing import assert_close
 
+from gan_l2_lib.evaluate import METRICS, coverage_key
 from gan_l2_lib.sweep import SweepConfig, run_path, run_sweep, shipped_results_dir
 
 # the full-mode default sweeps that ship (notebooks 04 and 05 open with them)
@@ -22,7 +23,20 @@ def test_shipped_full_sweep_is_complete_for_the_current_defaults(dataset):
     for rec in result.records:
         assert rec.config.steps == sweep.base.steps
         assert rec.diverged or list(rec.eval_steps)[-1] == sweep.base.steps
-        assert np.isfinite(rec.summary["modes_covered"]) or rec.diverged
+        assert np.isfinite(rec.summary[coverage_key(dataset)]) or rec.diverged
+        assert set(rec.summary) <= set(METRICS) and set(rec.curves) <= set(METRICS)
+
+
+def test_schema_1_digit_records_load_with_honest_keys():
+    """mnist5k files were written with schema 1, where classes covered was stored as "modes_covered"."""
+    path = next((Path(shipped_results_dir()) / "mnist5k").glob("*.npz"))
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+    assert meta["schema_version"] == 1 and "modes_covered" in meta["summary"]
+    rec = run_sweep(SweepConfig.default("mnist5k"), shipped_results_dir(), progress=False,
+                    train_missing=False).records[0]
+    assert "modes_covered" not in rec.summary and "modes_covered" not in rec.curves
+    assert rec.summary["classes_covered"] == meta["summary"]["modes_covered"]
 
 
 def test_shipped_results_are_small():

@@ -327,7 +327,7 @@ def test_lambda_lab_static_maps_and_curves(lab_sweeps):
     ring = results["ring8"]
     assert lab_metrics(ring) == ["modes_covered", "high_quality_fraction", "reverse_kl", "d_loss_tail_std",
                                  "diverged"]
-    assert lab_metrics(results["digits8"])[:3] == ["modes_covered", "mean_confidence", "frechet_distance"]
+    assert lab_metrics(results["digits8"])[:3] == ["classes_covered", "mean_confidence", "frechet_distance"]
     fig = plot_metric_maps(ring, marks={"article: λ = 1e-3": (0.0, 1e-3)})
     map_axes = [ax for ax in fig.axes if ax.get_xlabel()]
     assert [ax.get_title() for ax in map_axes] == ["modes covered", "high-quality samples",

@@ -1,0 +1,308 @@
+"""The metric table and the evaluation of a run: one definition per metric, looked up everywhere.
+
+Every number a sweep stores about a run is a *metric* with one entry in ``METRICS``: its
+key, label, unit, which way is better, its colour range on a map, its number format, the
+data kinds it applies to, and whether the λ lab maps it or the CLI table prints it. Records,
+the CLI table, the maps, the λ lab and the notebooks read labels and formats from here.
+
+``evaluate_run`` turns a training ``History`` into metric curves (one value per evaluation)
+and a summary (one value per metric). Adding a metric means one entry in ``METRICS`` and its
+computation in ``evaluate_run``; nothing else changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.func import functional_call
+
+from .data import DatasetFacts, ImageDataset, Mixture, dataset_facts
+from .metrics import (
+    background_mask,
+    background_noise,
+    class_curve,
+    classifier_frechet_distance,
+    mode_curve,
+    stability_stats,
+    stacked_stats,
+)
+from .train import History, TrainConfig, build_models
+
+KINDS = ("mixture", "digits", "stacked")
+SCALES = ("modes", "unit", "data")
+FORMATS = ("count", "fraction", "short")
+SURFACE_RES = 48  # D's decision surface is stored on a SURFACE_RES × SURFACE_RES grid (2-D data)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric's definition.
+
+    Attributes:
+        key: the name in records' ``summary`` and ``curves``.
+        label: a short title (map titles, table headers).
+        unit: what the number counts, for axes and colour bars; ``{n}`` is replaced by the
+            data set's number of modes.
+        higher_is_better: True / False, or None where neither direction is better.
+        kinds: the data kinds (``data.DatasetFacts.kind``) it is defined for.
+        scale: colour range on a map: ``"modes"`` (0 … what a perfect generator hits with
+            the evaluation's sample count), ``"unit"`` (0 … 1) or ``"data"`` (the values' range).
+        fmt: number format: ``"count"``, ``"fraction"`` (two decimals) or ``"short"``.
+        stability: a stability number (from the logged losses) rather than a sample-quality one.
+        on_map: the λ lab draws it as a map (quality maps in table order, at most three).
+        in_table: the CLI table prints it.
+    """
+
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool | None
+    kinds: tuple[str, ...]
+    scale: str
+    fmt: str
+    stability: bool = False
+    on_map: bool = False
+    in_table: bool = False
+
+    def __post_init__(self) -> None:
+        if not set(self.kinds) <= set(KINDS):
+            raise ValueError(f"metric {self.key}: kinds must be among {KINDS}, got {self.kinds}")
+        if self.scale not in SCALES:
+            raise ValueError(f"metric {self.key}: scale must be one of {SCALES}, got {self.scale!r}")
+        if self.fmt not in FORMATS:
+            raise ValueError(f"metric {self.key}: fmt must be one of {FORMATS}, got {self.fmt!r}")
+
+
+_ALL = KINDS
+_METRIC_LIST = (
+    # --- sample quality and diversity (order = the λ lab's preference for its three maps) ---
+    Metric("modes_covered", "modes covered", "modes hit (of {n})", True, ("mixture", "stacked"),
+           "modes", "count", on_map=True, in_table=True),
+    Metric("classes_covered", "classes covered", "digit classes hit (of {n})", True, ("digits",),
+           "modes", "count", on_map=True, in_table=True),
+    Metric("high_quality_fraction", "high-quality samples", "fraction within 3σ of a mode", True,
+           ("mixture",), "unit", "fraction", on_map=True, in_table=True),
+    Metric("mean_confidence", "classifier confidence", "mean top-class probability", True, ("digits",),
+           "unit", "fraction", on_map=True, in_table=True),
+    Metric("frechet_distance", "Fréchet distance", "classifier-feature FD (lower = better)", False,
+           ("digits",), "data", "short", on_map=True, in_table=True),
+    Metric("reverse_kl", "reverse KL to uniform", "nats (0 = modes hit equally)", False, _ALL,
+           "data", "short", on_map=True, in_table=True),
+    Metric("background_brightness", "background speckle", "mean brightness where real digits are dark",
+           False, ("digits",), "data", "short", in_table=True),
+    # --- stability, from the logged losses ---
+    Metric("d_loss_tail_std", "oscillation", "std of D loss over the last 20 logs", False, _ALL,
+           "data", "short", stability=True, on_map=True, in_table=True),
+    Metric("g_loss_tail_std", "G-loss oscillation", "std of G loss over the last 20 logs", False, _ALL,
+           "data", "short", stability=True),
+    Metric("gap_tail_mean", "D(x) − D(G(z))", "mean over the last 20 logs (0: D cannot tell)", None,
+           _ALL, "unit", "fraction", stability=True, in_table=True),
+    Metric("grad_spikes_d", "gradient spikes of D", "logged norms above 5× their running median",
+           False, _ALL, "data", "count", stability=True),
+    Metric("grad_spikes_g", "gradient spikes of G", "logged norms above 5× their running median",
+           False, _ALL, "data", "count", stability=True),
+    Metric("diverged", "divergence", "fraction of seeds hitting NaN/inf", False, _ALL, "unit",
+           "fraction", stability=True, on_map=True, in_table=True),
+    Metric("diverged_step", "divergence step", "training step of the first NaN/inf", None, _ALL,
+           "data", "count", stability=True),
+)
+#: Every metric by key, in table order.
+METRICS: dict[str, Metric] = {m.key: m for m in _METRIC_LIST}
+#: Keys that old record files (schema 1) used for another metric, by data kind.
+LEGACY_KEYS = {"digits": {"modes_covered": "classes_covered"}}
+
+
+def metric(key: str) -> Metric:
+    """The ``Metric`` of a key.
+
+    Raises:
+        ValueError: for an unknown key (the message lists the known ones).
+    """
+    if key not in METRICS:
+        raise ValueError(f"unknown metric {key!r}; known metrics: {', '.join(METRICS)}")
+    return METRICS[key]
+
+
+def metrics_for(dataset: str) -> list[str]:
+    """The keys of every metric defined for a data set, in table order."""
+    kind = dataset_facts(dataset).kind
+    return [m.key for m in _METRIC_LIST if kind in m.kinds]
+
+
+def coverage_key(dataset: str) -> str:
+    """The key of the "how many modes does G hit" metric: modes, or classes on digit sets."""
+    return "classes_covered" if dataset_facts(dataset).kind == "digits" else "modes_covered"
+
+
+def map_metrics(available) -> list[str]:
+    """The metrics the λ lab maps, among ``available`` keys: up to three quality maps, then stability."""
+    available = set(available)
+    quality = [m.key for m in _METRIC_LIST if m.on_map and not m.stability and m.key in available][:3]
+    return quality + [m.key for m in _METRIC_LIST if m.on_map and m.stability and m.key in available]
+
+
+def lambda_label(value: float) -> str:
+    """A λ (or any small positive number) as a short label: ``0``, ``1e-4``, ``3e-3``, ``2.5e-3``."""
+    value = float(value)
+    if value == 0:
+        return "0"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    mantissa = mantissa.rstrip("0").rstrip(".")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def format_value(key: str, value: float) -> str:
+    """A metric's value, short, in the metric's format ("–" for NaN)."""
+    fmt = metric(key).fmt
+    v = float(value)
+    if not np.isfinite(v):
+        return "–"
+    if fmt == "count":
+        return f"{v:.1f}" if abs(v - round(v)) > 0.05 else f"{v:.0f}"
+    if fmt == "fraction":
+        return f"{v:.2f}"
+    if 0 < abs(v) < 0.01:
+        return lambda_label(v)  # "3e-4", not "0.00032"
+    return f"{v:.2g}" if abs(v) < 10 else f"{v:.0f}"  # short: five cells share a narrow row
+
+
+def perfect_coverage_cap(facts: DatasetFacts, n_samples: int) -> float | None:
+    """What a perfect generator covers with ``n_samples``, where that is clearly below all modes.
+
+    None where a perfect generator hits ≥ 99 % of the modes (every set here but stacked_mnist).
+    """
+    cap = facts.perfect_coverage(n_samples)
+    return cap if cap < 0.99 * facts.n_modes else None
+
+
+def unit_label(key: str, dataset: str, n_samples: int) -> str:
+    """A metric's unit for an axis or colour bar, with the data set's mode count filled in."""
+    m, facts = metric(key), dataset_facts(dataset)
+    if m.scale == "modes" and (cap := perfect_coverage_cap(facts, n_samples)) is not None:
+        return f"{facts.mode_word}s hit (of {facts.n_modes}; a perfect G ≈ {cap:.0f} with {n_samples} samples)"
+    return m.unit.format(n=facts.n_modes)
+
+
+def colour_range(key: str, values: np.ndarray, dataset: str, n_samples: int) -> tuple[float, float]:
+    """The (low, high) colour limits of a metric's map.
+
+    Args:
+        key: the metric.
+        values: the map's values (NaN allowed), for ``"data"``-scaled metrics.
+        dataset: the data set (its number of modes).
+        n_samples: samples per evaluation (what a perfect generator can cover with them).
+    """
+    m = metric(key)
+    if m.scale == "modes":
+        facts = dataset_facts(dataset)
+        cap = perfect_coverage_cap(facts, n_samples)
+        return 0.0, float(cap if cap is not None else facts.n_modes)
+    if m.scale == "unit":
+        return 0.0, 1.0
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluating a run
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate_run(hist: History, data: Mixture | ImageDataset, eval_last: int = 3,
+                 classifier=None, n_real: int = 1000) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Metric curves over a run's evaluations and its summary numbers.
+
+    Args:
+        hist: the run's history.
+        data: the data set it was trained on.
+        eval_last: how many final evaluations the summary averages.
+        classifier: a ``classifier.TrainedClassifier`` for image data (None: no class metrics).
+        n_real: real images (a fixed random subset of ``data``) used as the reference of the
+            Fréchet distance and for the background mask.
+
+    Returns:
+        ``(curves, summary)``: curves map metric keys to arrays aligned with
+        ``hist.sample_steps``; summary maps metric keys to floats (NaN where undefined).
+    """
+    nan = float("nan")
+    summary: dict[str, float] = {}
+    curves: dict[str, np.ndarray] = {}
+    if hist.steps or hist.diverged:
+        stab = stability_stats(hist)
+        for key in ("d_loss_tail_std", "g_loss_tail_std", "gap_tail_mean", "grad_spikes_d", "grad_spikes_g"):
+            summary[key] = float(getattr(stab, key))
+    summary["diverged"] = float(hist.diverged)
+    summary["diverged_step"] = float(hist.diverged_step) if hist.diverged_step is not None else nan
+    if not hist.samples:
+        return curves, summary
+    kind = dataset_facts(data.name).kind
+    if kind == "mixture":
+        curve = mode_curve(hist, data)
+        curves = {"modes_covered": curve.modes_covered.astype(np.float64),
+                  "high_quality_fraction": curve.high_quality_fraction,
+                  "reverse_kl": curve.reverse_kl}
+    elif classifier is None:
+        return curves, summary
+    elif kind == "stacked":
+        stats = [stacked_stats(x, classifier) for x in hist.samples]
+        curves = {"modes_covered": np.array([float(st.modes_covered) for st in stats]),
+                  "reverse_kl": np.array([st.kl_to_uniform for st in stats])}
+    else:
+        curve = class_curve(hist, classifier)
+        pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n_real]
+        real = data.images[pick.to(data.images.device)].cpu()
+        mask = background_mask(real)
+        curves = {"classes_covered": curve.classes_covered.astype(np.float64),
+                  "reverse_kl": curve.kl_to_uniform, "mean_confidence": curve.mean_confidence,
+                  "background_brightness": np.array([background_noise(x, mask).mean_brightness
+                                                     for x in hist.samples]),
+                  "frechet_distance": np.array([classifier_frechet_distance(x, real, classifier)
+                                                for x in hist.samples])}
+    # a run's value is its mean over the last evaluations, not the final one (NaN ignored:
+    # the reverse KL is undefined at an evaluation with no high-quality sample)
+    for key, values in curves.items():
+        tail = values[-eval_last:]
+        summary[key] = float(np.nanmean(tail)) if np.isfinite(tail).any() else nan
+    return curves, summary
+
+
+# ---------------------------------------------------------------------------------------------
+# D's decision surface on 2-D data
+# ---------------------------------------------------------------------------------------------
+
+
+def surface_extent(mixture: Mixture) -> tuple[float, float, float, float]:
+    """The square (x_min, x_max, y_min, y_max) around the centres, padded by a quarter of their span."""
+    lo, hi = float(mixture.centers.min()), float(mixture.centers.max())
+    pad = 0.25 * (hi - lo)
+    return (lo - pad, hi + pad, lo - pad, hi + pad)
+
+
+@torch.no_grad()
+def decision_surface(cfg: TrainConfig, d_state: dict[str, Tensor], extent: tuple[float, float, float, float],
+                     res: int = SURFACE_RES) -> np.ndarray:
+    """σ(D(x)) of a 2-D discriminator on a ``res`` × ``res`` grid over ``extent``.
+
+    Args:
+        cfg: the run's config (to build D's structure).
+        d_state: D's parameters and buffers by name.
+        extent: (x_min, x_max, y_min, y_max).
+        res: grid points per axis.
+
+    Returns:
+        Shape (res, res): row i is y = linspace(y_min, y_max)[i], column j is x.
+    """
+    xs = torch.linspace(extent[0], extent[1], res)
+    ys = torch.linspace(extent[2], extent[3], res)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    pts = torch.stack([gx.flatten(), gy.flatten()], 1)
+    _, d_net = build_models(cfg)
+    logits = functional_call(d_net, d_state, (pts,))
+    return torch.sigmoid(logits).reshape(res, res).numpy()

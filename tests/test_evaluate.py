@@ -1,0 +1,143 @@
+"""The metric table and the evaluation of a run (``gan_l2_lib.evaluate``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from gan_l2_lib import evaluate
+from gan_l2_lib.data import DATASET_NAMES, ImageDataset, dataset_facts, make_mixture
+from gan_l2_lib.evaluate import (
+    METRICS,
+    colour_range,
+    coverage_key,
+    evaluate_run,
+    format_value,
+    lambda_label,
+    map_metrics,
+    metrics_for,
+    unit_label,
+)
+from gan_l2_lib.train import History, TrainConfig
+
+
+def _history(samples: list[torch.Tensor], dataset: str = "ring8") -> History:
+    h = History(config=TrainConfig.preset(dataset).to_dict())
+    for step, x in enumerate(samples, 1):
+        h.sample_steps.append(100 * step)
+        h.samples.append(x)
+    return h
+
+
+def test_every_metric_evaluate_run_makes_is_in_the_table():
+    ring = make_mixture("ring8")
+    gen = torch.Generator().manual_seed(0)
+    hist = _history([ring.sample(400, gen) for _ in range(4)])
+    for step in range(1, 31):  # logged rows for the stability numbers
+        hist.steps.append(10 * step)
+        for key in hist.scalars:
+            hist.scalars[key].append(float(step % 3))
+    curves, summary = evaluate_run(hist, ring, eval_last=2)
+    assert set(curves) <= set(METRICS) and set(summary) <= set(METRICS)
+    assert set(curves) == {"modes_covered", "high_quality_fraction", "reverse_kl"}
+    assert set(summary) - set(curves) == {"d_loss_tail_std", "g_loss_tail_std", "gap_tail_mean",
+                                          "grad_spikes_d", "grad_spikes_g", "diverged", "diverged_step"}
+    # a run's value is its mean over the last eval_last evaluations; real data covers all 8 modes
+    for key, values in curves.items():
+        assert summary[key] == pytest.approx(values[-2:].mean())
+    assert summary["modes_covered"] == 8 and summary["high_quality_fraction"] > 0.95
+    assert all("mixture" in METRICS[k].kinds for k in summary)
+
+
+def test_summary_ignores_evaluations_where_the_reverse_kl_is_undefined():
+    ring = make_mixture("ring8")
+    far = torch.full((50, 2), 9.0)  # no sample near a mode: no distribution over modes, KL is NaN
+    near = ring.centers[torch.zeros(50, dtype=torch.long)]  # every sample on mode 0: KL = log 8
+    curves, summary = evaluate_run(_history([near, far]), ring, eval_last=2)
+    assert np.isnan(curves["reverse_kl"][1])
+    assert summary["reverse_kl"] == pytest.approx(np.log(8))
+    assert summary["modes_covered"] == 0.5  # (1 + 0) / 2
+    _, none = evaluate_run(_history([far]), ring)
+    assert np.isnan(none["reverse_kl"])
+
+
+def test_digit_sets_get_class_keys_and_2d_sets_mode_keys():
+    assert coverage_key("mnist5k") == coverage_key("digits8") == "classes_covered"
+    assert coverage_key("ring8") == coverage_key("stacked_mnist") == "modes_covered"
+    assert "classes_covered" in metrics_for("mnist5k") and "modes_covered" not in metrics_for("mnist5k")
+    assert "high_quality_fraction" in metrics_for("grid25") and "mean_confidence" not in metrics_for("grid25")
+    assert metrics_for("stacked_mnist")[:2] == ["modes_covered", "reverse_kl"]
+
+
+def test_image_run_without_classifier_has_only_stability_numbers():
+    images = torch.zeros(20, 1, 8, 8)
+    data = ImageDataset("digits8", images, torch.zeros(20, dtype=torch.long), 10)
+    curves, summary = evaluate_run(_history([images[:4]], "digits8"), data, classifier=None)
+    assert curves == {} and set(summary) == {"diverged", "diverged_step"}
+
+
+def test_map_metrics_prefer_three_quality_maps_then_stability():
+    ring = ["reverse_kl", "modes_covered", "high_quality_fraction", "diverged", "d_loss_tail_std", "gap_tail_mean"]
+    assert map_metrics(ring) == ["modes_covered", "high_quality_fraction", "reverse_kl", "d_loss_tail_std",
+                                 "diverged"]
+    digits = ["classes_covered", "mean_confidence", "frechet_distance", "reverse_kl", "diverged"]
+    assert map_metrics(digits) == ["classes_covered", "mean_confidence", "frechet_distance", "diverged"]
+
+
+def test_colour_ranges_follow_the_metric_scale():
+    # stacked_mnist: 500 samples of 1,000 equally likely triples hit 1000·(1 − 0.999^500) ≈ 393.6
+    assert colour_range("modes_covered", np.array([3.0]), "stacked_mnist", 500) == \
+        pytest.approx((0.0, 1000 * (1 - 0.999**500)))
+    assert colour_range("modes_covered", np.array([3.0]), "ring8", 500) == (0.0, 8.0)
+    assert colour_range("classes_covered", np.array([3.0]), "mnist5k", 500) == (0.0, 10.0)
+    assert colour_range("diverged", np.array([0.3]), "ring8", 500) == (0.0, 1.0)
+    assert colour_range("reverse_kl", np.array([0.2, np.nan, 0.7]), "ring8", 500) == (0.2, 0.7)
+    assert colour_range("reverse_kl", np.array([0.2]), "ring8", 500) == (-0.3, 0.7)  # one value: widened
+    assert colour_range("reverse_kl", np.array([np.nan]), "ring8", 500) == (0.0, 1.0)
+
+
+def test_unit_labels_fill_in_the_data_set():
+    assert unit_label("modes_covered", "ring8", 500) == "modes hit (of 8)"
+    assert unit_label("classes_covered", "mnist5k", 500) == "digit classes hit (of 10)"
+    assert unit_label("modes_covered", "stacked_mnist", 500) == \
+        "triples hit (of 1000; a perfect G ≈ 394 with 500 samples)"
+
+
+@pytest.mark.parametrize("key, value, text", [
+    ("modes_covered", 7.0, "7"), ("modes_covered", 6.67, "6.7"), ("high_quality_fraction", 0.456, "0.46"),
+    ("reverse_kl", 0.00032, "3.2e-4"), ("reverse_kl", 1.234, "1.2"), ("frechet_distance", 338.9, "339"),
+    ("diverged", float("nan"), "–"),
+])
+def test_format_value(key, value, text):
+    assert format_value(key, value) == text
+
+
+def test_lambda_label():
+    assert [lambda_label(v) for v in (0, 1e-4, 3e-3, 2.5e-3, 0.1)] == ["0", "1e-4", "3e-3", "2.5e-3", "1e-1"]
+
+
+def test_unknown_metric_lists_the_known_ones():
+    with pytest.raises(ValueError, match="unknown metric 'fid'; known metrics: modes_covered, classes_covered"):
+        evaluate.metric("fid")
+    with pytest.raises(ValueError, match="unknown data set"):
+        metrics_for("cifar10")
+
+
+@pytest.mark.parametrize("field, value, match", [
+    ("kinds", ("audio",), "kinds must be among"), ("scale", "log", "scale must be one of"),
+    ("fmt", "percent", "fmt must be one of"),
+])
+def test_a_bad_metric_definition_is_rejected(field, value, match):
+    args = dict(key="x", label="x", unit="x", higher_is_better=True, kinds=("mixture",), scale="unit", fmt="count")
+    args[field] = value
+    with pytest.raises(ValueError, match=match):
+        evaluate.Metric(**args)
+
+
+def test_every_data_set_has_facts_the_metrics_can_use():
+    for name in DATASET_NAMES:
+        facts = dataset_facts(name)
+        assert facts.name == name and metrics_for(name)
+        assert facts.is_2d == (name in ("ring8", "grid25"))
+        assert (facts.classifier is None) == facts.is_2d
