@@ -118,3 +118,36 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def plot(out: Path) -> Path:
+    """Modes covered and high-quality fraction over training, unpenalized runs, one line per seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [n for n, *_ in SETTINGS if (out / f"{n}.npz").exists()]
+    fig, axes = plt.subplots(2, len(names), figsize=(4 * len(names), 6), squeeze=False)
+    for col, name in enumerate(names):
+        z = np.load(out / f"{name}.npz")
+        base = (z["lambda_g"] == 0) & (z["lambda_d"] == 0)
+        counts, steps = z["counts"][base], z["eval_steps"]
+        covered = (counts >= 1).sum(2)
+        quality = counts.sum(2) / int(z["n_eval"])
+        for row, (values, label) in enumerate([(covered, f"modes covered (of {counts.shape[2]})"),
+                                               (quality, "high-quality fraction")]):
+            ax = axes[row, col]
+            ax.plot(steps, values.T, color="0.6", lw=0.8)
+            ax.plot(steps, values.mean(0), color="C3", lw=2, label=f"mean of {len(values)} seeds")
+            ax.set_xlabel("training step")
+            ax.set_ylabel(label)
+            ax.grid(alpha=0.3)
+            if row == 0:
+                ax.set_title(f"{name}\nλ_G = λ_D = 0", fontsize=9)
+                ax.legend(fontsize=7)
+    fig.suptitle("Unpenalized 2-D baselines: do the mode metrics reach a plateau? (grey: one seed each)")
+    fig.tight_layout()
+    path = out / "plateau.png"
+    fig.savefig(path, dpi=80)
+    return path
