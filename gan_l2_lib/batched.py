@@ -272,6 +272,12 @@ def _mark_diverged(hists: list[History], alive: Tensor, ok: Tensor, step: int) -
 def _append_rows(hists: list[History], alive: Tensor, row: dict[str, Tensor], step: int) -> Tensor:
     """Append each live member's row; a member with a non-finite value diverges instead.
 
+    Args:
+        hists: the members' histories.
+        alive: bool (K,), members still training.
+        row: the step's ``train.log_row``, each value (K,).
+        step: the step.
+
     Returns:
         The members still alive.
     """

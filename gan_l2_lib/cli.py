@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
 def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
     """The data set's default sweep with the command line's changes.
 
+    Args:
+        args: parsed by ``build_parser``.
+
+    Returns:
+        The ``SweepConfig`` to run.
+
     Raises:
         ValueError: if a value is not allowed (``--seeds`` below 1, a negative λ, ...).
     """
