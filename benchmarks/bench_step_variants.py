@@ -3,38 +3,38 @@
 Usage:  python benchmarks/bench_step_variants.py [--threads 2] [--steps 100]
         [--out benchmarks/results/bench_step_variants.json]
 
-Times the bare training step of ``sweep.train_batched`` (the 75 members of
+Times the bare training step of ``batched.train_batched`` (the 75 members of
 ``SweepConfig.default("ring8")``: one D step and one G step, no logging or evaluation) in
 variants:
-  base       - as the library does it: ``vmap(functional_call)``, one D pass on real and one on
-               fake, ``torch.optim.Adam`` (for-loop implementation on CPU);
+  base       - the library's own step, ``batched.stacked_step``: ``vmap(functional_call)``, one
+               D pass on real and one on fake, ``torch.optim.Adam`` (for-loop implementation on CPU);
   fused      - ``Adam(fused=True)``: one kernel per parameter tensor instead of ~10;
   cat        - one D pass over real and fake concatenated (D has no BatchNorm, so it is the
                same function);
   compile    - the two loss functions under ``torch.compile`` (inductor, C++ on CPU);
   baddbmm    - the MLPs written by hand for stacked weights, one ``torch.baddbmm`` per layer
                (bias add fused into the matmul) instead of ``vmap(functional_call)``;
-and combinations. Also times the large matmul-like ops of one step on their own (``bmm`` of the
-shapes involved) to show the ceiling. Not a test: numbers depend on the machine and its load.
+and combinations (the variants other than base run the step as written here, with the fake
+batch of the D step made under ``no_grad``). Also times the large matmul-like ops of one step on
+their own (``bmm`` of the shapes involved) to show the ceiling. Not a test: numbers depend on the
+machine and its load, so compare variants only within one run. Each run is appended, with its
+date, to the ``runs`` of the output JSON.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
+import datetime
 import json
 import os
 import time
-from functools import partial
 from pathlib import Path
 
 import torch
-from torch.func import functional_call, stack_module_state, vmap
 
+from gan_l2_lib.batched import per_member_sq_norm, stack_gans, stacked_step
 from gan_l2_lib.data import load_dataset
-from gan_l2_lib.losses import discriminator_loss, generator_loss
-from gan_l2_lib.sweep import SweepConfig, _per_member_sq_norm
-from gan_l2_lib.train import build_models
+from gan_l2_lib.sweep import SweepConfig
 
 
 def _stacked_mlp(params: dict, _buffers: dict, x: torch.Tensor) -> torch.Tensor:
@@ -54,33 +54,24 @@ def time_variant(variant: str, steps: int) -> dict:
     cfg, k = members[0], len(members)
     data = load_dataset("ring8")
     gen = torch.Generator().manual_seed(0)
-    nets = [build_models(m, None) for m in members]
-    g_params, g_buffers = stack_module_state([n[0] for n in nets])
-    d_params, d_buffers = stack_module_state([n[1] for n in nets])
-    g_base, d_base = copy.deepcopy(nets[0][0]).to("meta"), copy.deepcopy(nets[0][1]).to("meta")
-    fused = True if "fused" in variant else None
-    opt_g = torch.optim.Adam(list(g_params.values()), lr=cfg.lr_g, betas=cfg.betas, fused=fused)
-    opt_d = torch.optim.Adam(list(d_params.values()), lr=cfg.lr_d, betas=cfg.betas, fused=fused)
-    lam_g = torch.tensor([m.lambda_g for m in members])
-    lam_d = torch.tensor([m.lambda_d for m in members])
-    v_gen = vmap(lambda p, b, z: functional_call(g_base, (p, b), (z,)))
-    v_disc = vmap(lambda p, b, x: functional_call(d_base, (p, b), (x,)))
-    if "baddbmm" in variant:
-        v_gen = v_disc = _stacked_mlp
-    v_d_loss, v_g_loss = vmap(partial(discriminator_loss, halve=False)), vmap(generator_loss)
+    gan = stack_gans(members)
+    if "fused" in variant:
+        gan.opt_g = torch.optim.Adam(list(gan.g_params.values()), lr=cfg.lr_g, betas=cfg.betas, fused=True)
+        gan.opt_d = torch.optim.Adam(list(gan.d_params.values()), lr=cfg.lr_d, betas=cfg.betas, fused=True)
+    v_gen, v_disc = (_stacked_mlp, _stacked_mlp) if "baddbmm" in variant else (gan.v_gen, gan.v_disc)
     seed_of = torch.arange(k) % 3
 
     def d_losses(params: dict, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         if "cat" in variant:
-            logits = v_disc(params, d_buffers, torch.cat([real, fake], 1))
+            logits = v_disc(params, gan.d_buffers, torch.cat([real, fake], 1))
             real_logits, fake_logits = logits[:, : real.shape[1]], logits[:, real.shape[1]:]
         else:
-            real_logits, fake_logits = v_disc(params, d_buffers, real), v_disc(params, d_buffers, fake)
-        return v_d_loss(real_logits, fake_logits) + lam_d * _per_member_sq_norm(list(params.values()))
+            real_logits, fake_logits = v_disc(params, gan.d_buffers, real), v_disc(params, gan.d_buffers, fake)
+        return gan.v_d_loss(real_logits, fake_logits) + gan.lam_d * per_member_sq_norm(list(params.values()))
 
     def g_losses(params: dict, d_fixed: dict, z: torch.Tensor) -> torch.Tensor:
-        logits = v_disc(d_fixed, d_buffers, v_gen(params, g_buffers, z))
-        return v_g_loss(logits) + lam_g * _per_member_sq_norm(list(params.values()))
+        logits = v_disc(d_fixed, gan.d_buffers, v_gen(params, gan.g_buffers, z))
+        return gan.v_g_loss(logits) + gan.lam_g * per_member_sq_norm(list(params.values()))
 
     if "compile" in variant:
         d_losses, g_losses = torch.compile(d_losses), torch.compile(g_losses)
@@ -90,14 +81,21 @@ def time_variant(variant: str, steps: int) -> dict:
             p.grad = g
         opt.step()
 
-    def step() -> None:
+    def draw() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         real = torch.stack([data.sample(cfg.batch_size, gen) for _ in range(3)])[seed_of]
-        z = torch.randn(3, cfg.batch_size, cfg.latent_dim, generator=gen)[seed_of]
+        z_d = torch.randn(3, cfg.batch_size, cfg.latent_dim, generator=gen)[seed_of]
+        z_g = torch.randn(3, cfg.batch_size, cfg.latent_dim, generator=gen)[seed_of]
+        return real, z_d, z_g
+
+    def step() -> None:
+        real, z_d, z_g = draw()
+        if variant == "base":  # the library's own step
+            stacked_step(gan, real, z_d, z_g)
+            return
         with torch.no_grad():
-            fake = v_gen(g_params, g_buffers, z)
-        apply(opt_d, d_params, d_losses(d_params, real, fake))
-        z2 = torch.randn(3, cfg.batch_size, cfg.latent_dim, generator=gen)[seed_of]
-        apply(opt_g, g_params, g_losses(g_params, {n: p.detach() for n, p in d_params.items()}, z2))
+            fake = v_gen(gan.g_params, gan.g_buffers, z_d)
+        apply(gan.opt_d, gan.d_params, d_losses(gan.d_params, real, fake))
+        apply(gan.opt_g, gan.g_params, g_losses(gan.g_params, {n: p.detach() for n, p in gan.d_params.items()}, z_g))
 
     t = time.perf_counter()
     for _ in range(5):
@@ -134,7 +132,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # as the sweep CLI does
     load_before = os.getloadavg()
-    results = {"threads": args.threads, "steps": args.steps, "torch": torch.__version__,
+    results = {"date": datetime.date.today().isoformat(), "threads": args.threads, "steps": args.steps,
+               "torch": torch.__version__,
                "load_average_before": load_before, "variants": {}}
     for v in args.variants:
         results["variants"][v] = time_variant(v, args.steps)
@@ -144,9 +143,11 @@ def main() -> None:
     for shape, r in results["bmm"].items():
         print(f"bmm 75 × (100 × {shape:<8}) {r['gflops']:7.1f} GFLOP/s {r['ms']:6.3f} ms")
     results["load_average_after"] = os.getloadavg()
+    runs = json.loads(args.out.read_text())["runs"] if args.out.exists() else []
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
-    print(f"load average before {load_before}, after {results['load_average_after']}; wrote {args.out}")
+    args.out.write_text(json.dumps({"runs": [*runs, results]}, indent=2) + "\n")
+    print(f"load average before {load_before}, after {results['load_average_after']}; "
+          f"appended run {len(runs) + 1} to {args.out}")
 
 
 if __name__ == "__main__":

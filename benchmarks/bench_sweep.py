@@ -4,7 +4,7 @@ Usage:  python benchmarks/bench_sweep.py [--steps 200] [--members 75] [--out ben
 
 Measures, with the same config for every variant (the notebook's ring8 sweep config,
 ``SweepConfig.default("ring8")``: batch 100, 2-D MLPs with 128 hidden units):
-  batched  - all members trained as one vmapped model (``sweep.train_batched``), 2 threads;
+  batched  - all members trained as one vmapped model (``batched.train_batched``), 2 threads;
   loop     - the same runs one after another with ``train.train_gan``, 2 threads;
   loop_2p  - that loop split over 2 processes with 1 thread each.
 Reported as member-steps per second and ratios; plus the machine's float32 matmul peak
@@ -26,7 +26,8 @@ from pathlib import Path
 
 import torch
 
-from gan_l2_lib.sweep import SweepConfig, train_batched
+from gan_l2_lib.batched import train_batched
+from gan_l2_lib.sweep import SweepConfig
 from gan_l2_lib.train import TrainConfig, build_models, train_gan
 
 

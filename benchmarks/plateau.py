@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gan_l2_lib.batched import train_batched
 from gan_l2_lib.data import load_dataset
 from gan_l2_lib.metrics import mode_stats
-from gan_l2_lib.sweep import SweepConfig, train_batched
+from gan_l2_lib.sweep import SweepConfig
 from gan_l2_lib.train import TrainConfig
 
 LAMS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)

@@ -1,7 +1,7 @@
-"""``python -m gan_l2_lib sweep ...``: see ``gan_l2_lib.sweep.main``."""
+"""``python -m gan_l2_lib sweep ...``: see ``gan_l2_lib.cli.main``."""
 
 import sys
 
-from .sweep import main
+from .cli import main
 
 sys.exit(main())

@@ -84,7 +84,7 @@ def regularized_discriminator_loss(
     fake_logits: torch.Tensor,
     discriminator: nn.Module,
     lambda_d: float,
-    include: str = "all",
+    penalize: str = "all",
     halve: bool = False,
 ) -> RegularizedLoss:
     """L_D plus λ_D Σ w_D² over D's selected parameters.
@@ -94,7 +94,7 @@ def regularized_discriminator_loss(
         fake_logits: shape (M,) or (M, 1).
         discriminator: the network whose weights are penalized.
         lambda_d: λ_D >= 0.
-        include: ``"all"`` or ``"weights"``.
+        penalize: ``"all"`` or ``"weights"`` (see ``regularizers.is_penalized``).
         halve: reproduce the source article's (real + fake) / 2 on the adversarial part.
 
     Returns:
@@ -102,7 +102,7 @@ def regularized_discriminator_loss(
     """
     lambda_d = validate_coef(lambda_d, "lambda_d")
     adv = discriminator_loss(real_logits, fake_logits, halve=halve)
-    pen = lambda_d * l2_penalty(discriminator, include) if lambda_d > 0 else adv.new_zeros(())
+    pen = lambda_d * l2_penalty(discriminator, penalize) if lambda_d > 0 else adv.new_zeros(())
     return RegularizedLoss(adv + pen, adv, pen)
 
 
@@ -110,7 +110,7 @@ def regularized_generator_loss(
     fake_logits: torch.Tensor,
     generator: nn.Module,
     lambda_g: float,
-    include: str = "all",
+    penalize: str = "all",
     kind: str = "nonsaturating",
 ) -> RegularizedLoss:
     """L_G plus λ_G Σ w_G² over G's selected parameters.
@@ -119,7 +119,7 @@ def regularized_generator_loss(
         fake_logits: D's logits on G(z), shape (M,) or (M, 1).
         generator: the network whose weights are penalized.
         lambda_g: λ_G >= 0.
-        include: ``"all"`` or ``"weights"``.
+        penalize: ``"all"`` or ``"weights"`` (see ``regularizers.is_penalized``).
         kind: ``"nonsaturating"`` or ``"minimax"``.
 
     Returns:
@@ -127,5 +127,5 @@ def regularized_generator_loss(
     """
     lambda_g = validate_coef(lambda_g, "lambda_g")
     adv = generator_loss(fake_logits, kind=kind)
-    pen = lambda_g * l2_penalty(generator, include) if lambda_g > 0 else adv.new_zeros(())
+    pen = lambda_g * l2_penalty(generator, penalize) if lambda_g > 0 else adv.new_zeros(())
     return RegularizedLoss(adv + pen, adv, pen)

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-INCLUDE_CHOICES = ("all", "weights")
+#: Which parameters the penalty covers: every tensor, or weight matrices only (``is_penalized``).
+PENALIZE_CHOICES = ("all", "weights")
 
 
 def validate_coef(value: float, name: str = "l2_coef") -> float:
@@ -38,26 +39,46 @@ def validate_coef(value: float, name: str = "l2_coef") -> float:
     return value
 
 
+def is_penalized(tensor: torch.Tensor, penalize: str = "all", stacked: bool = False) -> bool:
+    """The one rule for which tensors the L2 penalty (and decoupled decay) covers.
+
+    Args:
+        tensor: a parameter, shape (...), or a stack of K members' parameters, shape (K, ...).
+        penalize: ``"all"`` covers every tensor; ``"weights"`` only weight matrices and conv
+            kernels (``dim() >= 2`` per member), leaving out biases and BatchNorm scales and
+            shifts, as nanoGPT does for weight decay.
+        stacked: the tensor carries a leading member dimension (``torch.func.stack_module_state``).
+
+    Returns:
+        True when the tensor is penalized.
+
+    Raises:
+        ValueError: if ``penalize`` is not one of ``PENALIZE_CHOICES``.
+    """
+    if penalize not in PENALIZE_CHOICES:
+        raise ValueError(f"penalize must be one of {PENALIZE_CHOICES}, got {penalize!r}")
+    return penalize == "all" or tensor.dim() - int(stacked) >= 2
+
+
 def select_parameters(
-    module_or_params: nn.Module | Iterable[torch.Tensor], include: str = "all"
+    module_or_params: nn.Module | Iterable[torch.Tensor], penalize: str = "all", stacked: bool = False
 ) -> list[torch.Tensor]:
-    """Return the tensors an L2 penalty with this ``include`` rule covers.
+    """Return the tensors an L2 penalty with this ``penalize`` rule covers (see ``is_penalized``).
 
     Args:
         module_or_params: a module (its ``.parameters()`` are used) or an iterable of tensors.
-        include: ``"all"`` keeps every tensor; ``"weights"`` keeps only tensors with
-            ``dim() >= 2`` (linear/conv weight matrices), leaving out biases and BatchNorm
-            scales and shifts, as nanoGPT does for weight decay.
+        penalize: ``"all"`` or ``"weights"``.
+        stacked: the tensors are stacks of K members' parameters, shape (K, ...).
 
     Returns:
         The selected tensors, in their original order.
 
     Raises:
-        ValueError: if ``include`` is not one of ``"all"``, ``"weights"``, or an element is
+        ValueError: if ``penalize`` is not one of ``"all"``, ``"weights"``, or an element is
             not a tensor.
     """
-    if include not in INCLUDE_CHOICES:
-        raise ValueError(f"include must be one of {INCLUDE_CHOICES}, got {include!r}")
+    if penalize not in PENALIZE_CHOICES:
+        raise ValueError(f"penalize must be one of {PENALIZE_CHOICES}, got {penalize!r}")
     if isinstance(module_or_params, nn.Module):
         params = list(module_or_params.parameters())
     elif isinstance(module_or_params, torch.Tensor):
@@ -67,12 +88,10 @@ def select_parameters(
     for p in params:
         if not isinstance(p, torch.Tensor):
             raise ValueError(f"expected tensors or an nn.Module, got an element of type {type(p).__name__}")
-    if include == "weights":
-        params = [p for p in params if p.dim() >= 2]
-    return params
+    return [p for p in params if is_penalized(p, penalize, stacked)]
 
 
-def l2_penalty(module_or_params: nn.Module | Iterable[torch.Tensor], include: str = "all") -> torch.Tensor:
+def l2_penalty(module_or_params: nn.Module | Iterable[torch.Tensor], penalize: str = "all") -> torch.Tensor:
     """Sum of squares Σ p² over the selected parameters (no λ, no ½).
 
     This is the squared Euclidean norm of all selected parameters seen as one long vector,
@@ -80,19 +99,19 @@ def l2_penalty(module_or_params: nn.Module | Iterable[torch.Tensor], include: st
 
     Args:
         module_or_params: a module or an iterable of tensors.
-        include: ``"all"`` or ``"weights"`` (``dim() >= 2`` only), see ``select_parameters``.
+        penalize: ``"all"`` or ``"weights"`` (``dim() >= 2`` only), see ``is_penalized``.
 
     Returns:
         A scalar tensor (0-dim), differentiable; ``0.0`` if nothing is selected.
     """
-    params = select_parameters(module_or_params, include)
+    params = select_parameters(module_or_params, penalize)
     if not params:
         return torch.zeros(())
     # A Python sum of per-tensor sums keeps autograd simple and works for any device mix.
     return sum(p.pow(2).sum() for p in params)
 
 
-def l2_norm(module_or_params: nn.Module | Iterable[torch.Tensor], include: str = "all") -> torch.Tensor:
+def l2_norm(module_or_params: nn.Module | Iterable[torch.Tensor], penalize: str = "all") -> torch.Tensor:
     """Unsquared Euclidean norm ‖p‖ = sqrt(Σ p²) of the selected parameters as one vector.
 
     This is what a "fixed" ``torch.norm(list(params))`` would compute: its gradient is
@@ -100,12 +119,12 @@ def l2_norm(module_or_params: nn.Module | Iterable[torch.Tensor], include: str =
 
     Args:
         module_or_params: a module or an iterable of tensors.
-        include: ``"all"`` or ``"weights"``.
+        penalize: ``"all"`` or ``"weights"``.
 
     Returns:
         A scalar tensor (0-dim).
     """
-    params = select_parameters(module_or_params, include)
+    params = select_parameters(module_or_params, penalize)
     if not params:
         return torch.zeros(())
     # vector_norm has gradient 0 at w = 0, where sqrt(Σ p²) would give 0/0 = NaN
@@ -114,9 +133,9 @@ def l2_norm(module_or_params: nn.Module | Iterable[torch.Tensor], include: str =
 
 @dataclass(frozen=True)
 class PenaltyCoverage:
-    """How many parameters an ``include`` rule puts under the penalty."""
+    """How many parameters a ``penalize`` rule puts under the penalty."""
 
-    include: str
+    penalize: str
     n_tensors: int
     n_elements: int
     total_tensors: int
@@ -124,25 +143,25 @@ class PenaltyCoverage:
 
     def __str__(self) -> str:
         return (
-            f"include={self.include!r}: penalizes {self.n_tensors}/{self.total_tensors} tensors, "
+            f"penalize={self.penalize!r}: penalizes {self.n_tensors}/{self.total_tensors} tensors, "
             f"{self.n_elements:,}/{self.total_elements:,} parameters"
         )
 
 
-def penalty_coverage(module: nn.Module, include: str = "all") -> PenaltyCoverage:
-    """Count the tensors and scalars an ``include`` rule covers in ``module``.
+def penalty_coverage(module: nn.Module, penalize: str = "all") -> PenaltyCoverage:
+    """Count the tensors and scalars a ``penalize`` rule covers in ``module``.
 
     Args:
         module: the network.
-        include: ``"all"`` or ``"weights"``.
+        penalize: ``"all"`` or ``"weights"``.
 
     Returns:
         A ``PenaltyCoverage`` (printing it gives a one-line summary).
     """
     all_params = list(module.parameters())
-    chosen = select_parameters(all_params, include)
+    chosen = select_parameters(all_params, penalize)
     return PenaltyCoverage(
-        include=include,
+        penalize=penalize,
         n_tensors=len(chosen),
         n_elements=sum(p.numel() for p in chosen),
         total_tensors=len(all_params),

@@ -1,20 +1,14 @@
-"""Sweeps over λ_G × λ_D × seeds: batched training, a resumable per-run cache, a CLI.
+"""Sweeps over λ_G × λ_D × seeds: the grid, a resumable per-run cache, and the results.
 
-Independent runs are trained as *members* of one batched model (``torch.func``:
-``stack_module_state`` + ``functional_call`` + ``vmap``). The optimized loss is the **sum** of
-the members' losses, so member k's gradient, and therefore its Adam state, is exactly that of
-its own run; ``tests/test_sweep.py`` checks a member against the same run trained alone.
-
-Each finished run is written to its own ``.npz`` file (``allow_pickle=False``) holding the
-schema version and a hash of its config; files are written to a temporary name and renamed,
-so an interrupted sweep never leaves a corrupt file and a restart skips finished runs.
+The runs of a sweep are trained in batches by ``batched.train_batched`` (one vmapped model,
+each member exactly its own run). Each finished run is written to its own ``.npz`` file
+(``allow_pickle=False``) holding the schema version and a hash of its config; files are written
+to a temporary name and renamed, so an interrupted sweep never leaves a corrupt file and a
+restart skips finished runs. The command line (``python -m gan_l2_lib sweep``) is ``cli.main``.
 """
 
 from __future__ import annotations
 
-import argparse
-import copy
-import dataclasses
 import hashlib
 import io
 import json
@@ -23,15 +17,13 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import Tensor
-from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
+from .batched import train_batched
 from .data import (
     MIXTURE_NAMES,
     ImageDataset,
@@ -40,10 +32,9 @@ from .data import (
     default_cache_dir,
     load_dataset,
 )
-from .evaluate import LEGACY_KEYS, METRICS, decision_surface, evaluate_run, surface_extent
-from .losses import discriminator_loss, generator_loss
+from .evaluate import LEGACY_KEYS, decision_surface, evaluate_run, surface_extent
 from .regularizers import validate_coef
-from .train import SCALAR_KEYS, History, TrainConfig, build_models
+from .train import SCALAR_KEYS, History, TrainConfig
 
 #: What a run's cache key hashes besides its config: bump it when training changes results.
 RUN_KEY_VERSION = 1
@@ -52,7 +43,6 @@ RUN_KEY_VERSION = 1
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)
 DEFAULT_LAMBDAS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
-SWEPT_FIELDS = ("lambda_g", "lambda_d", "seed")
 
 
 def shipped_results_dir() -> Path:
@@ -165,208 +155,6 @@ def run_path(cfg: TrainConfig, sweep: SweepConfig, cache_dir: str | Path) -> Pat
     """``cache_dir/<dataset>/lg<λ_G>_ld<λ_D>_s<seed>_<hash>.npz`` (readable and unique)."""
     name = f"lg{cfg.lambda_g:g}_ld{cfg.lambda_d:g}_s{cfg.seed}_{run_key(cfg, sweep)}.npz"
     return Path(cache_dir) / cfg.dataset / name
-
-
-# ---------------------------------------------------------------------------------------------
-# Batched training
-# ---------------------------------------------------------------------------------------------
-
-
-def _check_batchable(members: Sequence[TrainConfig]) -> TrainConfig:
-    if not members:
-        raise ValueError("no runs to train")
-    ref = members[0].replace(lambda_g=0.0, lambda_d=0.0, seed=0)
-    for m in members:
-        if m.replace(lambda_g=0.0, lambda_d=0.0, seed=0) != ref:
-            raise ValueError("batched runs may differ only in lambda_g, lambda_d and seed")
-        if m.weight_decay_g or m.weight_decay_d:
-            raise ValueError("batched runs support L2 penalties only, not decoupled weight decay")
-    return members[0]
-
-
-def _per_member_sq_norm(tensors: Sequence[Tensor]) -> Tensor:
-    """Σ over each member's slice of x² for stacked tensors (K, ...) → (K,)."""
-    return sum(t.pow(2).flatten(1).sum(1) for t in tensors)
-
-
-@dataclass
-class BatchedRuns:
-    """What ``train_batched`` returns: one history per member and the members' final networks.
-
-    Attributes:
-        histories: one ``History`` per member, as ``train_gan`` would return it.
-        g_params, g_buffers, d_params, d_buffers: stacked final state, each tensor (K, ...);
-            use ``member_state`` to get one member's ``state_dict``-style dict.
-    """
-
-    histories: list[History]
-    g_params: dict[str, Tensor]
-    g_buffers: dict[str, Tensor]
-    d_params: dict[str, Tensor]
-    d_buffers: dict[str, Tensor]
-
-    def member_state(self, net: str, k: int) -> dict[str, Tensor]:
-        """Member ``k``'s parameters and buffers of ``net`` ("g" or "d"), detached, on the CPU."""
-        if net not in ("g", "d"):
-            raise ValueError(f"net must be 'g' or 'd', got {net!r}")
-        params, buffers = (self.g_params, self.g_buffers) if net == "g" else (self.d_params, self.d_buffers)
-        return {n: t[k].detach().cpu().clone() for n, t in {**params, **buffers}.items()}
-
-
-def _apply_step(opt: torch.optim.Optimizer, params: dict[str, Tensor], member_losses: Tensor) -> tuple[Tensor, ...]:
-    """Gradient of the **sum** of member losses (K,) w.r.t. the stacked params, then one step.
-
-    Summing keeps each member's gradient its own: member k's slice of the gradient is
-    ∂loss_k/∂θ_k, since no other loss depends on θ_k.
-    """
-    grads = torch.autograd.grad(member_losses.sum(), list(params.values()))
-    for p, g in zip(params.values(), grads, strict=True):
-        p.grad = g
-    opt.step()
-    return grads
-
-
-def train_batched(
-    members: Sequence[TrainConfig],
-    data: Mixture | ImageDataset | None = None,
-    device: torch.device | str = "cpu",
-    progress: bool = True,
-    desc: str = "sweep",
-) -> BatchedRuns:
-    """Train K runs that differ only in (λ_G, λ_D, seed) as one vmapped model.
-
-    Each member uses exactly the initialisation, data batches and noise of ``train_gan`` with
-    its config (runs with the same seed share those draws, so they are made once per seed).
-    The optimized loss is the sum over members, so every member's gradients and Adam state are
-    its own. A member that hits NaN/inf is marked diverged at that step; the others go on.
-
-    Args:
-        members: the runs' configs (``SweepConfig.members()`` or a part of it).
-        data: the data set; loaded from the configs' ``dataset`` when None.
-        device: where to train.
-        progress: show a tqdm bar.
-        desc: the bar's label.
-
-    Returns:
-        A ``BatchedRuns``: the members' histories, in order, and their final networks.
-    """
-    cfg = _check_batchable(members)
-    device = torch.device(device)
-    if data is None:
-        data = load_dataset(cfg.dataset)
-    data = data.to(device)
-    img_shape = None if isinstance(data, Mixture) else data.img_shape
-    k = len(members)
-
-    nets = [build_models(m, img_shape) for m in members]
-    gens, discs = [n[0].to(device) for n in nets], [n[1].to(device) for n in nets]
-    g_params, g_buffers = stack_module_state(gens)
-    d_params, d_buffers = stack_module_state(discs)
-    # stateless copies on the meta device: functional_call needs only their structure
-    g_base, d_base = copy.deepcopy(gens[0]).to("meta"), copy.deepcopy(discs[0]).to("meta")
-    del nets, gens, discs
-
-    opt_g = torch.optim.Adam(list(g_params.values()), lr=cfg.lr_g, betas=cfg.betas)
-    opt_d = torch.optim.Adam(list(d_params.values()), lr=cfg.lr_d, betas=cfg.betas)
-    lam_g = torch.tensor([m.lambda_g for m in members], device=device)
-    lam_d = torch.tensor([m.lambda_d for m in members], device=device)
-
-    seeds = sorted({m.seed for m in members})
-    seed_idx = torch.tensor([seeds.index(m.seed) for m in members], device=device)
-    data_rngs = [torch.Generator().manual_seed(s * 3 + 1) for s in seeds]
-    noise_rngs = [torch.Generator().manual_seed(s * 3 + 2) for s in seeds]
-    fixed_z = torch.stack([
-        torch.randn(cfg.n_eval_samples, cfg.latent_dim, generator=torch.Generator().manual_seed(s * 3 + 3))
-        for s in seeds
-    ]).to(device)[seed_idx]
-
-    def g_fwd(p: dict, b: dict, z: Tensor) -> Tensor:
-        return functional_call(g_base, (p, b), (z,))
-
-    def d_fwd(p: dict, b: dict, x: Tensor) -> Tensor:
-        return functional_call(d_base, (p, b), (x,))
-
-    v_gen, v_disc = vmap(g_fwd), vmap(d_fwd)
-    v_d_loss = vmap(partial(discriminator_loss, halve=cfg.halve_d_loss))
-    v_g_loss = vmap(partial(generator_loss, kind=cfg.gen_loss))
-    d_pen_params = [p for p in d_params.values() if cfg.penalize == "all" or p.dim() >= 3]
-    g_pen_params = [p for p in g_params.values() if cfg.penalize == "all" or p.dim() >= 3]
-
-    def draw_real() -> Tensor:
-        return torch.stack([data.sample(cfg.batch_size, r) for r in data_rngs])[seed_idx]
-
-    def draw_noise() -> Tensor:
-        z = torch.stack([torch.randn(cfg.batch_size, cfg.latent_dim, generator=r) for r in noise_rngs])
-        return z.to(device)[seed_idx]
-
-    hists = [History(config=m.to_dict()) for m in members]
-    alive = torch.ones(k, dtype=torch.bool)
-    start = time.perf_counter()
-    bar = tqdm(range(1, cfg.steps + 1), disable=not progress, desc=f"{desc} ({k} runs)", leave=False)
-    for step in bar:
-        # --- D step (as train_gan): penalty on D's selected weights, per member's λ_D ---
-        real = draw_real()
-        fake = v_gen(g_params, g_buffers, draw_noise())
-        real_logits = v_disc(d_params, d_buffers, real)
-        fake_logits = v_disc(d_params, d_buffers, fake.detach())
-        d_adv = v_d_loss(real_logits, fake_logits)
-        d_pen = lam_d * _per_member_sq_norm(d_pen_params)
-        d_total = d_adv + d_pen
-        d_grads = _apply_step(opt_d, d_params, d_total)
-
-        # --- G step: fresh noise, D's parameters held fixed ---
-        fake2 = v_gen(g_params, g_buffers, draw_noise())
-        d_fixed = {n: p.detach() for n, p in d_params.items()}
-        g_adv = v_g_loss(v_disc(d_fixed, d_buffers, fake2))
-        g_pen = lam_g * _per_member_sq_norm(g_pen_params)
-        g_total = g_adv + g_pen
-        g_grads = _apply_step(opt_g, g_params, g_total)
-
-        finite = (torch.isfinite(d_total) & torch.isfinite(g_total)).cpu()
-        for i in torch.nonzero(alive & ~finite).flatten().tolist():
-            hists[i].diverged, hists[i].diverged_step = True, step
-        alive &= finite
-        if not alive.any():
-            break
-
-        if step % cfg.log_every == 0 or step == 1:
-            with torch.no_grad():
-                rows = torch.stack([
-                    d_adv, g_adv, d_pen, g_pen,
-                    _per_member_sq_norm(d_grads).sqrt(), _per_member_sq_norm(g_grads).sqrt(),
-                    _per_member_sq_norm(list(d_params.values())).sqrt(),
-                    _per_member_sq_norm(list(g_params.values())).sqrt(),
-                    torch.sigmoid(real_logits).mean(1), torch.sigmoid(fake_logits).mean(1),
-                ]).double().cpu()
-            row_ok = torch.isfinite(rows).all(0)
-            for i in torch.nonzero(alive & ~row_ok).flatten().tolist():
-                hists[i].diverged, hists[i].diverged_step = True, step
-            alive &= row_ok
-            for i in torch.nonzero(alive).flatten().tolist():
-                hists[i].steps.append(step)
-                for j, key in enumerate(SCALAR_KEYS):
-                    hists[i].scalars[key].append(float(rows[j, i]))
-        if step % cfg.eval_every == 0 or step == cfg.steps:
-            samples = _generate_batched(g_base, v_gen, g_params, g_buffers, fixed_z)
-            for i in torch.nonzero(alive).flatten().tolist():
-                hists[i].sample_steps.append(step)
-                hists[i].samples.append(samples[i])
-    bar.close()
-    elapsed = time.perf_counter() - start
-    for h in hists:
-        h.wall_time_s = elapsed / k  # the batch's time, shared equally
-    return BatchedRuns(hists, g_params, g_buffers, d_params, d_buffers)
-
-
-@torch.no_grad()
-def _generate_batched(g_base, v_gen, g_params: dict, g_buffers: dict, z: Tensor) -> Tensor:
-    """Members' samples in eval mode (BatchNorm running statistics), on the CPU: (K, N, ...)."""
-    g_base.eval()
-    try:
-        # running statistics are only read in eval mode, so the buffers are not changed
-        return v_gen(g_params, g_buffers, z).float().cpu()
-    finally:
-        g_base.train()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -622,68 +410,3 @@ def run_sweep(
                 save_record(rec, paths[i])
                 loaded[i] = rec
     return SweepResult(sweep, loaded, trained=len(missing), wall_time_s=time.perf_counter() - start)
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line: python -m gan_l2_lib sweep ...
-# ---------------------------------------------------------------------------------------------
-
-def format_table(result: SweepResult) -> str:
-    """A plain-text table: one row per (λ_G, λ_D), seed-averaged summary metrics."""
-    rows = result.table()
-    cols = [m.key for m in METRICS.values() if m.in_table and rows and m.key in rows[0]]
-    header = f"{'lambda_g':>9} {'lambda_d':>9} " + " ".join(f"{c:>21}" for c in cols)
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        lines.append(f"{r['lambda_g']:>9g} {r['lambda_d']:>9g} " + " ".join(f"{r[c]:>21.3f}" for c in cols))
-    return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m gan_l2_lib sweep``; returns the exit status."""
-    from .data import DATASET_NAMES
-    from .train import pick_device
-
-    parser = argparse.ArgumentParser(prog="python -m gan_l2_lib", description="gan-l2 command line")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("sweep", help="train a λ_G × λ_D × seeds grid (cached, resumable)")
-    p.add_argument("--dataset", default="ring8", choices=[d for d in DATASET_NAMES if d != "mnist"])
-    p.add_argument("--lambda-g", type=float, nargs="+", help="λ_G values (default: the data set's grid)")
-    p.add_argument("--lambda-d", type=float, nargs="+", help="λ_D values (default: the data set's grid)")
-    p.add_argument("--seeds", type=int, help="number of seeds, 0 … N-1 (default: the data set's)")
-    p.add_argument("--steps", type=int, help="training steps per run")
-    p.add_argument("--quick", action="store_true", help="the CI-sized preset")
-    p.add_argument("--cache-dir", type=Path, help=f"run files (default {default_sweep_cache_dir()})")
-    p.add_argument("--max-batch", type=int, help="runs per batched model (default: all)")
-    p.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
-    p.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    # This process is ours: flush subnormal floats to zero. Long runs drift into subnormal
-    # values (Adam state, decayed weights), which the CPU computes many times slower; measured
-    # here: 80 vs 118 ms per step averaged over 2,000 steps of 10 ring8 members.
-    torch.set_flush_denormal(True)
-    try:
-        sweep = SweepConfig.default(args.dataset, quick=args.quick)
-        changes: dict = {}
-        if args.lambda_g:
-            changes["lambda_g"] = tuple(args.lambda_g)
-        if args.lambda_d:
-            changes["lambda_d"] = tuple(args.lambda_d)
-        if args.seeds is not None:
-            if args.seeds < 1:
-                raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
-            changes["seeds"] = tuple(range(args.seeds))
-        if args.steps is not None:
-            changes["base"] = sweep.base.replace(steps=args.steps)
-        sweep = dataclasses.replace(sweep, **changes)
-        n = len(sweep.members())
-        print(f"sweep {args.dataset}: {len(sweep.lambda_g)} λ_G × {len(sweep.lambda_d)} λ_D × "
-              f"{len(sweep.seeds)} seeds = {n} runs, {sweep.base.steps} steps each")
-        result = run_sweep(sweep, args.cache_dir, pick_device(not args.cpu), progress=not args.no_progress,
-                           max_batch=args.max_batch)
-    except ValueError as err:
-        print(f"error: {err}")
-        return 2
-    print(f"trained {result.trained} runs, {n - result.trained} from the cache, in {result.wall_time_s:.1f} s")
-    print(format_table(result))
-    return 0

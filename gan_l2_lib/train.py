@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from .data import DATASET_NAMES, MIXTURE_NAMES, ImageDataset, Mixture, load_dataset
 from .losses import GENERATOR_LOSS_KINDS, regularized_discriminator_loss, regularized_generator_loss
 from .models import MLPDiscriminator, MLPGenerator, ToyDiscriminator, ToyGenerator
-from .regularizers import INCLUDE_CHOICES, l2_penalty, validate_coef
+from .regularizers import PENALIZE_CHOICES, l2_penalty, select_parameters, validate_coef
 
 
 def _positive_int(value: int, name: str) -> None:
@@ -44,7 +44,8 @@ class TrainConfig:
         lr_g, lr_d: Adam learning rates.
         betas: Adam's (β₁, β₂).
         lambda_g, lambda_d: L2 penalty coefficients λ_G, λ_D (added to the losses).
-        penalize: which parameters the penalty and the decay cover, ``"all"`` or ``"weights"``.
+        penalize: which parameters the penalty and the decay cover, ``"all"`` or ``"weights"``
+            (``regularizers.is_penalized``).
         weight_decay_g, weight_decay_d: decoupled (AdamW) decay rates, 0 = plain Adam.
         gen_loss: ``"nonsaturating"`` (the article's) or ``"minimax"``.
         halve_d_loss: reproduce the article's (real + fake) / 2.
@@ -87,8 +88,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be > 0, got 0")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
-        if self.penalize not in INCLUDE_CHOICES:
-            raise ValueError(f"penalize must be one of {INCLUDE_CHOICES}, got {self.penalize!r}")
+        if self.penalize not in PENALIZE_CHOICES:
+            raise ValueError(f"penalize must be one of {PENALIZE_CHOICES}, got {self.penalize!r}")
         if self.gen_loss not in GENERATOR_LOSS_KINDS:
             raise ValueError(f"gen_loss must be one of {GENERATOR_LOSS_KINDS}, got {self.gen_loss!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
@@ -171,12 +172,14 @@ def make_optimizer(module: nn.Module, lr: float, betas: tuple[float, float], wei
                    penalize: str) -> torch.optim.Optimizer:
     """Adam when ``weight_decay == 0``; AdamW with decoupled decay on the selected tensors otherwise.
 
+    The decayed tensors are those the L2 penalty would cover (``regularizers.is_penalized``).
+
     Never uses Adam's own ``weight_decay`` argument (that is a coupled L2 term, another mechanism).
     """
     if weight_decay == 0:
         return torch.optim.Adam(module.parameters(), lr=lr, betas=betas)
     params = list(module.parameters())
-    decay = [p for p in params if penalize == "all" or p.dim() >= 2]
+    decay = select_parameters(params, penalize)
     decay_ids = {id(p) for p in decay}
     no_decay = [p for p in params if id(p) not in decay_ids]
     groups = [{"params": decay, "weight_decay": weight_decay}]
@@ -185,8 +188,50 @@ def make_optimizer(module: nn.Module, lr: float, betas: tuple[float, float], wei
     return torch.optim.AdamW(groups, lr=lr, betas=betas)
 
 
+def run_generators(seed: int) -> tuple[torch.Generator, torch.Generator, torch.Generator]:
+    """The CPU random generators of a run: data draws, training noise, and the fixed evaluation noise.
+
+    Seeded ``seed * 3 + 1``, ``+ 2`` and ``+ 3``, so no two streams of any two seeds coincide.
+    ``train_gan`` and ``batched.train_batched`` both draw from these, which is what makes a
+    batched member the same run as one trained alone.
+
+    Args:
+        seed: the run's seed (``TrainConfig.seed``).
+
+    Returns:
+        ``(data_gen, noise_gen, fixed_z_gen)``.
+    """
+    return tuple(torch.Generator().manual_seed(seed * 3 + i) for i in (1, 2, 3))
+
+
 SCALAR_KEYS = ("d_loss", "g_loss", "d_penalty", "g_penalty", "grad_norm_d", "grad_norm_g",
                "weight_norm_d", "weight_norm_g", "d_real", "d_fake")
+
+
+def log_row(
+    *, d_loss: Tensor, g_loss: Tensor, d_penalty: Tensor, g_penalty: Tensor, grad_norm_d: Tensor,
+    grad_norm_g: Tensor, weight_norm_d: Tensor, weight_norm_g: Tensor, real_logits: Tensor, fake_logits: Tensor,
+) -> dict[str, Tensor]:
+    """One logged row of a step, keyed by ``SCALAR_KEYS`` (see ``History``), for one run or K members.
+
+    Args:
+        d_loss, g_loss: the adversarial losses, shape () for one run or (K,) for K stacked members.
+        d_penalty, g_penalty: the added λΣw², same shape.
+        grad_norm_d, grad_norm_g: gradient norms of the regularized losses, same shape.
+        weight_norm_d, weight_norm_g: ‖w‖ of all of a network's parameters, same shape.
+        real_logits, fake_logits: D's logits in the D step, (N,) or (K, N); the row keeps the
+            mean probability over the last dimension.
+
+    Returns:
+        ``{key: detached tensor}`` in ``SCALAR_KEYS`` order, each of shape () or (K,).
+    """
+    row = {
+        "d_loss": d_loss, "g_loss": g_loss, "d_penalty": d_penalty, "g_penalty": g_penalty,
+        "grad_norm_d": grad_norm_d, "grad_norm_g": grad_norm_g,
+        "weight_norm_d": weight_norm_d, "weight_norm_g": weight_norm_g,
+        "d_real": torch.sigmoid(real_logits).mean(-1), "d_fake": torch.sigmoid(fake_logits).mean(-1),
+    }
+    return {k: row[k].detach() for k in SCALAR_KEYS}
 
 
 @dataclass
@@ -311,11 +356,8 @@ def train_gan(
     opt_g = make_optimizer(gen_net, cfg.lr_g, cfg.betas, cfg.weight_decay_g, cfg.penalize)
     opt_d = make_optimizer(disc_net, cfg.lr_d, cfg.betas, cfg.weight_decay_d, cfg.penalize)
 
-    # Separate CPU generators: data draws, training noise, and the fixed evaluation noise.
-    data_rng = torch.Generator().manual_seed(cfg.seed * 3 + 1)
-    noise_rng = torch.Generator().manual_seed(cfg.seed * 3 + 2)
-    fixed_z = torch.randn(cfg.n_eval_samples, cfg.latent_dim,
-                          generator=torch.Generator().manual_seed(cfg.seed * 3 + 3)).to(device)
+    data_rng, noise_rng, fixed_z_rng = run_generators(cfg.seed)
+    fixed_z = torch.randn(cfg.n_eval_samples, cfg.latent_dim, generator=fixed_z_rng).to(device)
 
     hist = History(config=cfg.to_dict())
     start = time.perf_counter()
@@ -350,14 +392,11 @@ def train_gan(
             break
         if log_now:
             with torch.no_grad():
-                row = {
-                    "d_loss": d_out.adversarial, "g_loss": g_out.adversarial,
-                    "d_penalty": d_out.penalty, "g_penalty": g_out.penalty,
-                    "grad_norm_d": grad_d, "grad_norm_g": grad_g,
-                    "weight_norm_d": l2_penalty(disc_net).sqrt(), "weight_norm_g": l2_penalty(gen_net).sqrt(),
-                    "d_real": torch.sigmoid(real_logits).mean(), "d_fake": torch.sigmoid(fake_logits).mean(),
-                }
-            values = {k: float(v.detach()) for k, v in row.items()}
+                row = log_row(d_loss=d_out.adversarial, g_loss=g_out.adversarial, d_penalty=d_out.penalty,
+                              g_penalty=g_out.penalty, grad_norm_d=grad_d, grad_norm_g=grad_g,
+                              weight_norm_d=l2_penalty(disc_net).sqrt(), weight_norm_g=l2_penalty(gen_net).sqrt(),
+                              real_logits=real_logits, fake_logits=fake_logits)
+            values = {k: float(v) for k, v in row.items()}
             if not np.isfinite(list(values.values())).all():
                 hist.diverged, hist.diverged_step = True, step
                 break

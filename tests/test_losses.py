@@ -54,7 +54,7 @@ def test_regularized_losses_add_lambda_times_sum_of_squares():
     out = regularized_discriminator_loss(disc(real), disc(fake.detach()), disc, 1e-4)
     assert_close(out.penalty, 1e-4 * l2_penalty(disc))
     assert_close(out.total, out.adversarial + out.penalty)
-    g_out = regularized_generator_loss(disc(fake), gen, 1e-3, include="weights")
+    g_out = regularized_generator_loss(disc(fake), gen, 1e-3, penalize="weights")
     assert_close(g_out.penalty, 1e-3 * l2_penalty(gen, "weights"))
 
 

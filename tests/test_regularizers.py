@@ -7,6 +7,7 @@ from torch.testing import assert_close
 
 from gan_l2_lib.models import MLPDiscriminator, MLPGenerator
 from gan_l2_lib.regularizers import (
+    is_penalized,
     l2_norm,
     l2_penalty,
     penalty_coverage,
@@ -41,7 +42,7 @@ def test_weights_only_keeps_dim2_tensors():
     chosen = select_parameters(net, "weights")
     assert [tuple(p.shape) for p in chosen] == [(4, 3), (2, 4)]
     expected = net[0].weight.pow(2).sum() + net[3].weight.pow(2).sum()
-    assert_close(l2_penalty(net, include="weights"), expected)
+    assert_close(l2_penalty(net, penalize="weights"), expected)
 
 
 def test_gradient_is_two_p():
@@ -67,7 +68,7 @@ def test_torch_norm_of_list_does_not_run():
 
 
 def test_empty_selection_is_zero():
-    assert_close(l2_penalty([torch.ones(3)], include="weights"), torch.tensor(0.0))
+    assert_close(l2_penalty([torch.ones(3)], penalize="weights"), torch.tensor(0.0))
 
 
 def _loss_fn(w: torch.Tensor, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -154,9 +155,9 @@ def test_validate_coef_accepts_zero_and_tensor():
     assert math.isclose(validate_coef(torch.tensor(1e-4)), 1e-4, rel_tol=1e-6)
 
 
-def test_bad_include_and_elements():
-    with pytest.raises(ValueError, match="include must be one of"):
-        l2_penalty(_net(), include="biases")
+def test_bad_penalize_and_elements():
+    with pytest.raises(ValueError, match="penalize must be one of"):
+        l2_penalty(_net(), penalize="biases")
     with pytest.raises(ValueError, match="expected tensors"):
         l2_penalty([1.0, 2.0])
 
@@ -165,3 +166,14 @@ def test_unsquared_norm_gradient_at_zero_is_finite():
     w = torch.zeros(3, requires_grad=True)
     l2_norm([w]).backward()
     assert torch.isfinite(w.grad).all()
+
+
+def test_weights_rule_is_one_rule_for_single_and_stacked_tensors():
+    w, b, gamma = torch.zeros(4, 3), torch.zeros(4), torch.ones(4)
+    assert [is_penalized(t, "weights") for t in (w, b, gamma)] == [True, False, False]
+    # stacked: K members' copies, shape (K, ...); the leading member dimension does not count
+    assert [is_penalized(t.expand(5, *t.shape), "weights", stacked=True) for t in (w, b)] == [True, False]
+    assert is_penalized(b, "all") and is_penalized(b.expand(5, 4), "all", stacked=True)
+    assert select_parameters([w.expand(5, 4, 3), b.expand(5, 4)], "weights", stacked=True)[0].shape == (5, 4, 3)
+    with pytest.raises(ValueError, match="penalize must be one of"):
+        is_penalized(w, "biases")

@@ -10,7 +10,9 @@ from gan_l2_lib.train import (
     SCALAR_KEYS,
     TrainConfig,
     load_checkpoint,
+    log_row,
     make_optimizer,
+    run_generators,
     save_checkpoint,
     train_gan,
 )
@@ -137,3 +139,20 @@ def test_weight_decay_groups_follow_penalize():
 def test_data_must_match_config():
     with pytest.raises(ValueError, match="does not match"):
         train_gan(_tiny(), data=load_images("digits8"), progress=False)
+
+
+def test_log_row_is_keyed_by_scalar_keys_for_one_run_and_for_members():
+    for shape in ((), (3,)):
+        values = {k: torch.full(shape, float(i)) for i, k in enumerate(SCALAR_KEYS[:8])}
+        row = log_row(**values, real_logits=torch.zeros(*shape, 7), fake_logits=torch.full((*shape, 7), -1e9))
+        assert tuple(row) == SCALAR_KEYS and all(v.shape == shape for v in row.values())
+        assert_close(row["grad_norm_g"], torch.full(shape, 5.0))
+        assert_close(row["d_real"], torch.full(shape, 0.5))
+        assert_close(row["d_fake"], torch.zeros(shape))
+
+
+def test_run_generators_are_seeded_apart():
+    draws = [torch.rand(4, generator=g) for seed in (0, 1) for g in run_generators(seed)]
+    assert len({tuple(d.tolist()) for d in draws}) == 6
+    a, b = run_generators(2)[0], run_generators(2)[0]
+    assert torch.equal(torch.rand(4, generator=a), torch.rand(4, generator=b))

@@ -1,13 +1,13 @@
-"""Issue 8 measurements: ring8 mode coverage and stability with and without λ_D, the digit
+"""Ring8 mode coverage and stability with and without λ_D at the library's ring8 preset, the digit
 classifiers' held-out accuracy, and the time of one mnist5k epoch of the article's networks.
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/measure_issue8.py            # full: 20k steps, 3 seeds, λ_D ∈ {0, 1e-4, 1e-3, 1e-2}
-    .venv/bin/python benchmarks/measure_issue8.py --epoch-only   # just re-time one mnist5k epoch
+    .venv/bin/python benchmarks/ring8_preset_and_classifier.py            # full: 20k steps, 3 seeds, λ_D ∈ {0, 1e-4, 1e-3, 1e-2}
+    .venv/bin/python benchmarks/ring8_preset_and_classifier.py --epoch-only   # just re-time one mnist5k epoch
 
-Finished ring8 runs are cached (History only) under ``<cache-dir>/issue8_runs`` keyed by the
-config hash, so a rerun only recomputes the metrics. Writes ``benchmarks/results/issue8.json``
+Finished ring8 runs are cached (History only) under ``<cache-dir>/ring8_preset_runs`` keyed by the
+config hash, so a rerun only recomputes the metrics. Writes ``benchmarks/results/ring8_preset_and_classifier.json``
 and prints a table.
 """
 
@@ -218,7 +218,7 @@ def main() -> None:
     p.add_argument("--k-last", type=int, default=3)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--cache-dir", type=Path, default=default_cache_dir())
-    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "issue8.json")
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ring8_preset_and_classifier.json")
     p.add_argument("--epoch-only", action="store_true", help="only re-time one mnist5k epoch and update the JSON")
     args = p.parse_args()
 
@@ -236,7 +236,7 @@ def main() -> None:
             args.out.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
         return
 
-    rows = measure_ring8(args.lambdas, args.seeds, args.steps, args.cache_dir / "issue8_runs",
+    rows = measure_ring8(args.lambdas, args.seeds, args.steps, args.cache_dir / "ring8_preset_runs",
                          args.workers, args.k_last)
     agg = aggregate(rows)
     classifiers = measure_classifiers(args.cache_dir)
