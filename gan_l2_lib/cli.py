@@ -10,28 +10,9 @@ from pathlib import Path
 import torch
 
 from .data import DATASET_NAMES
-from .evaluate import METRICS
-from .sweep import SweepConfig, SweepResult, default_sweep_cache_dir, run_sweep
+from .sweep import SweepConfig, default_sweep_cache_dir, run_sweep
+from .tables import format_table
 from .train import pick_device
-
-
-def format_table(result: SweepResult) -> str:
-    """A plain-text table: one row per (λ_G, λ_D), seed-averaged summary metrics.
-
-    Args:
-        result: a finished sweep.
-
-    Returns:
-        The table; its columns are the metrics of ``evaluate.METRICS`` marked ``in_table``
-        that the runs recorded, in the order of ``METRICS``.
-    """
-    rows = result.table()
-    cols = [m.key for m in METRICS.values() if m.in_table and rows and m.key in rows[0]]
-    header = f"{'lambda_g':>9} {'lambda_d':>9} " + " ".join(f"{c:>21}" for c in cols)
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        lines.append(f"{r['lambda_g']:>9g} {r['lambda_d']:>9g} " + " ".join(f"{r[c]:>21.3f}" for c in cols))
-    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1283,3 +1283,44 @@ def plot_seed_curves(curves: dict, ylabel: str, ax=None, title: str | None = Non
     ax.grid(alpha=0.3, which="both" if logy else "major")
     ax.legend(fontsize=7)
     return fig
+
+
+# --- sweep sample panels
+
+
+def plot_sample_panels(result, points, title: str | None = None, seed: int = 0, n_images: int = 36,
+                       nrow: int = 6) -> Figure:
+    """One seed's stored image samples at a few grid points, side by side.
+
+    Args:
+        result: a ``sweep.SweepResult`` of an image data set.
+        points: (λ_G, λ_D, panel title) triples of the sweep's grid.
+        title: the figure title.
+        seed: whose samples.
+        n_images: the first this many stored samples of each run.
+        nrow: images per row of a panel.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: for no points, ``n_images`` < 1, samples that are not images (2-D data:
+            use ``plot_mixture``), or a point or seed not in the sweep.
+    """
+    points = list(points)
+    if not points:
+        raise ValueError("no points to show")
+    if isinstance(n_images, bool) or not isinstance(n_images, int) or n_images < 1:
+        raise ValueError(f"n_images must be a positive integer, got {n_images!r}")
+    samples = [result.record(g, d, seed).samples for g, d, _ in points]
+    if any(np.ndim(x) != 4 for x in samples):
+        raise ValueError(f"plot_sample_panels draws image samples (N, C, H, W); {result.config.base.dataset} "
+                         f"stores samples of shape {np.shape(samples[0])} (2-D data: use plot_mixture)")
+    fig, axes = plt.subplots(1, len(points), figsize=(4 * len(points), 4.6), squeeze=False)
+    for ax, x, (_, _, label) in zip(axes[0], samples, points, strict=True):
+        x = torch.as_tensor(np.asarray(x, dtype=np.float32))[:n_images]
+        plot_image_grid(x, nrow=nrow, ax=ax, title=label)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig

@@ -352,6 +352,84 @@ class SweepResult:
                 rows.append(row)
         return rows
 
+    def records_at(self, lambda_g: float, lambda_d: float) -> list[RunRecord]:
+        """The runs at one grid point, one per seed, in ``config.seeds`` order."""
+        return [self.record(lambda_g, lambda_d, s) for s in self.config.seeds]
+
+    def seed_values(self, metric: str, lambda_g: float, lambda_d: float, last: int = 1) -> np.ndarray:
+        """One number per seed at a grid point: a summary metric, else a logged scalar.
+
+        Args:
+            metric: a key of the records' ``summary`` (``"modes_covered"``, ``"diverged"``, ...)
+                or of their logged ``scalars`` (``"weight_norm_d"``, ``"grad_norm_g"``, ...).
+            lambda_g, lambda_d: the grid point.
+            last: for a logged scalar, the mean over its last ``last`` logs (1: the final
+                value). Summary metrics are already averaged over the sweep's ``eval_last``
+                evaluations and ignore it.
+
+        Returns:
+            Shape (len(config.seeds),), in seed order; NaN where a run has no such summary value.
+
+        Raises:
+            ValueError: for an unknown key, a point off the grid, or ``last`` < 1.
+        """
+        if isinstance(last, bool) or not isinstance(last, int) or last < 1:
+            raise ValueError(f"last must be a positive integer, got {last!r}")
+        summary_keys = set().union(*(r.summary for r in self.records))
+        if metric not in summary_keys and metric not in SCALAR_KEYS:
+            raise ValueError(f"unknown metric {metric!r}; summary metrics: {', '.join(sorted(summary_keys))}; "
+                             f"logged scalars: {', '.join(SCALAR_KEYS)}")
+        recs = self.records_at(lambda_g, lambda_d)
+        if metric in summary_keys:
+            return np.array([r.summary.get(metric, np.nan) for r in recs], dtype=np.float64)
+        return np.array([r.scalars[metric][-last:].mean() for r in recs], dtype=np.float64)
+
+    def mean(self, metric: str, lambda_g: float, lambda_d: float, last: int = 1) -> float:
+        """The seed mean of ``seed_values`` (NaNs ignored; NaN if no seed has a value).
+
+        For a summary metric this is the map's cell: ``grid(metric)[i, j]``.
+        """
+        vals = [v for v in self.seed_values(metric, lambda_g, lambda_d, last) if np.isfinite(v)]
+        return float(np.mean(vals)) if vals else float("nan")
+
+    def map_drift(self, metric: str, n: int = 3) -> np.ndarray:
+        """How much a map cell still moves: |seed mean of the last n evaluations − of the n before|.
+
+        Args:
+            metric: a key of the records' ``curves`` (one value per evaluation).
+            n: evaluations per window.
+
+        Returns:
+            Shape (len(lambda_g), len(lambda_d)), like ``grid``; NaN off a diagonal sweep's
+            diagonal and where the runs have fewer than 2·n evaluations.
+
+        Raises:
+            ValueError: for a metric without curves or ``n`` < 1.
+        """
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be a positive integer, got {n!r}")
+        names = set().union(*(r.curves for r in self.records))
+        if metric not in names:
+            raise ValueError(f"no curves of {metric!r}; available: {', '.join(sorted(names))}")
+
+        def finite_mean(values) -> float:
+            values = np.asarray(values, dtype=np.float64)
+            values = values[np.isfinite(values)]
+            return float(values.mean()) if values.size else float("nan")
+
+        out = np.full((len(self.config.lambda_g), len(self.config.lambda_d)), np.nan)
+        for i, g in enumerate(self.config.lambda_g):
+            for j, d in enumerate(self.config.lambda_d):
+                if self.config.diagonal and i != j:
+                    continue
+                curves = [r.curves.get(metric, np.array([])) for r in self.records_at(g, d)]
+                if min(len(c) for c in curves) < 2 * n:
+                    continue
+                last = finite_mean([finite_mean(c[-n:]) for c in curves])
+                before = finite_mean([finite_mean(c[-2 * n:-n]) for c in curves])
+                out[i, j] = abs(last - before)
+        return out
+
 
 def run_sweep(
     sweep: SweepConfig,
@@ -410,3 +488,53 @@ def run_sweep(
                 save_record(rec, paths[i])
                 loaded[i] = rec
     return SweepResult(sweep, loaded, trained=len(missing), wall_time_s=time.perf_counter() - start)
+
+
+def load_sweep(
+    sweep: SweepConfig,
+    fallback: SweepConfig | None = None,
+    cache_dir: str | Path | None = None,
+    train_missing_fallback: bool = True,
+    classifier=None,
+    progress: bool = False,
+) -> tuple[SweepResult, str]:
+    """Load a sweep that ships with the package, else from the cache, else a (smaller) fallback.
+
+    The order: ``sweep`` shipped, ``sweep`` in ``cache_dir``, then ``fallback`` shipped,
+    ``fallback`` in ``cache_dir``, and last ``fallback`` trained into ``cache_dir``. Only the
+    fallback is ever trained (the full sweeps take hours). ``result.config`` says which sweep
+    was loaded.
+
+    Args:
+        sweep: the sweep wanted (usually ``SweepConfig.default(name)``).
+        fallback: what to use when ``sweep`` is not found (usually the quick preset); None: none.
+        cache_dir: the user's cache; default ``default_sweep_cache_dir()``.
+        train_missing_fallback: train the fallback's missing runs (False: raise instead).
+        classifier: passed to ``run_sweep`` when the fallback is trained (image sets).
+        progress: show progress bars while training.
+
+    Returns:
+        ``(result, source)``, source ``"shipped"``, ``"cache"`` or ``"trained"``.
+
+    Raises:
+        ValueError: if a config is not a ``SweepConfig``, or nothing could be loaded or trained.
+    """
+    for name, cfg in (("sweep", sweep), ("fallback", fallback)):
+        if not isinstance(cfg, SweepConfig) and not (name == "fallback" and cfg is None):
+            raise ValueError(f"{name} must be a SweepConfig{' or None' * (name == 'fallback')}, "
+                             f"got {type(cfg).__name__}")
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_sweep_cache_dir()
+    folders = (("shipped", shipped_results_dir()), ("cache", cache_dir))
+    for cfg in (sweep,) if fallback is None else (sweep, fallback):
+        for source, folder in folders:
+            try:
+                return run_sweep(cfg, folder, progress=progress, train_missing=False), source
+            except ValueError:
+                continue  # not (all) there
+    if fallback is None or not train_missing_fallback:
+        where = f"{shipped_results_dir()} (shipped) or {cache_dir} (cache)"
+        if fallback is None:
+            raise ValueError(f"the sweep is not complete in {where}, and there is no fallback")
+        raise ValueError(f"neither the sweep nor its fallback is complete in {where}, and "
+                         "train_missing_fallback=False forbids training the fallback")
+    return run_sweep(fallback, cache_dir, progress=progress, classifier=classifier), "trained"

@@ -134,3 +134,39 @@ def test_mode_map_colours_scale_to_what_a_perfect_generator_can_hit():
     fig, ax, cbar = mode_axes(ring)  # 8 modes, 500 samples: all 8 reachable, scale unchanged
     assert ax.images[0].get_clim() == (0.0, 8.0) and cbar.get_ylabel() == "modes hit (of 8)"
     plt.close(fig)
+
+
+# --- sweep sample panels (notebook 05) ----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stacked_sweep():
+    from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
+
+    return run_sweep(SweepConfig.default("stacked_mnist"), shipped_results_dir(), progress=False,
+                     train_missing=False)
+
+
+def test_sample_panels_show_one_seeds_images_per_point(stacked_sweep):
+    fig = plotting.plot_sample_panels(stacked_sweep, [(0.0, 0.0, "no penalty"), (1e-2, 1e-2, "strong")],
+                                      "two panels", seed=1, n_images=4, nrow=2)
+    assert [ax.get_title() for ax in fig.axes] == ["no penalty", "strong"]
+    assert fig.texts[0].get_text() == "two panels"
+    img = fig.axes[0].images[0].get_array()
+    assert img.shape[:2] == (2 * 28 + 3 * 2, 2 * 28 + 3 * 2) and img.shape[2] == 3  # 2 × 2 images, padding 2
+    plt.close(fig)
+
+
+def test_sample_panels_reject_bad_input(stacked_sweep):
+    from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
+
+    with pytest.raises(ValueError, match="no points"):
+        plotting.plot_sample_panels(stacked_sweep, [])
+    with pytest.raises(ValueError, match="n_images must be a positive integer"):
+        plotting.plot_sample_panels(stacked_sweep, [(0.0, 0.0, "a")], n_images=0)
+    with pytest.raises(ValueError, match="no run with"):
+        plotting.plot_sample_panels(stacked_sweep, [(0.0, 1e-2, "off the diagonal")])
+    ring = run_sweep(SweepConfig.default("ring8", quick=True), shipped_results_dir(), progress=False,
+                     train_missing=False)
+    with pytest.raises(ValueError, match="draws image samples"):
+        plotting.plot_sample_panels(ring, [(0.0, 0.0, "2-D points")])

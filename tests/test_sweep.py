@@ -101,3 +101,104 @@ def test_diagonal_image_sweep_records_image_metrics(tmp_path):
     assert len(result.table()) == 2
     with pytest.raises(ValueError, match="same length"):
         SweepConfig(base, lambda_g=(0.0,), lambda_d=(0.0, 1e-2), diagonal=True)
+
+
+# --- per-seed look-ups, map drift and loading (what notebooks 04 and 05 read) --------------
+
+
+@pytest.fixture(scope="module")
+def mnist5k_sweep():
+    from gan_l2_lib.sweep import shipped_results_dir
+
+    return run_sweep(SweepConfig.default("mnist5k"), shipped_results_dir(), progress=False, train_missing=False)
+
+
+def test_seed_values_are_the_records_in_seed_order(mnist5k_sweep):
+    res = mnist5k_sweep
+    recs = res.records_at(1e-4, 1e-4)
+    assert [r.config.seed for r in recs] == [0, 1, 2] and all(r.config.lambda_g == 1e-4 for r in recs)
+    vals = res.seed_values("frechet_distance", 1e-4, 1e-4)
+    assert vals.shape == (3,) and list(vals) == [r.summary["frechet_distance"] for r in recs]
+    # the mean is the map's cell, exactly
+    i = res.config.lambda_g.index(1e-4)
+    assert res.mean("frechet_distance", 1e-4, 1e-4) == res.grid("frechet_distance")[i, i]
+    assert abs(res.mean("frechet_distance", 1e-4, 1e-4) - 36.3) < 0.1  # notebook 04, statement 2
+
+
+def test_seed_values_of_a_logged_scalar_average_its_last_logs(mnist5k_sweep):
+    res = mnist5k_sweep
+    recs = res.records_at(0.0, 0.0)
+    assert list(res.seed_values("weight_norm_d", 0.0, 0.0)) == [r.scalars["weight_norm_d"][-1] for r in recs]
+    tail = res.seed_values("weight_norm_d", 0.0, 0.0, last=20)
+    assert_close(tail, np.array([r.scalars["weight_norm_d"][-20:].mean() for r in recs]))
+    assert res.mean("weight_norm_d", 0.0, 0.0, last=20) == pytest.approx(tail.mean())
+    # summary metrics are already averaged over the last evaluations: last does not apply
+    assert list(res.seed_values("reverse_kl", 0.0, 0.0, last=5)) == list(res.seed_values("reverse_kl", 0.0, 0.0))
+
+
+@pytest.mark.parametrize("args, match", [
+    (("fid", 0.0, 0.0), "unknown metric 'fid'.*logged scalars"),
+    (("reverse_kl", 0.5, 0.5), "no run with lambda_g=0.5"),
+    (("reverse_kl", 0.0, 1e-2), "no run with"),  # a diagonal sweep has no off-diagonal runs
+    (("weight_norm_d", 0.0, 0.0, 0), "last must be a positive integer"),
+])
+def test_seed_values_reject_bad_input(mnist5k_sweep, args, match):
+    with pytest.raises(ValueError, match=match):
+        mnist5k_sweep.seed_values(*args)
+    with pytest.raises(ValueError, match=match):
+        mnist5k_sweep.mean(*args)
+
+
+def test_records_at_rejects_a_point_off_the_grid(mnist5k_sweep):
+    with pytest.raises(ValueError, match="no run with"):
+        mnist5k_sweep.records_at(0.3, 0.3)
+
+
+def test_map_drift_compares_the_last_evaluations_with_the_ones_before(mnist5k_sweep):
+    res = mnist5k_sweep
+    drift = res.map_drift("frechet_distance", n=3)
+    assert drift.shape == (4, 4) and np.isnan(drift[0, 1]) and np.all(np.isfinite(np.diag(drift)))
+    recs = res.records_at(1e-2, 1e-2)
+    last = np.mean([r.curves["frechet_distance"][-3:].mean() for r in recs])
+    before = np.mean([r.curves["frechet_distance"][-6:-3].mean() for r in recs])
+    assert drift[3, 3] == pytest.approx(abs(last - before))
+    assert np.all(np.isnan(res.map_drift("frechet_distance", n=6)))  # 10 evaluations < 2·6
+
+
+@pytest.mark.parametrize("args, match", [
+    (("weight_norm_d",), "no curves of 'weight_norm_d'"),
+    (("frechet_distance", 0), "n must be a positive integer"),
+])
+def test_map_drift_rejects_bad_input(mnist5k_sweep, args, match):
+    with pytest.raises(ValueError, match=match):
+        mnist5k_sweep.map_drift(*args)
+
+
+def test_load_sweep_prefers_shipped_then_cache_then_trains_the_fallback(tmp_path):
+    from gan_l2_lib.sweep import load_sweep
+
+    quick_ring = SweepConfig.default("ring8", quick=True)
+    res, source = load_sweep(quick_ring, cache_dir=tmp_path)
+    assert source == "shipped" and res.config == quick_ring and res.trained == 0
+    wanted = _quick_sweep(eval_last=2)  # neither shipped nor cached: the fallback is trained
+    fallback = _quick_sweep()
+    res, source = load_sweep(wanted, fallback, cache_dir=tmp_path)
+    assert source == "trained" and res.config == fallback and res.trained == 4
+    res, source = load_sweep(wanted, fallback, cache_dir=tmp_path)
+    assert source == "cache" and res.config == fallback and res.trained == 0
+    res, source = load_sweep(fallback, cache_dir=tmp_path)
+    assert source == "cache" and res.config == fallback
+
+
+def test_load_sweep_rejects_bad_input_and_trains_only_a_fallback_it_may(tmp_path):
+    from gan_l2_lib.sweep import load_sweep
+
+    with pytest.raises(ValueError, match="sweep must be a SweepConfig"):
+        load_sweep("ring8")
+    with pytest.raises(ValueError, match="fallback must be a SweepConfig or None"):
+        load_sweep(_quick_sweep(), fallback="quick")
+    with pytest.raises(ValueError, match="not complete in .*no fallback"):
+        load_sweep(_quick_sweep(), cache_dir=tmp_path)
+    with pytest.raises(ValueError, match="train_missing_fallback=False"):
+        load_sweep(_quick_sweep(), _quick_sweep(eval_last=2), cache_dir=tmp_path, train_missing_fallback=False)
+    assert not list(tmp_path.rglob("*.npz"))

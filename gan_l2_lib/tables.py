@@ -1,0 +1,130 @@
+"""Tables of a sweep: one row per (λ_G, λ_D), one column per metric (markdown for notebooks, plain text for the CLI).
+
+Labels and number formats come from the metric table (``evaluate.METRICS``); a column that
+is not a metric (a logged scalar such as ``weight_norm_d``) or that needs other digits gets
+them from the ``labels`` and ``formats`` arguments. It lives apart from ``evaluate`` because it
+reads a ``sweep.SweepResult``, and ``sweep`` itself imports ``evaluate``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from .evaluate import METRICS, format_value, lambda_label, metric
+from .sweep import SweepResult
+from .train import SCALAR_KEYS
+
+#: A column's number format: a ``str.format`` pattern for one number (``"{:.3f}"``), or a
+#: function of the per-seed values (shape (n_seeds,)) that returns the whole cell.
+Format = str | Callable[[np.ndarray], str]
+SCALAR_FORMAT = "{:.3g}"
+
+
+def _number(fmt: str | None, key: str, value: float) -> str:
+    if fmt is None:
+        return format_value(key, value) if key in METRICS else SCALAR_FORMAT.format(value)
+    return fmt.format(value) if np.isfinite(value) else "–"
+
+
+def _cell(values: np.ndarray, key: str, fmt: Format | None, ranges: bool) -> str:
+    """Mean (lowest–highest seed) of one grid point's per-seed values, NaNs left out."""
+    if callable(fmt):
+        return fmt(values)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return "–"
+    mean = _number(fmt, key, float(np.mean(finite)))
+    if not ranges or finite.size == 1:
+        return mean
+    return f"{mean} ({_number(fmt, key, float(finite.min()))}–{_number(fmt, key, float(finite.max()))})"
+
+
+def metric_table(
+    result: SweepResult,
+    keys: Sequence[str],
+    points: Sequence[tuple[float, float]] | None = None,
+    *,
+    labels: Mapping[str, str] | None = None,
+    formats: Mapping[str, Format] | None = None,
+    ranges: bool = True,
+    last: int = 1,
+    extra: Mapping[str, Callable[[float, float], str]] | None = None,
+    reference_rows: Mapping[str, Mapping[str, float]] | None = None,
+) -> str:
+    """A markdown table of a sweep: each cell is the seed mean and, in brackets, the seed range.
+
+    Args:
+        result: the sweep.
+        keys: the columns: summary metrics (``"modes_covered"``, ...) or logged scalars
+            (``"weight_norm_d"``: the mean over the last ``last`` logs, as ``seed_values``).
+        points: the rows' (λ_G, λ_D); default every point of the grid (of the diagonal, for a
+            diagonal sweep), λ_G-major.
+        labels: header overrides by key; default ``metric(key).label``, or the key for a scalar.
+        formats: number-format overrides by key (see ``Format``); default ``format_value``,
+            or ``"{:.3g}"`` for a scalar.
+        ranges: add "(lowest–highest seed)" after the mean when there are several seeds.
+        last: logs averaged for a logged scalar.
+        extra: more columns after ``keys``: header → function of (λ_G, λ_D) giving the cell.
+        reference_rows: rows after the grid's, e.g. ``{"real digits": {"mean_confidence": 0.97}}``:
+            label → values by key ("–" where a key has none).
+
+    Returns:
+        The table as markdown (a diagonal sweep gets one "λ_G = λ_D" column, others two).
+
+    Raises:
+        ValueError: for no keys, an unknown key, an override of a key that is not a column,
+            a format that is neither a string nor a function, or a point off the grid.
+    """
+    keys = list(keys)
+    labels, formats, extra = dict(labels or {}), dict(formats or {}), dict(extra or {})
+    if not keys:
+        raise ValueError("a table needs at least one metric key")
+    summary_keys = set().union(*(r.summary for r in result.records))
+    for key in keys:
+        if key not in summary_keys and key not in SCALAR_KEYS:
+            raise ValueError(f"unknown column {key!r}; summary metrics of this sweep: "
+                             f"{', '.join(sorted(summary_keys))}; logged scalars: {', '.join(SCALAR_KEYS)}")
+    for name, overrides in (("labels", labels), ("formats", formats)):
+        if stray := sorted(set(overrides) - set(keys)):
+            raise ValueError(f"{name} has keys that are not columns: {stray}; columns: {keys}")
+    for key, fmt in formats.items():
+        if not (isinstance(fmt, str) or callable(fmt)):
+            raise ValueError(f"formats[{key!r}] must be a format string like '{{:.3f}}' or a function, "
+                             f"got {type(fmt).__name__}")
+    cfg = result.config
+    if points is None:
+        points = list(zip(cfg.lambda_g, cfg.lambda_d, strict=True)) if cfg.diagonal else \
+            [(g, d) for g in cfg.lambda_g for d in cfg.lambda_d]
+    heads = [labels.get(k) or (metric(k).label if k in METRICS else k) for k in keys] + list(extra)
+    lam_heads = ["λ_G = λ_D"] if cfg.diagonal else ["λ_G", "λ_D"]
+    lines = ["| " + " | ".join(lam_heads + heads) + " |", "|---" * (len(lam_heads) + len(heads)) + "|"]
+    for g, d in points:
+        lams = [lambda_label(g)] if cfg.diagonal else [lambda_label(g), lambda_label(d)]
+        cells = [_cell(result.seed_values(k, g, d, last), k, formats.get(k), ranges) for k in keys]
+        lines.append("| " + " | ".join(lams + cells + [fn(g, d) for fn in extra.values()]) + " |")
+    for label, values in (reference_rows or {}).items():
+        cells = [_cell(np.array([values[k]], dtype=np.float64), k, formats.get(k), ranges) if k in values
+                 else "–" for k in keys]
+        lines.append("| " + " | ".join([label] + [""] * (len(lam_heads) - 1) + cells + ["–"] * len(extra)) + " |")
+    return "\n".join(lines)
+
+
+def format_table(result: SweepResult) -> str:
+    """A plain-text table: one row per (λ_G, λ_D), seed-averaged summary metrics.
+
+    Args:
+        result: a finished sweep.
+
+    Returns:
+        The table; its columns are the metrics of ``evaluate.METRICS`` marked ``in_table``
+        that the runs recorded, in the order of ``METRICS``.
+    """
+    rows = result.table()
+    cols = [m.key for m in METRICS.values() if m.in_table and rows and m.key in rows[0]]
+    header = f"{'lambda_g':>9} {'lambda_d':>9} " + " ".join(f"{c:>21}" for c in cols)
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(f"{r['lambda_g']:>9g} {r['lambda_d']:>9g} " + " ".join(f"{r[c]:>21.3f}" for c in cols))
+    return "\n".join(lines)
