@@ -1,35 +1,35 @@
-"""Drawing only: every function takes computed data (tensors, dataclasses) and returns a Figure.
+"""Stateless figures: every function takes computed data (tensors, dataclasses) and draws it.
 
-Shared by all notebooks. Functions are grouped by the notebook topic that introduced them;
-add new ones in a section of their own.
+Each function returns a ``matplotlib.figure.Figure`` (or draws on a given axes) and keeps no
+state between calls. Sections by subject: data sets; penalty and losses; Dirac-GAN; training
+curves and digit metrics; sweep maps and curves. The slider canvases that redraw in place
+live in ``live_figures``.
 """
 
 from __future__ import annotations
 
-import io
+import warnings
 
-import matplotlib
+import matplotlib.colors
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogFormatter, LogLocator, NullLocator
 
-matplotlib.use(matplotlib.get_backend())  # keep the notebook's backend; headless CI uses Agg
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import LogFormatter, LogLocator, NullLocator  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from .data import dataset_facts  # noqa: E402
-from .evaluate import (  # noqa: E402
+from .data import dataset_facts
+from .evaluate import (
     colour_range,
-    coverage_key,
     format_value,
     lambda_label,
     map_metrics,
     unit_label,
 )
-from .evaluate import metric as metric_info  # noqa: E402
+from .evaluate import metric as metric_info
+
+#: Distances below this are drawn at it (double precision resolves no less).
+DIRAC_DISTANCE_FLOOR = 1e-16
+_STEP_LABEL = "training step (one D update + one G update)"
 
 
 def _to_numpy(x) -> np.ndarray:
@@ -38,7 +38,26 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-# --- data sets (notebook 00) -------------------------------------------------------------
+def _new_or_given(ax, figsize):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+        return fig, ax
+    return ax.figure, ax
+
+
+def _plain_log_ticks(ax) -> None:
+    """Plain y tick labels ("45", "0.2", not "4.5×10¹") on a log axis spanning a few decades at most."""
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    lo, hi = ax.get_ylim()
+    if hi < 10 * lo:  # less than a decade: label the minor ticks too, or hardly any tick is labelled
+        ax.yaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+    else:
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
+# --- data sets -----------------------------------------------------------------------------
 
 
 def plot_mixture(mixture, samples=None, ax=None, title: str | None = None) -> Figure:
@@ -98,7 +117,7 @@ def plot_image_grid(images, nrow: int = 8, ax=None, title: str | None = None) ->
     return fig
 
 
-# --- L2 penalty basics and regularized GAN losses (notebooks 01–02) ----------------------
+# --- penalty and losses --------------------------------------------------------------------
 
 
 def _mark_nonfinite(ax, x: np.ndarray, y: np.ndarray, color, label: str) -> None:
@@ -292,22 +311,23 @@ def plot_loss_and_grad(x, losses: dict, grads: dict, xlabel: str = "logit l",
     return fig
 
 
-# --- Dirac-GAN (notebook 03) ---------------------------------------------------------------
-
-_DIRAC_FLOOR = 1e-16  # distances below this are drawn at it (double precision resolves no less)
+# --- Dirac-GAN -----------------------------------------------------------------------------
 
 
-def _new_or_given(ax, figsize):
-    if ax is None:
-        fig, ax = plt.subplots(figsize=figsize)
-        return fig, ax
-    return ax.figure, ax
+def dirac_arrows(field) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float]]:
+    """Unit arrows of a Dirac-GAN field, coloured by speed (direction stays readable where it is weak).
 
+    Args:
+        field: a ``dirac.VectorFieldGrid`` with ``v_theta``, ``v_psi`` of shape (n, n).
 
-def _speed_clim(speed: np.ndarray) -> tuple[float, float]:
-    """Colour limits for field speed on "Greys": the slowest arrows light grey, not white."""
+    Returns:
+        ``(u, v, speed, clim)``: the unit components and the speed, each (n, n), and colour
+        limits for the speed on "Greys" (the slowest arrows light grey, not white).
+    """
+    speed = np.hypot(field.v_theta, field.v_psi)
+    norm = np.where(speed > 0, speed, 1.0)
     top = float(speed.max()) or 1.0
-    return -0.5 * top, top
+    return field.v_theta / norm, field.v_psi / norm, speed, (-0.5 * top, top)
 
 
 def plot_dirac_field(field, trajectories=(), fixed_point=None, data_point=None, ax=None,
@@ -329,17 +349,14 @@ def plot_dirac_field(field, trajectories=(), fixed_point=None, data_point=None, 
     """
     fig, ax = _new_or_given(ax, (5, 5))
     t, p = field.theta, field.psi
-    speed = np.hypot(field.v_theta, field.v_psi)
-    clim = _speed_clim(speed)
+    u, v, speed, clim = dirac_arrows(field)
     if stream:
         ax.streamplot(t[0], p[:, 0], field.v_theta, field.v_psi, color=speed, cmap="Greys",
                       norm=matplotlib.colors.Normalize(*clim), density=1.0, linewidth=0.8,
                       arrowsize=0.8)
     else:
-        # unit arrows, colour = speed: direction stays readable where the field is weak
-        norm = np.where(speed > 0, speed, 1.0)
-        ax.quiver(t, p, field.v_theta / norm, field.v_psi / norm, speed, cmap="Greys",
-                  angles="xy", pivot="mid", scale=30, width=0.004, clim=clim)
+        ax.quiver(t, p, u, v, speed, cmap="Greys", angles="xy", pivot="mid", scale=30, width=0.004,
+                  clim=clim)
     for i, item in enumerate(trajectories):
         label, traj = item if isinstance(item, tuple) else (f"{item.mode}, h = {item.h:g}", item)
         color = f"C{i}"
@@ -377,7 +394,7 @@ def plot_dirac_distance(curves: dict, ax=None, title: str | None = None, dashed=
     """
     fig, ax = _new_or_given(ax, (5.5, 3.5))
     for label, dist in curves.items():
-        d = np.maximum(_to_numpy(dist).astype(np.float64), _DIRAC_FLOOR)
+        d = np.maximum(_to_numpy(dist).astype(np.float64), DIRAC_DISTANCE_FLOOR)
         style = "--" if label in dashed else "-"
         ax.semilogy(np.arange(len(d)), d, style, lw=1.3, label=label)
     # plain "1e-05" labels, no minor ticks: log-axis mathtext labels cost ~10 ms per redraw
@@ -454,113 +471,195 @@ def plot_dirac_spectral_radius(h, radii: dict, h_max: dict | None = None, ax=Non
     return fig
 
 
-class DiracExplorerFigure:
-    """Two panels for the Dirac-GAN explorer: field with one trajectory, and its distance curve.
+# --- training curves and digit metrics -----------------------------------------------------
 
-    Built for slider redraws: the first ``draw`` lays the panels out with
-    ``plot_dirac_field`` / ``plot_dirac_distance`` and renders everything that does not move
-    (axes, ticks, labels, legends) once into a background; later calls restore that
-    background and redraw only the arrows, lines, markers and title (Agg blitting), about
-    five times faster than a full draw. The background is rebuilt when the field's window or
-    the run length changes. The distance axis is fixed at [1e-16, 1e2] (values outside are
-    drawn at the edge) so that its ticks never move.
 
-    The figure is a plain ``matplotlib.figure.Figure`` (not registered with pyplot), so it is
-    never shown by itself; ``figure.savefig`` still works and does a full draw.
+def _series(history, key: str) -> np.ndarray:
+    return np.asarray(history.scalars[key], dtype=np.float64)
+
+
+def _loss_panel(ax, steps: np.ndarray, history) -> None:
+    """Adversarial losses, and the two penalty terms where they are not 0."""
+    ax.plot(steps, _series(history, "d_loss"), color="C0", lw=1, label="L_D (adversarial part)")
+    ax.plot(steps, _series(history, "g_loss"), color="C1", lw=1, label="L_G (adversarial part)")
+    for key, color, label in (("d_penalty", "C0", "λ_D Σw_D²"), ("g_penalty", "C1", "λ_G Σw_G²")):
+        pen = _series(history, key)
+        if pen.size and np.nanmax(np.abs(pen)) > 0:
+            ax.plot(steps, pen, color=color, ls="--", lw=1, label=label)
+    ax.set_ylabel("loss (nats)")
+    ax.set_title("Losses")
+
+
+def _d_output_panel(ax, steps: np.ndarray, history) -> None:
+    """Mean D(x) on real and on generated samples, with the 0.5 line."""
+    ax.plot(steps, _series(history, "d_real"), color="C2", lw=1, label="D(x), real")
+    ax.plot(steps, _series(history, "d_fake"), color="C3", lw=1, label="D(G(z)), generated")
+    ax.axhline(0.5, color="0.5", ls=":", lw=1, label="0.5: D cannot tell")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_ylabel("mean probability 'real'")
+    ax.set_title("What the discriminator says")
+
+
+def _grad_norm_panel(ax, steps: np.ndarray, history) -> None:
+    """Gradient norms of D and G on a log axis (zeros left out)."""
+    for key, color, label in (("grad_norm_d", "C0", "‖∇L_D‖ (D's weights)"),
+                              ("grad_norm_g", "C1", "‖∇L_G‖ (G's weights)")):
+        g = _series(history, key)
+        ax.plot(steps, np.where(g > 0, g, np.nan), color=color, lw=1, label=label)
+    if steps.size:
+        ax.set_yscale("log")
+        _plain_log_ticks(ax)
+    ax.set_ylabel("gradient norm (log scale)")
+    ax.set_title("Gradient norms")
+
+
+def _weight_norm_panel(ax, steps: np.ndarray, history) -> None:
+    """Weight norms ‖w_D‖ and ‖w_G‖."""
+    ax.plot(steps, _series(history, "weight_norm_d"), color="C0", lw=1.3, label="‖w_D‖")
+    ax.plot(steps, _series(history, "weight_norm_g"), color="C1", lw=1.3, label="‖w_G‖")
+    ax.set_ylabel("weight norm sqrt(Σw²)")
+    ax.set_title("Weight norms")
+
+
+def _samples_panel(ax, history, n_images: int, nrow: int) -> None:
+    """The latest fixed-noise samples, or a note that there are none yet."""
+    if history.samples:
+        plot_image_grid(history.samples[-1][:n_images], nrow=nrow, ax=ax,
+                        title=f"samples from fixed noise, step {history.sample_steps[-1]:,}")
+    else:
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no samples yet", ha="center", va="center", transform=ax.transAxes)
+
+
+def plot_training_dashboard(history, title: str | None = None, n_images: int = 64, nrow: int = 8) -> Figure:
+    """A run at a glance: losses, D(x) vs. D(G(z)), gradient norms, weight norms, latest samples.
+
+    Works on a run in progress (``train_gan``'s ``on_log`` passes the growing history) and on
+    a finished one. Samples are the fixed-noise batch at the latest evaluation step.
 
     Args:
-        figsize: figure size in inches.
-        dpi: resolution of the figure and of ``to_png``.
+        history: a ``train.History`` (``steps``, ``scalars``, ``sample_steps``, ``samples``;
+            samples of shape (N, C, H, W) in [-1, 1]).
+        title: prefix of the figure title (e.g. "λ_G = λ_D = 1e-4").
+        n_images: how many samples of the latest evaluation to show.
+        nrow: images per grid row.
+
+    Returns:
+        The figure (five axes: four curves and the sample grid).
     """
-
-    DIST_RANGE = (_DIRAC_FLOOR, 1e2)
-
-    def __init__(self, figsize: tuple[float, float] = (10, 4.2), dpi: int = 72) -> None:
-        self.figure = Figure(figsize=figsize, dpi=dpi)
-        self._canvas = FigureCanvasAgg(self.figure)
-        self._moving: list = []
-        self._window: tuple | None = None
-        self._background = None
-        self._renderer = None
-
-    def draw(self, field, trajectory, title: str = "") -> Figure:
-        """Show ``trajectory`` over ``field``; ``field`` may cover a different window each call.
-
-        Args:
-            field: a ``dirac.VectorFieldGrid`` with the same grid size on every call.
-            trajectory: a ``dirac.DiracTrajectory``; its ``fixed_point`` (star) and the data
-                equilibrium (c, 0) (cross) are marked, and its distance to both is plotted
-                (the two curves coincide unless λ_G moves the fixed point).
-            title: the figure's suptitle.
-
-        Returns:
-            The figure, drawn.
-        """
-        data_point = (trajectory.game.c, 0.0)
-        dist_fixed = np.clip(trajectory.distance(), *self.DIST_RANGE)
-        dist_data = np.clip(trajectory.distance(data_point), *self.DIST_RANGE)
-        t, p = field.theta, field.psi
-        if not self._moving:
-            self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.88, wspace=0.28)
-            ax_field, ax_dist = self.figure.subplots(1, 2, width_ratios=[1, 1.25])
-            plot_dirac_field(field, [("trajectory (○ start, □ end)", trajectory)],
-                             trajectory.fixed_point, data_point, ax=ax_field)
-            to_data = "to the data equilibrium (c, 0)"
-            plot_dirac_distance({"to the fixed point of v": dist_fixed, to_data: dist_data},
-                                ax=ax_dist, dashed=(to_data,))
-            ax_dist.set_ylim(*self.DIST_RANGE)
-            self._ax_field, self._ax_dist = ax_field, ax_dist
-            self._quiver = ax_field.collections[0]
-            self._suptitle = self.figure.suptitle(title, fontsize=10)
-            self._moving = [self._quiver, *ax_field.lines, *ax_dist.lines, self._suptitle]
-        else:
-            speed = np.hypot(field.v_theta, field.v_psi)
-            norm = np.where(speed > 0, speed, 1.0)
-            self._quiver.set_offsets(np.column_stack([t.ravel(), p.ravel()]))
-            self._quiver.set_UVC(field.v_theta / norm, field.v_psi / norm, speed)
-            self._quiver.set_clim(*_speed_clim(speed))
-            line, start, end, data_marker, fixed_marker = self._ax_field.lines
-            line.set_data(trajectory.theta, trajectory.psi)
-            start.set_data([trajectory.theta[0]], [trajectory.psi[0]])
-            end.set_data([trajectory.theta[-1]], [trajectory.psi[-1]])
-            data_marker.set_data([data_point[0]], [data_point[1]])
-            fixed_marker.set_data([trajectory.fixed_point[0]], [trajectory.fixed_point[1]])
-            steps = np.arange(len(dist_fixed))
-            for curve, dist in zip(self._ax_dist.lines, (dist_fixed, dist_data), strict=True):
-                curve.set_data(steps, dist)
-            self._suptitle.set_text(title)
-        window = (t.min(), t.max(), p.min(), p.max(), len(dist_fixed))
-        if window != self._window or self._canvas.get_renderer() is not self._renderer:
-            self._ax_field.set_xlim(t.min(), t.max())
-            self._ax_field.set_ylim(p.min(), p.max())
-            self._ax_dist.set_xlim(0, max(len(dist_fixed) - 1, 1))
-            for artist in self._moving:  # a full draw skips animated artists
-                artist.set_animated(True)
-            self._canvas.draw()
-            for artist in self._moving:
-                artist.set_animated(False)
-            self._background = self._canvas.copy_from_bbox(self.figure.bbox)
-            self._renderer = self._canvas.get_renderer()
-            self._window = window
-        self._canvas.restore_region(self._background)
-        for artist in self._moving:
-            self.figure.draw_artist(artist)
-        return self.figure
-
-    def to_png(self) -> bytes:
-        """The figure as last drawn, as PNG bytes (fast zlib level: it changes on every move)."""
-        if self._background is None:
-            raise RuntimeError("nothing drawn yet: call draw() first")
-        buf = io.BytesIO()
-        pixels = np.asarray(self._canvas.buffer_rgba())[..., :3]
-        Image.fromarray(pixels).save(buf, format="png", compress_level=1)
-        return buf.getvalue()
+    steps = np.asarray(history.steps, dtype=np.float64)
+    fig = plt.figure(figsize=(13, 6.4))
+    gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.35])
+    curves = (fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1]),
+              fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1]))
+    ax_img = fig.add_subplot(gs[:, 2])
+    for ax, panel in zip(curves, (_loss_panel, _d_output_panel, _grad_norm_panel, _weight_norm_panel),
+                         strict=True):
+        panel(ax, steps, history)
+        ax.set_xlabel(_STEP_LABEL, fontsize=8)
+        ax.grid(alpha=0.3)
+        if steps.size:
+            ax.legend(fontsize=7, loc="best")
+    _samples_panel(ax_img, history, n_images, nrow)
+    total = (history.config or {}).get("steps")
+    done = int(steps[-1]) if steps.size else 0
+    head = f"{title}: " if title else ""
+    fig.suptitle(f"{head}step {done:,}" + (f" of {total:,}" if total else "")
+                 + (" (diverged)" if getattr(history, "diverged", False) else ""))
+    fig.tight_layout()
+    return fig
 
 
-# --- λ lab (notebook 05) -----------------------------------------------------------------
+def plot_class_histograms(counts: dict, ax=None, title: str = "Which digits the generator draws",
+                          n_classes: int = 10) -> Figure:
+    """Grouped bars: the share of samples the classifier puts in each digit class, per label.
 
-#: Colours of the two settings A and B: their columns, samples and markers on the maps.
-LAB_COLORS = {"A": "#e4002b", "B": "#00a2ff"}
+    Args:
+        counts: label → predicted samples per class, shape (n_classes,) (e.g.
+            ``metrics.ClassStats.counts``). The legend shows each label's sample count.
+        ax: an axes to draw on; a new figure when None.
+        title: the axes title.
+        n_classes: number of classes (10 digits).
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: when a count vector has the wrong shape, is negative or sums to 0.
+    """
+    if not counts:
+        raise ValueError("counts is empty: give at least one label → class counts")
+    fig, ax = _new_or_given(ax, (8, 3.6))
+    width = 0.8 / len(counts)
+    for k, (label, c) in enumerate(counts.items()):
+        c = _to_numpy(c).astype(np.float64)
+        if c.shape != (n_classes,) or (c < 0).any() or c.sum() == 0:
+            raise ValueError(f"counts[{label!r}] must be {n_classes} non-negative counts, not all 0; got {c}")
+        share = 100 * c / c.sum()
+        ax.bar(np.arange(n_classes) + (k - (len(counts) - 1) / 2) * width, share, width,
+               color=f"C{k}", label=f"{label} (n = {int(c.sum())})")
+    ax.axhline(100 / n_classes, color="black", ls="--", lw=1, label=f"uniform: {100 / n_classes:g} % (real data)")
+    ax.set_xticks(np.arange(n_classes))
+    ax.set_xlabel("digit class predicted by the classifier")
+    ax.set_ylabel("share of samples (%)")
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3, axis="y")
+    return fig
+
+
+def plot_seed_curves(curves: dict, ylabel: str, ax=None, title: str | None = None,
+                     xlabel: str = _STEP_LABEL, logy: bool = False, reference: float | None = None,
+                     reference_label: str = "real data") -> Figure:
+    """One line per label: the mean over seeds, with a band from the lowest to the highest seed.
+
+    Args:
+        curves: label → list of ``(x, y)`` runs (one per seed), x and y of shape (T_i,). Runs
+            of different lengths (a diverged run stops early) are cut to the shortest.
+        ylabel: the y-axis label (with units).
+        ax: an axes to draw on; a new figure when None.
+        title: the axes title.
+        xlabel: the x-axis label.
+        logy: logarithmic y axis.
+        reference: a value drawn as a dashed horizontal line (e.g. the real-data level).
+        reference_label: its legend entry.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: when a label has no runs or a run's x and y differ in length.
+    """
+    fig, ax = _new_or_given(ax, (6, 3.8))
+    for k, (label, runs) in enumerate(curves.items()):
+        runs = [(_to_numpy(x).astype(np.float64), _to_numpy(y).astype(np.float64)) for x, y in runs]
+        if not runs:
+            raise ValueError(f"curves[{label!r}] has no runs")
+        for x, y in runs:
+            if x.shape != y.shape or x.ndim != 1:
+                raise ValueError(f"curves[{label!r}]: x and y must be 1-D of the same length, got {x.shape}, {y.shape}")
+        n = min(len(x) for x, _ in runs)
+        x = runs[0][0][:n]
+        ys = np.stack([y[:n] for _, y in runs])
+        n_runs = f"{len(runs)} seeds" if len(runs) > 1 else "1 seed"
+        ax.plot(x, ys.mean(0), color=f"C{k}", lw=1.6, label=f"{label} (mean of {n_runs})")
+        if len(runs) > 1:
+            ax.fill_between(x, ys.min(0), ys.max(0), color=f"C{k}", alpha=0.2, lw=0)
+    if reference is not None:
+        ax.axhline(reference, color="black", ls="--", lw=1, label=reference_label)
+    if logy:
+        ax.set_yscale("log")
+        _plain_log_ticks(ax)
+    ax.set_xlabel(xlabel, fontsize=8)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both" if logy else "major")
+    ax.legend(fontsize=7)
+    return fig
+
+
+# --- sweep maps and curves -----------------------------------------------------------------
 
 
 def lambda_position(value: float, grid) -> float:
@@ -698,8 +797,6 @@ def plot_metric_curves(result, points, metrics=("modes_covered", "high_quality_f
     Returns:
         The figure.
     """
-    import warnings
-
     fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
     dataset = result.config.base.dataset
     for ax, metric in zip(axes[0], metrics, strict=True):
@@ -729,563 +826,6 @@ def plot_metric_curves(result, points, metrics=("modes_covered", "high_quality_f
     fig.suptitle(title or f"{dataset}: metrics over training ({len(result.config.seeds)} seeds)", fontsize=10)
     fig.tight_layout()
     return fig
-
-
-def _image_grid(samples: np.ndarray, n_show: int, ncol: int) -> np.ndarray:
-    """Up to ``n_show`` images (n, C, H, W) in [-1, 1] as one (rows·(H+1)+1, ncol·(W+1)+1, 3) array in [0, 1]."""
-    c, h, w = samples.shape[1:]
-    nrow = -(-n_show // ncol)
-    grid = np.ones((nrow * (h + 1) + 1, ncol * (w + 1) + 1, 3), dtype=np.float32)
-    imgs = (np.clip(samples[:n_show], -1, 1) + 1) / 2
-    for k, img in enumerate(imgs):
-        r, q = divmod(k, ncol)
-        y, x = 1 + r * (h + 1), 1 + q * (w + 1)
-        grid[y:y + h, x:x + w] = np.repeat(img, 3, 0).transpose(1, 2, 0) if c == 1 else img.transpose(1, 2, 0)
-    return grid
-
-
-def _lab_record_title(tag: str, rec) -> str:
-    c, s = rec.config, rec.summary
-    head = f"{tag}: λ_G = {lambda_label(c.lambda_g)}, λ_D = {lambda_label(c.lambda_d)}, seed {c.seed}"
-    if rec.diverged:
-        return f"{head}\nDIVERGED at step {rec.diverged_step}"
-    facts, cover = dataset_facts(c.dataset), coverage_key(c.dataset)
-    word = "classes" if facts.mode_word == "class" else "modes"
-    parts = [f"{format_value(cover, s.get(cover, np.nan))}/{facts.n_modes} {word}"]
-    if "high_quality_fraction" in s:
-        parts.append(f"{100 * s['high_quality_fraction']:.0f} % high quality")
-    elif "mean_confidence" in s:
-        parts.append(f"confidence {s['mean_confidence']:.2f}")
-    step = int(rec.eval_steps[-1]) if len(rec.eval_steps) else 0
-    what = "samples" if rec.samples.ndim == 2 else "generated images"
-    return f"{head}\n{what} at step {step:,}: {', '.join(parts)}"
-
-
-class LambdaLabFigure:
-    """The λ lab picture: metric maps of a sweep, and two runs A and B side by side.
-
-    Top row: ``lab_metrics(result)`` maps over the (λ_G, λ_D) grid (seed means) with A and B
-    marked (A red circle, B blue square). Below, one column per run: generated samples over
-    the real mode centres and D's decision surface σ(D(x)) (2-D data), or a grid of
-    generated images; then its loss and gradient-norm curves over training.
-
-    Built for slider redraws, like ``DiracExplorerFigure``: the first ``draw`` for a sweep lays
-    everything out and renders what does not move (maps, axes, ticks, labels, colour bars,
-    legends) once into a background; later calls restore it and redraw only the samples,
-    surfaces, curves, markers and titles (Agg blitting). Axis limits are fixed per sweep from
-    all its runs (plus ``extra`` records), so the background is rebuilt only when the sweep,
-    the extra records' range, or the renderer changes.
-
-    Args:
-        figsize: figure size in inches.
-        dpi: resolution of the figure and of ``to_png``.
-    """
-
-    N_IMAGES = 64  # image grids: at most 8 × 8
-    LOG_FLOOR = 1e-4  # lowest value shown on the log axes of losses and gradient norms
-
-    def __init__(self, figsize: tuple[float, float] = (14, 10.5), dpi: int = 72) -> None:
-        self.figure = Figure(figsize=figsize, dpi=dpi)
-        self._canvas = FigureCanvasAgg(self.figure)
-        self._key = None
-        self._background = None
-        self._renderer = None
-        self._moving: list = []
-        self._cols: dict = {}
-        self._markers: list = []
-        self._map_axes: list = []
-        self._x_split = 0.5
-        self._regions: dict = {}  # "maps", "A", "B" (or "all") → saved background pixels
-        self._shown: dict = {}  # "A", "B" → what the column shows now (to skip unchanged ones)
-
-    # -- layout ---------------------------------------------------------------------------
-
-    @staticmethod
-    def _limits(records) -> dict:
-        """Fixed axis ranges for the curve panels: steps, losses, gradient norms (log axes)."""
-        def positive(keys):
-            vals = [r.scalars[k] for r in records for k in keys if k in r.scalars]
-            v = np.concatenate(vals) if vals else np.array([1.0])
-            v = v[np.isfinite(v) & (v > 0)]
-            if v.size == 0:
-                return 0.1, 10.0
-            lo, hi = np.percentile(v, [0.5, 99.8])
-            # a penalty or a gradient that dies (λ = 0.1) falls out at the bottom instead of
-            # squeezing the losses into a line at the top
-            return max(float(lo) / 1.5, LambdaLabFigure.LOG_FLOOR), max(float(hi) * 1.5, 10 * LambdaLabFigure.LOG_FLOOR)
-
-        steps = max((int(r.steps[-1]) for r in records if len(r.steps)), default=1)
-        return {"steps": (0, max(steps, 1)),
-                "loss": positive(("d_loss", "g_loss", "d_penalty", "g_penalty")),
-                "grad": positive(("grad_norm_d", "grad_norm_g"))}
-
-    def _build(self, result, limits: dict) -> None:
-        from matplotlib.patches import Rectangle
-        from matplotlib.patheffects import withStroke
-
-        fig = self.figure
-        fig.clear()
-        base = result.config.base
-        is_2d = result.records[0].samples.ndim == 2
-        metrics = lab_metrics(result)
-        outer = fig.add_gridspec(3, 1, height_ratios=[1.0, 1.45, 1.0], left=0.05, right=0.965,
-                                 bottom=0.05, top=0.935, hspace=0.5)
-        top = outer[0].subgridspec(1, 5, wspace=0.6)
-        outline = [withStroke(linewidth=4.5, foreground="black")]
-        self._markers, self._map_axes = [], []
-        for k, metric in enumerate(metrics[:5]):
-            ax = fig.add_subplot(top[0, k])
-            self._map_axes.append(ax)
-            draw_metric_map(ax, result, metric, annotate=len(result.config.lambda_g) <= 6)
-            if k:
-                ax.set_ylabel("")
-            pair = []
-            for tag, size in (("A", 0.96), ("B", 0.7)):  # cell outlines: the values stay readable
-                box = Rectangle((-9, -9), size, size, fill=False, ec=LAB_COLORS[tag], lw=2.2,
-                                path_effects=outline, clip_on=False)
-                ax.add_patch(box)
-                pair.append(box)
-            self._markers.append(pair)
-        fig.suptitle(f"λ lab · {base.dataset}: {len(result.records)} runs of {base.steps:,} steps · "
-                     f"maps: means over seeds {list(result.config.seeds)} · "
-                     f"A = red outline, B = blue outline", fontsize=10.5)
-
-        mid = outer[1].subgridspec(1, 2, wspace=0.16)
-        self._x_split = (mid[0, 0].get_position(fig).x1 + mid[0, 1].get_position(fig).x0) / 2
-        low = outer[2].subgridspec(1, 2, wspace=0.16)
-        self._cols = {}
-        self._moving = [box for pair in self._markers for box in pair]  # + the columns' artists below
-        for c, tag in enumerate(("A", "B")):
-            color = LAB_COLORS[tag]
-            col: dict = {}
-            box = mid[0, c].get_position(fig)
-            col["title"] = fig.text((box.x0 + box.x1) / 2, box.y1 + 0.012, " \n ", ha="center", va="bottom",
-                                    fontsize=10, color=color, fontweight="bold")
-            if is_2d:
-                cells = mid[0, c].subgridspec(1, 2, wspace=0.3)
-                ax_s = fig.add_subplot(cells[0, 0])
-                ax_d = fig.add_subplot(cells[0, 1])
-                ext = result.records[0].surface_extent or (-1.5, 1.5, -1.5, 1.5)
-                col["scatter"] = ax_s.scatter(np.zeros(0), np.zeros(0), s=5, color=color, alpha=0.5,
-                                              lw=0, label="generated")
-                col["surface"] = ax_d.imshow(np.full((2, 2), np.nan), origin="lower", extent=ext,
-                                             cmap=plt.get_cmap("coolwarm").with_extremes(bad="0.85"),
-                                             vmin=0, vmax=1, interpolation="bilinear")
-                cb = fig.colorbar(col["surface"], ax=ax_d, fraction=0.046, pad=0.03)
-                cb.set_label("D(x) = P(real)", fontsize=8)
-                cb.ax.tick_params(labelsize=7)
-                centres = self._centres(result)
-                crosses = []
-                for ax, name in ((ax_s, "generated samples"), (ax_d, "D's decision surface")):
-                    crosses += ax.plot(centres[:, 0], centres[:, 1], "x", color="black", ms=5, mew=1.2,
-                                       label="real mode centres")
-                    ax.set_xlim(ext[0], ext[1])
-                    ax.set_ylim(ext[2], ext[3])
-                    ax.set_aspect("equal")
-                    ax.set_xlabel("x₁", fontsize=8)
-                    ax.set_ylabel("x₂", fontsize=8, labelpad=1)
-                    ax.tick_params(labelsize=7)
-                    ax.set_title(name, fontsize=8.5)
-                ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=7.5,
-                            frameon=False, markerscale=1.5, handletextpad=0.2, columnspacing=0.8)
-                # redrawn over the moving samples and surface, in full-draw order
-                col["artists"] = [col["scatter"], crosses[0], *ax_s.spines.values(),
-                                  col["surface"], crosses[1], *ax_d.spines.values()]
-            else:
-                ax_s = fig.add_subplot(mid[0, c])
-                n_show = min(self.N_IMAGES, max(len(r.samples) for r in result.records) or 1)
-                shape = result.records[0].samples.shape[1:]
-                col["n_show"], col["ncol"] = n_show, int(np.ceil(np.sqrt(n_show)))
-                col["grid"] = ax_s.imshow(_image_grid(np.zeros((0, *shape), np.float32), n_show, col["ncol"]),
-                                          interpolation="nearest")
-                ax_s.set_axis_off()  # the column title above says what and when
-                col["artists"] = [col["grid"]]
-            col["artists"].append(col["title"])
-
-            cells = low[0, c].subgridspec(1, 2, wspace=0.32)
-            ax_l, ax_g = fig.add_subplot(cells[0, 0]), fig.add_subplot(cells[0, 1])
-            col["loss"] = [ax_l.plot([], [], color=k, lw=lw, ls=ls, label=lab)[0] for k, lw, ls, lab in (
-                ("tab:purple", 1.1, "-", "D loss (adv.)"), ("tab:green", 1.1, "-", "G loss (adv.)"),
-                ("tab:purple", 1.4, ":", "λ_D Σw_D²"), ("tab:green", 1.4, ":", "λ_G Σw_G²"))]
-            col["grad"] = [ax_g.plot([], [], color=k, lw=1.1, label=lab)[0] for k, lab in (
-                ("tab:purple", "‖∇L_D‖ (D)"), ("tab:green", "‖∇L_G‖ (G)"))]
-            col["div"] = [ax.axvline(0, color="black", ls="--", lw=1, visible=False) for ax in (ax_l, ax_g)]
-            for ax, key, ylabel in ((ax_l, "loss", f"{tag}: loss (log scale)"),
-                                    (ax_g, "grad", f"{tag}: gradient norm (log scale)")):
-                ax.set_yscale("log")
-                ax.set_xlim(*limits["steps"])
-                ax.set_ylim(*limits[key])
-                ax.yaxis.set_major_locator(LogLocator(numticks=6))
-                ax.yaxis.set_major_formatter(LogFormatter())
-                ax.yaxis.set_minor_locator(NullLocator())
-                ax.set_xlabel("training step", fontsize=8)
-                ax.set_ylabel(ylabel, fontsize=8, color=color)
-                ax.tick_params(labelsize=7)
-                ax.grid(alpha=0.3)
-                # above the panel, where it hides no curve
-                ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(-0.02, 1.0), ncol=2, frameon=False,
-                          handlelength=1.6, columnspacing=0.9, borderaxespad=0.2)
-            col["artists"] += [*col["loss"], *col["grad"], *col["div"]]
-            self._cols[tag] = col
-        self._moving = [*self._moving, *self._cols["A"]["artists"], *self._cols["B"]["artists"]]
-
-    @staticmethod
-    def _centres(result) -> np.ndarray:
-        from .data import make_mixture  # the centres are data, not a computation
-
-        return make_mixture(result.config.base.dataset).centers.numpy()
-
-    # -- moving parts ---------------------------------------------------------------------
-
-    def _set_run(self, tag: str, rec, title: str) -> None:
-        col = self._cols[tag]
-        col["title"].set_text(title)
-        if "scatter" in col:
-            pts = rec.samples if rec.samples.ndim == 2 else np.zeros((0, 2))
-            col["scatter"].set_offsets(pts)
-            col["surface"].set_data(rec.surface if rec.surface is not None else np.full((2, 2), np.nan))
-        else:
-            col["grid"].set_data(_image_grid(rec.samples, col["n_show"], col["ncol"]))
-        for line, key in zip(col["loss"], ("d_loss", "g_loss", "d_penalty", "g_penalty"), strict=True):
-            y = rec.scalars[key]
-            line.set_data(rec.steps, np.where(y > 0, y, np.nan))  # log axis: λ = 0 draws no penalty
-        for line, key in zip(col["grad"], ("grad_norm_d", "grad_norm_g"), strict=True):
-            line.set_data(rec.steps, rec.scalars[key])
-        for line in col["div"]:
-            line.set_visible(bool(rec.diverged and rec.diverged_step))
-            if rec.diverged and rec.diverged_step:
-                line.set_xdata([rec.diverged_step, rec.diverged_step])
-
-    def _save_regions(self) -> None:
-        """Cut the background into the maps row and the two columns, if their artists allow it.
-
-        A slider move changes one column and the map markers; only those parts are restored
-        and redrawn. If a column's artists reach into another part (an unusual figure size),
-        everything is one part and every redraw draws all moving artists.
-        """
-        from matplotlib.transforms import Bbox
-
-        renderer = self._canvas.get_renderer()
-        fig_w, fig_h = self.figure.bbox.width, self.figure.bbox.height
-        maps_bottom = min(ax.get_tightbbox(renderer).y0 for ax in self._map_axes)
-        cols_top = max(self._cols[t]["title"].get_window_extent(renderer).y1 for t in ("A", "B"))
-        a_right = self._cols["A"]["title"].get_window_extent(renderer).x1
-        b_left = self._cols["B"]["title"].get_window_extent(renderer).x0
-        x_split = self._x_split * fig_w
-        if cols_top < maps_bottom and a_right < x_split < b_left:
-            y_split = (cols_top + maps_bottom) / 2
-            boxes = {"maps": Bbox.from_extents(0, y_split, fig_w, fig_h),
-                     "A": Bbox.from_extents(0, 0, x_split, y_split),
-                     "B": Bbox.from_extents(x_split, 0, fig_w, y_split)}
-        else:
-            boxes = {"all": self.figure.bbox}
-        self._regions = {name: self._canvas.copy_from_bbox(box) for name, box in boxes.items()}
-
-    def draw(self, result, rec_a, rec_b, titles: tuple[str, str] = ("A", "B"), extra=()) -> Figure:
-        """Show runs ``rec_a`` and ``rec_b`` of ``result`` (or trained next to it) with the maps.
-
-        Args:
-            result: the ``sweep.SweepResult`` whose maps are drawn.
-            rec_a, rec_b: ``sweep.RunRecord``s on the same data set (grid runs or extra ones);
-                each is marked on the maps at its (λ_G, λ_D).
-            titles: the tags that start the two columns' titles.
-            extra: records not in ``result`` that may be shown (their ranges join the axes').
-
-        Returns:
-            The figure, drawn.
-
-        Raises:
-            ValueError: if a run is on another data set than ``result``.
-        """
-        runs = {"A": (rec_a, titles[0]), "B": (rec_b, titles[1])}
-        for tag, (rec, _) in runs.items():
-            if rec.config.dataset != result.config.base.dataset:
-                raise ValueError(f"run {tag} is on {rec.config.dataset!r}, the maps on "
-                                 f"{result.config.base.dataset!r}")
-        extra = tuple(extra)
-        limits = self._limits(list(result.records) + list(extra))
-        key = (id(result), tuple(sorted(limits.items())))
-        full = key != self._key or self._canvas.get_renderer() is not self._renderer
-        if key != self._key:
-            self._build(result, limits)
-            self._shown = {}
-        changed = []
-        for tag, (rec, tag_title) in runs.items():
-            title = _lab_record_title(tag_title, rec)
-            if full or self._shown.get(tag) != (id(rec), title):
-                self._set_run(tag, rec, title)
-                self._shown[tag] = (id(rec), title)
-                changed.append(tag)
-        for pair in self._markers:
-            for box, rec in zip(pair, (rec_a, rec_b), strict=True):
-                x = lambda_position(rec.config.lambda_d, result.config.lambda_d)
-                y = lambda_position(rec.config.lambda_g, result.config.lambda_g)
-                box.set_xy((x - box.get_width() / 2, y - box.get_height() / 2))
-        if full:
-            for artist in self._moving:  # a full draw skips animated artists
-                artist.set_animated(True)
-            self._canvas.draw()
-            for artist in self._moving:
-                artist.set_animated(False)
-            self._save_regions()
-            self._renderer = self._canvas.get_renderer()
-            self._key = key
-        if "all" in self._regions:
-            parts = {"all": self._moving}
-        else:
-            parts = {"maps": [box for pair in self._markers for box in pair]}
-            parts.update({tag: self._cols[tag]["artists"] for tag in changed})
-        for name, artists in parts.items():
-            self._canvas.restore_region(self._regions[name])
-            for artist in artists:
-                if artist.get_visible():
-                    self.figure.draw_artist(artist)
-        return self.figure
-
-    def to_png(self) -> bytes:
-        """The figure as last drawn, as PNG bytes (see ``fast_png``)."""
-        if not self._regions:
-            raise RuntimeError("nothing drawn yet: call draw() first")
-        return fast_png(np.asarray(self._canvas.buffer_rgba()))
-
-
-def fast_png(pixels: np.ndarray, level: int = 1) -> bytes:
-    """Encode an RGB(A) image as PNG quickly: no per-row filter search, zlib level 1.
-
-    Pillow tries every PNG row filter, which takes ~2× longer on a dashboard-sized picture;
-    unfiltered rows of a mostly flat figure compress about as well.
-
-    Args:
-        pixels: uint8 array (H, W, 3) or (H, W, 4); an alpha channel is dropped.
-        level: zlib compression level 0–9.
-
-    Returns:
-        The PNG file's bytes.
-    """
-    import struct
-    import zlib
-
-    pixels = np.asarray(pixels)
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
-        raise ValueError(f"pixels must be uint8 of shape (H, W, 3|4), got {pixels.dtype} {pixels.shape}")
-    h, w = pixels.shape[:2]
-    rows = np.empty((h, 1 + 3 * w), dtype=np.uint8)
-    rows[:, 0] = 0  # filter type "None" for every row
-    rows[:, 1:] = pixels[..., :3].reshape(h, 3 * w)
-
-    def chunk(tag: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
-
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + chunk(b"IEND", b""))
-
-
-
-# --- training the article's GAN on digits (notebook 04) -----------------------------------
-
-from matplotlib.ticker import FuncFormatter  # noqa: E402
-
-
-def _plain_log_ticks(ax) -> None:
-    """Plain y tick labels ("45", "0.2", not "4.5×10¹") on a log axis spanning a few decades at most."""
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
-    ax.yaxis.set_major_formatter(plain)
-    lo, hi = ax.get_ylim()
-    if hi < 10 * lo:  # less than a decade: label the minor ticks too, or hardly any tick is labelled
-        ax.yaxis.set_minor_formatter(plain)
-        ax.tick_params(axis="y", which="minor", labelsize=7)
-    else:
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-
-_STEP_LABEL = "training step (one D update + one G update)"
-
-
-def figure_png(fig: Figure, dpi: int = 72) -> bytes:
-    """The figure rendered as PNG bytes (for a picture that is replaced while a run trains).
-
-    Args:
-        fig: any matplotlib figure.
-        dpi: resolution.
-
-    Returns:
-        The PNG file's bytes.
-    """
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-def plot_training_dashboard(history, title: str | None = None, n_images: int = 64, nrow: int = 8) -> Figure:
-    """A run at a glance: losses, D(x) vs. D(G(z)), gradient norms, weight norms, latest samples.
-
-    Works on a run in progress (``train_gan``'s ``on_log`` passes the growing history) and on
-    a finished one. Samples are the fixed-noise batch at the latest evaluation step.
-
-    Args:
-        history: a ``train.History`` (``steps``, ``scalars``, ``sample_steps``, ``samples``;
-            samples of shape (N, C, H, W) in [-1, 1]).
-        title: prefix of the figure title (e.g. "λ_G = λ_D = 1e-4").
-        n_images: how many samples of the latest evaluation to show.
-        nrow: images per grid row.
-
-    Returns:
-        The figure (five axes: four curves and the sample grid).
-    """
-    steps = np.asarray(history.steps, dtype=np.float64)
-
-    def series(key: str) -> np.ndarray:
-        return np.asarray(history.scalars[key], dtype=np.float64)
-
-    fig = plt.figure(figsize=(13, 6.4))
-    gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.35])
-    ax_loss, ax_dout = fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1])
-    ax_grad, ax_wn = fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1])
-    ax_img = fig.add_subplot(gs[:, 2])
-
-    ax_loss.plot(steps, series("d_loss"), color="C0", lw=1, label="L_D (adversarial part)")
-    ax_loss.plot(steps, series("g_loss"), color="C1", lw=1, label="L_G (adversarial part)")
-    for key, color, label in (("d_penalty", "C0", "λ_D Σw_D²"), ("g_penalty", "C1", "λ_G Σw_G²")):
-        pen = series(key)
-        if pen.size and np.nanmax(np.abs(pen)) > 0:
-            ax_loss.plot(steps, pen, color=color, ls="--", lw=1, label=label)
-    ax_loss.set_ylabel("loss (nats)")
-    ax_loss.set_title("Losses")
-
-    ax_dout.plot(steps, series("d_real"), color="C2", lw=1, label="D(x), real")
-    ax_dout.plot(steps, series("d_fake"), color="C3", lw=1, label="D(G(z)), generated")
-    ax_dout.axhline(0.5, color="0.5", ls=":", lw=1, label="0.5: D cannot tell")
-    ax_dout.set_ylim(-0.02, 1.02)
-    ax_dout.set_ylabel("mean probability 'real'")
-    ax_dout.set_title("What the discriminator says")
-
-    for key, color, label in (("grad_norm_d", "C0", "‖∇L_D‖ (D's weights)"),
-                              ("grad_norm_g", "C1", "‖∇L_G‖ (G's weights)")):
-        g = series(key)
-        ax_grad.plot(steps, np.where(g > 0, g, np.nan), color=color, lw=1, label=label)
-    if steps.size:
-        ax_grad.set_yscale("log")
-        _plain_log_ticks(ax_grad)
-    ax_grad.set_ylabel("gradient norm (log scale)")
-    ax_grad.set_title("Gradient norms")
-
-    ax_wn.plot(steps, series("weight_norm_d"), color="C0", lw=1.3, label="‖w_D‖")
-    ax_wn.plot(steps, series("weight_norm_g"), color="C1", lw=1.3, label="‖w_G‖")
-    ax_wn.set_ylabel("weight norm sqrt(Σw²)")
-    ax_wn.set_title("Weight norms")
-
-    for ax in (ax_loss, ax_dout, ax_grad, ax_wn):
-        ax.set_xlabel(_STEP_LABEL, fontsize=8)
-        ax.grid(alpha=0.3)
-        if steps.size:
-            ax.legend(fontsize=7, loc="best")
-
-    if history.samples:
-        plot_image_grid(history.samples[-1][:n_images], nrow=nrow, ax=ax_img,
-                        title=f"samples from fixed noise, step {history.sample_steps[-1]:,}")
-    else:
-        ax_img.set_axis_off()
-        ax_img.text(0.5, 0.5, "no samples yet", ha="center", va="center", transform=ax_img.transAxes)
-    cfg = history.config or {}
-    total = cfg.get("steps")
-    done = int(steps[-1]) if steps.size else 0
-    head = f"{title}: " if title else ""
-    fig.suptitle(f"{head}step {done:,}" + (f" of {total:,}" if total else "")
-                 + (" (diverged)" if getattr(history, "diverged", False) else ""))
-    fig.tight_layout()
-    return fig
-
-
-def plot_class_histograms(counts: dict, ax=None, title: str = "Which digits the generator draws",
-                          n_classes: int = 10) -> Figure:
-    """Grouped bars: the share of samples the classifier puts in each digit class, per label.
-
-    Args:
-        counts: label → predicted samples per class, shape (n_classes,) (e.g.
-            ``metrics.ClassStats.counts``). The legend shows each label's sample count.
-        ax: an axes to draw on; a new figure when None.
-        title: the axes title.
-        n_classes: number of classes (10 digits).
-
-    Returns:
-        The figure.
-
-    Raises:
-        ValueError: when a count vector has the wrong shape, is negative or sums to 0.
-    """
-    if not counts:
-        raise ValueError("counts is empty: give at least one label → class counts")
-    fig, ax = _new_or_given(ax, (8, 3.6))
-    width = 0.8 / len(counts)
-    for k, (label, c) in enumerate(counts.items()):
-        c = _to_numpy(c).astype(np.float64)
-        if c.shape != (n_classes,) or (c < 0).any() or c.sum() == 0:
-            raise ValueError(f"counts[{label!r}] must be {n_classes} non-negative counts, not all 0; got {c}")
-        share = 100 * c / c.sum()
-        ax.bar(np.arange(n_classes) + (k - (len(counts) - 1) / 2) * width, share, width,
-               color=f"C{k}", label=f"{label} (n = {int(c.sum())})")
-    ax.axhline(100 / n_classes, color="black", ls="--", lw=1, label=f"uniform: {100 / n_classes:g} % (real data)")
-    ax.set_xticks(np.arange(n_classes))
-    ax.set_xlabel("digit class predicted by the classifier")
-    ax.set_ylabel("share of samples (%)")
-    ax.set_title(title)
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3, axis="y")
-    return fig
-
-
-def plot_seed_curves(curves: dict, ylabel: str, ax=None, title: str | None = None,
-                     xlabel: str = _STEP_LABEL, logy: bool = False, reference: float | None = None,
-                     reference_label: str = "real data") -> Figure:
-    """One line per label: the mean over seeds, with a band from the lowest to the highest seed.
-
-    Args:
-        curves: label → list of ``(x, y)`` runs (one per seed), x and y of shape (T_i,). Runs
-            of different lengths (a diverged run stops early) are cut to the shortest.
-        ylabel: the y-axis label (with units).
-        ax: an axes to draw on; a new figure when None.
-        title: the axes title.
-        xlabel: the x-axis label.
-        logy: logarithmic y axis.
-        reference: a value drawn as a dashed horizontal line (e.g. the real-data level).
-        reference_label: its legend entry.
-
-    Returns:
-        The figure.
-
-    Raises:
-        ValueError: when a label has no runs or a run's x and y differ in length.
-    """
-    fig, ax = _new_or_given(ax, (6, 3.8))
-    for k, (label, runs) in enumerate(curves.items()):
-        runs = [(_to_numpy(x).astype(np.float64), _to_numpy(y).astype(np.float64)) for x, y in runs]
-        if not runs:
-            raise ValueError(f"curves[{label!r}] has no runs")
-        for x, y in runs:
-            if x.shape != y.shape or x.ndim != 1:
-                raise ValueError(f"curves[{label!r}]: x and y must be 1-D of the same length, got {x.shape}, {y.shape}")
-        n = min(len(x) for x, _ in runs)
-        x = runs[0][0][:n]
-        ys = np.stack([y[:n] for _, y in runs])
-        n_runs = f"{len(runs)} seeds" if len(runs) > 1 else "1 seed"
-        ax.plot(x, ys.mean(0), color=f"C{k}", lw=1.6, label=f"{label} (mean of {n_runs})")
-        if len(runs) > 1:
-            ax.fill_between(x, ys.min(0), ys.max(0), color=f"C{k}", alpha=0.2, lw=0)
-    if reference is not None:
-        ax.axhline(reference, color="black", ls="--", lw=1, label=reference_label)
-    if logy:
-        ax.set_yscale("log")
-        _plain_log_ticks(ax)
-    ax.set_xlabel(xlabel, fontsize=8)
-    ax.set_ylabel(ylabel)
-    if title:
-        ax.set_title(title)
-    ax.grid(alpha=0.3, which="both" if logy else "major")
-    ax.legend(fontsize=7)
-    return fig
-
-
-# --- sweep sample panels
 
 
 def plot_sample_panels(result, points, title: str | None = None, seed: int = 0, n_images: int = 36,

@@ -538,3 +538,39 @@ def load_sweep(
         raise ValueError(f"neither the sweep nor its fallback is complete in {where}, and "
                          "train_missing_fallback=False forbids training the fallback")
     return run_sweep(fallback, cache_dir, progress=progress, classifier=classifier), "trained"
+
+
+def point_sweep(sweep: SweepConfig, lambda_g: float, lambda_d: float, seed: int,
+                steps: int | None = None) -> SweepConfig:
+    """One (λ_G, λ_D, seed) run on a sweep's base config, ``steps`` long (e.g. a point off its grid).
+
+    The logging and evaluation intervals are scaled with the steps, so the run logs as many
+    rows and evaluates as many times as the sweep's runs; ``eval_last`` and
+    ``n_stored_samples`` are the sweep's.
+
+    Args:
+        sweep: the sweep whose base config the run shares.
+        lambda_g, lambda_d: the penalties, ≥ 0 (any value, not only grid values).
+        seed: the run's seed, an integer ≥ 0.
+        steps: training steps, ≥ 1 (None: the sweep's own).
+
+    Returns:
+        A one-member ``SweepConfig`` (train or load it with ``run_sweep``).
+
+    Raises:
+        ValueError: for a negative or non-finite λ, a seed that is not an integer ≥ 0, or
+            steps that are not a positive integer.
+    """
+    lambda_g, lambda_d = validate_coef(lambda_g, "lambda_g"), validate_coef(lambda_d, "lambda_d")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    base = sweep.base
+    steps = base.steps if steps is None else steps
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps!r}")
+    steps = int(steps)
+    scale = steps / base.steps  # keep the number of logged rows and evaluations
+    base = base.replace(steps=steps, log_every=max(1, round(base.log_every * scale)),
+                        eval_every=max(1, min(steps, round(base.eval_every * scale))))
+    return SweepConfig(base, lambda_g=(lambda_g,), lambda_d=(lambda_d,), seeds=(int(seed),),
+                       eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples)

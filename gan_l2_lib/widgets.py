@@ -1,19 +1,51 @@
-"""Widget wiring only: sliders and buttons connected to cached data and ``plotting`` functions.
+"""Controllers only: sliders and buttons connected to cached data and to the figures that show it.
 
-Nothing here computes a result of its own; callbacks are plain functions that can be tested
-without a browser.
+Nothing here computes a result of its own: the pictures come from ``live_figures`` (slider
+canvases) and ``plotting`` (the training dashboard), the configs from ``sweep``. Callbacks are
+plain methods that can be tested without a browser, and the λ lab's state rule is a pure
+function, ``resolve_lab_state``.
 """
 
 from __future__ import annotations
 
+import html
+import time
+from contextlib import contextmanager
+
 import ipywidgets as widgets
+import matplotlib.pyplot as plt
 import numpy as np
+from IPython.display import Image as DisplayImage
+from IPython.display import display
 
 from . import dirac
-from .plotting import DiracExplorerFigure
+from .evaluate import lambda_label
+from .live_figures import LAB_COLORS, DiracExplorerFigure, LambdaLabFigure, figure_png
+from .plotting import plot_training_dashboard
 from .regularizers import validate_coef
+from .sweep import SweepResult, point_sweep, run_sweep
 
-# --- Dirac-GAN explorer (notebook 03) -------------------------------------------------------
+
+class _Controller:
+    """What every controller shares: named controls, their values, and holding redraws."""
+
+    controls: dict
+    _holding = False
+
+    def values(self) -> dict:
+        """The controls' current values, by name."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    @contextmanager
+    def _held(self):
+        """Set controls from code without each change redrawing (the caller redraws once)."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+
+# --- Dirac-GAN explorer --------------------------------------------------------------------------
 
 #: λ stops of the λ_D / λ_G sliders: log-spaced like a FloatLogSlider, plus an exact 0.
 DIRAC_LAMBDA_STOPS = (0.0, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.15, 0.3, 0.5, 1.0)
@@ -22,12 +54,20 @@ DIRAC_C_RANGE = (-1.5, 1.5, 0.1)  # min, max, step of the data-point slider
 DIRAC_WINDOWS = (2.0, 3.0, 5.0)  # half-widths of the (θ, ψ) window the explorer picks from
 
 
-class DiracExplorer:
+class DiracExplorer(_Controller):
     """Sliders for a Dirac-GAN run, redrawing its field, trajectory and distance curve.
 
     The picture is a PNG in an ``ipywidgets.Image`` (no interactive matplotlib backend
     needed), drawn from a ``matplotlib.figure.Figure`` that pyplot does not manage, so it
-    never shows up a second time under a cell.
+    never shows up a second time under a cell. Show it with ``display(explorer.widget)``;
+    ``explorer.update(lambda_d=0.15)`` moves sliders from code.
+
+    Args:
+        theta0, psi0: the start (θ₀, ψ₀) of every simulated run.
+        steps: the run length, ≥ 1.
+        n_grid: arrows per axis of the field.
+        dpi: resolution of the picture.
+        **initial: controls to set (see ``update``).
 
     Attributes:
         controls: ``{"lambda_d", "lambda_g", "h", "c", "mode", "gen_loss"}`` → widget.
@@ -70,14 +110,9 @@ class DiracExplorer:
             c["mode"], c["gen_loss"], self.image,
         ])
         self.trajectory: dirac.DiracTrajectory | None = None
-        self._holding = False
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
         self.update(**initial)
-
-    def values(self) -> dict:
-        """The controls' current values, by name."""
-        return {name: control.value for name, control in self.controls.items()}
 
     def _check(self, name: str, value):
         if name in ("lambda_d", "lambda_g"):
@@ -87,7 +122,7 @@ class DiracExplorer:
             return value
         if name in ("h", "c"):
             label = "h (step size)" if name == "h" else "c (data point)"
-            value = dirac._finite(value, label)
+            value = dirac.finite_real(value, label)
             lo, hi, _ = DIRAC_H_RANGE if name == "h" else DIRAC_C_RANGE
             if not lo <= value <= hi:
                 raise ValueError(f"{label} must lie in the slider range [{lo}, {hi}], got {value}")
@@ -115,12 +150,9 @@ class DiracExplorer:
         if unknown:
             raise ValueError(f"unknown control(s) {sorted(unknown)}; valid names: {list(self.controls)}")
         checked = {name: self._check(name, value) for name, value in values.items()}
-        self._holding = True
-        try:
+        with self._held():
             for name, value in checked.items():
                 self.controls[name].value = value
-        finally:
-            self._holding = False
         return self._redraw()
 
     def _on_change(self, _change) -> None:
@@ -147,56 +179,159 @@ class DiracExplorer:
         return png
 
 
-def make_dirac_explorer(theta0: float = 1.0, psi0: float = 1.0, steps: int = 500, **initial) -> DiracExplorer:
-    """Build a ``DiracExplorer`` starting from (θ₀, ψ₀); ``initial`` sets controls (see ``update``).
-
-    Show it with ``display(explorer.widget)``; call ``explorer.update(lambda_d=0.15)`` to move
-    sliders from code.
-    """
-    return DiracExplorer(theta0, psi0, steps, **initial)
-
-
-# --- λ lab (notebook 05) ---------------------------------------------------------------------
+# --- λ lab -------------------------------------------------------------------------------------
 
 #: The "panel B shows" choice that means: the grid run picked by the B sliders.
 LAB_GRID_RUN = "grid run (B sliders)"
+#: The λ lab's controls, in display order.
+LAB_CONTROLS = ("dataset", "lambda_g", "lambda_d", "seed", "lambda_g_b", "lambda_d_b", "seed_b", "panel_b")
+#: The λ sliders → the ``SweepConfig`` field holding their grid values.
+LAB_SLIDERS = {"lambda_g": "lambda_g", "lambda_d": "lambda_d", "lambda_g_b": "lambda_g", "lambda_d_b": "lambda_d"}
 
 
-class LambdaLab:
+def _grid_value(value, grid, name: str) -> float:
+    """The value of ``grid`` equal to ``value`` (to 1e-9 relative), else ValueError."""
+    value = validate_coef(value, name)
+    for v in grid:
+        if np.isclose(v, value, rtol=1e-9, atol=0):
+            return float(v)
+    raise ValueError(f"{name} must be one of the sweep's values {tuple(grid)}, got {value}")
+
+
+def _link_diagonal(new: dict, values: dict, cfg, dataset: str) -> None:
+    """A diagonal sweep has only λ_G = λ_D pairs: the slider set in ``values`` takes its partner along."""
+    for g_name, d_name in (("lambda_g", "lambda_d"), ("lambda_g_b", "lambda_d_b")):
+        ig = cfg.lambda_g.index(new[g_name])
+        id_ = cfg.lambda_d.index(new[d_name])
+        if ig == id_:
+            continue
+        if g_name in values and d_name in values:
+            raise ValueError(f"{dataset} is a diagonal sweep (λ_G, λ_D) ∈ "
+                             f"{list(zip(cfg.lambda_g, cfg.lambda_d, strict=True))}; "
+                             f"got {g_name}={new[g_name]}, {d_name}={new[d_name]}")
+        if d_name in values:
+            new[g_name] = float(cfg.lambda_g[id_])
+        else:
+            new[d_name] = float(cfg.lambda_d[ig])
+
+
+def _carry_over(current: dict, dataset: str, cfg) -> dict:
+    """Values on switching to ``dataset``: what its sweep ``cfg`` has, else its first; B a grid run."""
+    new = dict(current, dataset=dataset, panel_b=LAB_GRID_RUN)
+    for name, field in LAB_SLIDERS.items():
+        grid = getattr(cfg, field)
+        new[name] = next((float(v) for v in grid if np.isclose(v, current[name])), float(grid[0]))
+    for name in ("seed", "seed_b"):
+        new[name] = current[name] if current[name] in cfg.seeds else cfg.seeds[0]
+    return new
+
+
+def resolve_lab_state(current: dict, values: dict, results: dict,
+                      trained: dict | None = None) -> tuple[dict, bool]:
+    """The λ lab's state rule: what every control shows after ``values`` are set on ``current``.
+
+    Switching the data set keeps the λ values and seeds its sweep has (else its first ones)
+    and shows the B grid run; on a diagonal sweep a moved λ slider takes its partner along;
+    moving a B control (without choosing ``panel_b``) shows the B grid run again.
+
+    Args:
+        current: the controls' values now, name → value for every name of ``LAB_CONTROLS``.
+        values: the controls to set, name → value (any subset of ``LAB_CONTROLS``).
+        results: data-set name → ``sweep.SweepResult`` (only their ``config`` is read).
+        trained: data-set name → {label: record} of runs trained next to the sweep (their
+            labels are valid ``panel_b`` values); None: none.
+
+    Returns:
+        ``(new, switched)``: the values of every control after the change, and whether the
+        data set changed.
+
+    Raises:
+        ValueError: for an unknown name, or a value the control cannot take (a λ not in the
+            grid, a seed not in the sweep, an unknown data set or panel, two λ values that
+            are no pair of a diagonal sweep).
+    """
+    unknown = set(values) - set(LAB_CONTROLS)
+    if unknown:
+        raise ValueError(f"unknown control(s) {sorted(unknown)}; valid names: {list(LAB_CONTROLS)}")
+    trained = trained or {}
+    ds = values.get("dataset", current["dataset"])
+    if ds not in results:
+        raise ValueError(f"dataset must be one of {list(results)}, got {ds!r}")
+    cfg = results[ds].config
+    switched = ds != current["dataset"]
+    new = _carry_over(current, ds, cfg) if switched else dict(current)
+    for name, value in values.items():
+        if name in LAB_SLIDERS:
+            new[name] = _grid_value(value, getattr(cfg, LAB_SLIDERS[name]), name)
+        elif name in ("seed", "seed_b"):
+            if isinstance(value, bool) or value not in cfg.seeds:
+                raise ValueError(f"{name} must be one of the sweep's seeds {cfg.seeds}, got {value!r}")
+            new[name] = int(value)
+        elif name == "panel_b":
+            runs = list(trained.get(ds, {}))
+            if value != LAB_GRID_RUN and value not in runs:
+                raise ValueError(f"panel_b must be {LAB_GRID_RUN!r} or a run trained here ({runs}), "
+                                 f"got {value!r}")
+    if cfg.diagonal:
+        _link_diagonal(new, values, cfg, ds)
+    if "panel_b" in values:
+        new["panel_b"] = values["panel_b"]
+    elif any(name in values for name in ("lambda_g_b", "lambda_d_b", "seed_b")):
+        new["panel_b"] = LAB_GRID_RUN  # moving a B control shows the B grid run again
+    return new, switched
+
+
+def _lambda_stops(values) -> list[tuple[str, float]]:
+    """Slider options for λ grid values: (label "0", "1e-4", …, value)."""
+    return [(lambda_label(v), float(v)) for v in values]
+
+
+def _error_html(err: Exception) -> str:
+    return f"<span style='color:#c00'>{html.escape(str(err))}</span>"
+
+
+class LambdaLab(_Controller):
     """A dashboard over cached sweeps: two (λ_G, λ_D, seed) settings side by side, with maps.
 
     Controls: a data-set dropdown; for setting A the sliders "λ_G", "λ_D" and a seed
     dropdown, for B "λ_G (B)", "λ_D (B)", "seed (B)"; "panel B shows" picks the B grid run or
     a run trained here. The λ sliders step through the sweep's grid values (labels ``0``,
     ``1e-4``, …: a log slider with a 0 stop). For a diagonal sweep (λ_G = λ_D pairs) moving one
-    λ slider moves its partner. "train this point now" trains a (λ_G, λ_D) pair that is not
-    in the grid through ``sweep.run_sweep`` (cached) and shows it in panel B.
+    λ slider moves its partner (``resolve_lab_state`` holds these rules). "train this point
+    now" trains a (λ_G, λ_D) pair that is not in the grid through ``sweep.run_sweep`` (cached)
+    and shows it in panel B.
 
-    The picture is a PNG in an ``ipywidgets.Image`` drawn by ``plotting.LambdaLabFigure``
-    from cached records only; nothing is trained on a slider move.
+    The picture is a PNG in an ``ipywidgets.Image`` drawn by ``live_figures.LambdaLabFigure``
+    from cached records only; nothing is trained on a slider move. Show it with
+    ``display(lab.widget)``; ``lab.update(lambda_d=1e-2)`` moves a slider from code.
+
+    Args:
+        results: data-set name → ``sweep.SweepResult`` with records; the first is shown first.
+        cache_dir: where "train this point now" caches its runs (``run_sweep``'s default,
+            ``sweep.default_sweep_cache_dir()``, when None).
+        train_steps: steps of a trained point (None: the sweep's own).
+        classifier: a ``metrics.TrainedClassifier`` for trained image runs (None: the default).
+        dpi: resolution of the picture.
+        **initial: controls to set (see ``update``).
 
     Attributes:
         results: data-set name → ``sweep.SweepResult``.
-        controls: name → widget (``dataset``, ``lambda_g``, ``lambda_d``, ``seed``,
-            ``lambda_g_b``, ``lambda_d_b``, ``seed_b``, ``panel_b``).
+        controls: name → widget (``LAB_CONTROLS``: ``dataset``, ``lambda_g``, ``lambda_d``,
+            ``seed``, ``lambda_g_b``, ``lambda_d_b``, ``seed_b``, ``panel_b``).
         train_controls: ``lambda_g``, ``lambda_d`` (``FloatText``), ``button``, ``status``.
         trained: data-set name → {label: ``RunRecord``} of the runs trained here.
         image: the ``ipywidgets.Image``; widget: the whole dashboard (display this).
         figure: the matplotlib figure drawn into (one per data set).
         timings: seconds of every redraw so far.
-        cache_dir, train_steps, classifier: where trained points are cached, their length
-            (None: the sweep's own step count), and the digit classifier for their image
-            metrics (None: ``run_sweep`` loads the default one).
-    """
+        cache_dir, train_steps, classifier: as given.
 
-    SLIDERS = {"lambda_g": ("lambda_g", "A"), "lambda_d": ("lambda_d", "A"),
-               "lambda_g_b": ("lambda_g", "B"), "lambda_d_b": ("lambda_d", "B")}
+    Raises:
+        ValueError: for empty ``results``, a value that is no ``SweepResult`` with records, or
+            ``train_steps`` that is not a positive integer or None.
+    """
 
     def __init__(self, results: dict, cache_dir=None, train_steps: int | None = None, classifier=None,
                  dpi: int = 72, **initial) -> None:
-        from .plotting import LambdaLabFigure
-        from .sweep import SweepResult
-
         if not results:
             raise ValueError("results is empty: pass at least one data set's SweepResult")
         for name, res in results.items():
@@ -209,30 +344,59 @@ class LambdaLab:
         self.cache_dir, self.train_steps, self.classifier = cache_dir, train_steps, classifier
         self.trained: dict[str, dict] = {name: {} for name in self.results}
         self.timings: list[float] = []
-        style = {"description_width": "initial"}
         first = next(iter(self.results))
-        cfg = self.results[first].config
-        g_stops, d_stops = self._stops(cfg.lambda_g), self._stops(cfg.lambda_d)
+        self.controls = self._make_controls(self.results[first].config, first)
+        self.train_controls = self._make_train_controls()
+        self.image = widgets.Image(format="png")
+        # one figure per data set: switching back finds its background already drawn
+        self._canvases = {name: LambdaLabFigure(dpi=dpi) for name in self.results}
+        c, t = self.controls, self.train_controls
+        a_box = widgets.VBox([widgets.HTML(f"<b style='color:{LAB_COLORS['A']}'>Setting A</b> (red)"),
+                              c["lambda_g"], c["lambda_d"], c["seed"]])
+        b_box = widgets.VBox([widgets.HTML(f"<b style='color:{LAB_COLORS['B']}'>Setting B</b> (blue)"),
+                              c["lambda_g_b"], c["lambda_d_b"], c["seed_b"], c["panel_b"]])
+        self.widget = widgets.VBox([
+            c["dataset"], widgets.HBox([a_box, b_box]),
+            widgets.HBox([t["lambda_g"], t["lambda_d"], t["button"], t["status"]]),
+            self.image,
+        ])
+        for name, control in self.controls.items():
+            control.observe(lambda change, name=name: self._on_change(name, change), names="value")
+        t["button"].on_click(self._on_train_click)
+        start_ds = initial.get("dataset", first)
+        defaults = self._default_b(start_ds) if start_ds in self.results else {}
+        self.update(**(defaults | initial))
+
+    def _make_controls(self, cfg, dataset: str) -> dict:
+        """The selection controls, set to ``dataset`` and the first values of its sweep ``cfg``."""
+        style = {"description_width": "initial"}
+        g_stops, d_stops = _lambda_stops(cfg.lambda_g), _lambda_stops(cfg.lambda_d)
         seeds = list(cfg.seeds)
 
         def slider(stops, label):
             return widgets.SelectionSlider(options=stops, value=stops[0][1], description=label,
                                            continuous_update=False, style=style)
 
-        self.controls = {
-            "dataset": widgets.Dropdown(options=list(self.results), value=first, description="data set",
+        def seed_box(label):
+            return widgets.Dropdown(options=seeds, value=seeds[0], description=label, style=style,
+                                    layout=widgets.Layout(width="150px"))
+
+        return {
+            "dataset": widgets.Dropdown(options=list(self.results), value=dataset, description="data set",
                                         style=style),
-            "lambda_g": slider(g_stops, "λ_G"), "lambda_d": slider(d_stops, "λ_D"),
-            "seed": widgets.Dropdown(options=seeds, value=seeds[0], description="seed", style=style,
-                                     layout=widgets.Layout(width="150px")),
+            "lambda_g": slider(g_stops, "λ_G"), "lambda_d": slider(d_stops, "λ_D"), "seed": seed_box("seed"),
             "lambda_g_b": slider(g_stops, "λ_G (B)"), "lambda_d_b": slider(d_stops, "λ_D (B)"),
-            "seed_b": widgets.Dropdown(options=seeds, value=seeds[0], description="seed (B)", style=style,
-                                       layout=widgets.Layout(width="150px")),
+            "seed_b": seed_box("seed (B)"),
             "panel_b": widgets.Dropdown(options=[LAB_GRID_RUN], value=LAB_GRID_RUN,
                                         description="panel B shows", style=style,
                                         layout=widgets.Layout(width="480px")),
         }
-        self.train_controls = {
+
+    @staticmethod
+    def _make_train_controls() -> dict:
+        """The "train this point now" row: two λ fields, the button and a status line."""
+        style = {"description_width": "initial"}
+        return {
             "lambda_g": widgets.FloatText(value=3e-3, description="new λ_G", style=style,
                                           layout=widgets.Layout(width="170px")),
             "lambda_d": widgets.FloatText(value=3e-3, description="new λ_D", style=style,
@@ -242,48 +406,12 @@ class LambdaLab:
                                      layout=widgets.Layout(width="190px")),
             "status": widgets.HTML(value=""),
         }
-        self.image = widgets.Image(format="png")
-        # one figure per data set: switching back finds its background already drawn
-        self._canvases = {name: LambdaLabFigure(dpi=dpi) for name in self.results}
-        c, t = self.controls, self.train_controls
-        a_box = widgets.VBox([widgets.HTML("<b style='color:#e4002b'>Setting A</b> (red)"),
-                              c["lambda_g"], c["lambda_d"], c["seed"]])
-        b_box = widgets.VBox([widgets.HTML("<b style='color:#00a2ff'>Setting B</b> (blue)"),
-                              c["lambda_g_b"], c["lambda_d_b"], c["seed_b"], c["panel_b"]])
-        self.widget = widgets.VBox([
-            c["dataset"], widgets.HBox([a_box, b_box]),
-            widgets.HBox([t["lambda_g"], t["lambda_d"], t["button"], t["status"]]),
-            self.image,
-        ])
-        self._holding = False
-        for name, control in self.controls.items():
-            control.observe(lambda change, name=name: self._on_change(name, change), names="value")
-        t["button"].on_click(self._on_train_click)
-        start_ds = initial.get("dataset", first)
-        defaults = self._default_b(start_ds) if start_ds in self.results else {}
-        self.update(**(defaults | initial))
-
-    # -- helpers --------------------------------------------------------------------------
-
-    @staticmethod
-    def _stops(values) -> list[tuple[str, float]]:
-        from .plotting import lambda_label
-
-        return [(lambda_label(v), float(v)) for v in values]
 
     def _default_b(self, dataset: str) -> dict:
         cfg = self.results[dataset].config
         if cfg.diagonal:
             return {"lambda_g_b": cfg.lambda_g[-1], "lambda_d_b": cfg.lambda_d[-1]}
         return {"lambda_g_b": cfg.lambda_g[0], "lambda_d_b": cfg.lambda_d[-1]}
-
-    @staticmethod
-    def _match(value, grid, name: str) -> float:
-        value = validate_coef(value, name)
-        for v in grid:
-            if np.isclose(v, value, rtol=1e-9, atol=0):
-                return float(v)
-        raise ValueError(f"{name} must be one of the sweep's values {tuple(grid)}, got {value}")
 
     @property
     def result(self):
@@ -299,61 +427,7 @@ class LambdaLab:
         """The matplotlib figure of the selected data set (what the image shows)."""
         return self._canvas.figure
 
-    def values(self) -> dict:
-        """The controls' current values, by name."""
-        return {name: control.value for name, control in self.controls.items()}
-
     # -- the callback ---------------------------------------------------------------------
-
-    def _resolve(self, values: dict) -> tuple[dict, bool]:
-        """Check ``values`` and fill in what follows from them; returns (new values, data set changed)."""
-        unknown = set(values) - set(self.controls)
-        if unknown:
-            raise ValueError(f"unknown control(s) {sorted(unknown)}; valid names: {list(self.controls)}")
-        current = self.values()
-        ds = values.get("dataset", current["dataset"])
-        if ds not in self.results:
-            raise ValueError(f"dataset must be one of {list(self.results)}, got {ds!r}")
-        cfg = self.results[ds].config
-        switched = ds != current["dataset"]
-        new = dict(current, dataset=ds)
-        if switched:  # keep what the new grid has, else its first value; B back to a grid run
-            for name, (field, _) in self.SLIDERS.items():
-                grid = getattr(cfg, field)
-                new[name] = next((float(v) for v in grid if np.isclose(v, current[name])), float(grid[0]))
-            for name in ("seed", "seed_b"):
-                new[name] = current[name] if current[name] in cfg.seeds else cfg.seeds[0]
-            new["panel_b"] = LAB_GRID_RUN
-        for name, value in values.items():
-            if name in self.SLIDERS:
-                new[name] = self._match(value, getattr(cfg, self.SLIDERS[name][0]), name)
-            elif name in ("seed", "seed_b"):
-                if isinstance(value, bool) or value not in cfg.seeds:
-                    raise ValueError(f"{name} must be one of the sweep's seeds {cfg.seeds}, got {value!r}")
-                new[name] = int(value)
-            elif name == "panel_b":
-                if value != LAB_GRID_RUN and value not in self.trained[ds]:
-                    raise ValueError(f"panel_b must be {LAB_GRID_RUN!r} or a run trained here "
-                                     f"({list(self.trained[ds])}), got {value!r}")
-        if cfg.diagonal:  # λ_G = λ_D pairs: a moved slider takes its partner along
-            for g_name, d_name in (("lambda_g", "lambda_d"), ("lambda_g_b", "lambda_d_b")):
-                ig = cfg.lambda_g.index(new[g_name])
-                id_ = cfg.lambda_d.index(new[d_name])
-                if ig == id_:
-                    continue
-                if g_name in values and d_name in values:
-                    raise ValueError(f"{ds} is a diagonal sweep (λ_G, λ_D) ∈ "
-                                     f"{list(zip(cfg.lambda_g, cfg.lambda_d, strict=True))}; "
-                                     f"got {g_name}={new[g_name]}, {d_name}={new[d_name]}")
-                if d_name in values:
-                    new[g_name] = float(cfg.lambda_g[id_])
-                else:
-                    new[d_name] = float(cfg.lambda_d[ig])
-        if "panel_b" in values:
-            new["panel_b"] = values["panel_b"]
-        elif any(name in values for name in ("lambda_g_b", "lambda_d_b", "seed_b")):
-            new["panel_b"] = LAB_GRID_RUN  # moving a B control shows the B grid run again
-        return new, switched
 
     def update(self, **values) -> bytes:
         """Set any controls by name, then redraw once; the callback behind every control.
@@ -371,38 +445,31 @@ class LambdaLab:
             ValueError: for an unknown name or a value the control cannot take; nothing is
                 changed then.
         """
-        new, switched = self._resolve(values)
-        self._holding = True
-        try:
-            c = self.controls
+        new, switched = resolve_lab_state(self.values(), values, self.results, self.trained)
+        c = self.controls
+        with self._held():
             if switched:
                 cfg = self.results[new["dataset"]].config
                 c["dataset"].value = new["dataset"]
-                for name, (field, _) in self.SLIDERS.items():
-                    c[name].options = self._stops(getattr(cfg, field))
+                for name, field in LAB_SLIDERS.items():
+                    c[name].options = _lambda_stops(getattr(cfg, field))
                 for name in ("seed", "seed_b"):
                     c[name].options = list(cfg.seeds)
                 c["panel_b"].options = [LAB_GRID_RUN, *self.trained[new["dataset"]]]
             for name, value in new.items():
                 if c[name].value != value:
                     c[name].value = value
-        finally:
-            self._holding = False
         return self._redraw()
 
     def _on_change(self, name: str, change) -> None:
-        import html
-
         if self._holding:
             return
         try:
             self.update(**{name: change["new"]})
         except ValueError as err:  # cannot happen from the widgets' own options; shown, not raised
-            self.train_controls["status"].value = f"<span style='color:#c00'>{html.escape(str(err))}</span>"
+            self.train_controls["status"].value = _error_html(err)
 
     def _redraw(self) -> bytes:
-        import time
-
         start = time.perf_counter()
         v = self.values()
         res = self.results[v["dataset"]]
@@ -424,9 +491,9 @@ class LambdaLab:
                     steps: int | None = None, progress: bool = False):
         """Train one (λ_G, λ_D) run on the selected data set (or load it from the cache), show it in B.
 
-        The run uses the sweep's base config with ``steps`` training steps (logging and
-        evaluation intervals scaled to keep their number), the sweep's ``eval_last`` and
-        ``n_stored_samples``, and is cached in ``cache_dir`` by ``sweep.run_sweep``.
+        The run is ``sweep.point_sweep`` of the selected sweep (its base config, ``steps``
+        long, intervals scaled to keep their number), cached in ``cache_dir`` by
+        ``sweep.run_sweep``.
 
         Args:
             lambda_g, lambda_d: the penalties, ≥ 0 (any value, not only grid values).
@@ -440,42 +507,20 @@ class LambdaLab:
         Raises:
             ValueError: for a negative or non-finite λ, a negative seed or steps < 1.
         """
-        from .plotting import lambda_label
-        from .sweep import SweepConfig, run_sweep
-
-        lambda_g, lambda_d = validate_coef(lambda_g, "lambda_g"), validate_coef(lambda_d, "lambda_d")
         seed = self.controls["seed_b"].value if seed is None else seed
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
         steps = steps if steps is not None else self.train_steps
-        res = self.result
-        base = res.config.base
-        steps = base.steps if steps is None else steps
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {steps!r}")
-        steps = int(steps)
-        scale = steps / base.steps  # keep the number of logged rows and evaluations
-        base = base.replace(steps=steps, log_every=max(1, round(base.log_every * scale)),
-                            eval_every=max(1, min(steps, round(base.eval_every * scale))))
-        sweep = SweepConfig(base, lambda_g=(lambda_g,), lambda_d=(lambda_d,), seeds=(int(seed),),
-                            eval_last=res.config.eval_last, n_stored_samples=res.config.n_stored_samples)
+        sweep = point_sweep(self.result.config, lambda_g, lambda_d, seed, steps)
         rec = run_sweep(sweep, self.cache_dir, progress=progress, classifier=self.classifier).records[0]
         ds = self.controls["dataset"].value
-        label = (f"trained here: λ_G = {lambda_label(lambda_g)}, λ_D = {lambda_label(lambda_d)}, "
-                 f"seed {seed}, {steps:,} steps")
+        label = (f"trained here: λ_G = {lambda_label(sweep.lambda_g[0])}, λ_D = {lambda_label(sweep.lambda_d[0])}, "
+                 f"seed {seed}, {sweep.base.steps:,} steps")
         self.trained[ds][label] = rec
-        self._holding = True
-        try:
+        with self._held():
             self.controls["panel_b"].options = [LAB_GRID_RUN, *self.trained[ds]]
-        finally:
-            self._holding = False
         self.update(panel_b=label)
         return rec
 
     def _on_train_click(self, _button) -> None:
-        import html
-        import time
-
         t = self.train_controls
         t["button"].disabled = True
         t["status"].value = "training … (a few seconds for 2-D data)"
@@ -483,7 +528,7 @@ class LambdaLab:
         try:
             rec = self.train_point(t["lambda_g"].value, t["lambda_d"].value)
         except ValueError as err:
-            t["status"].value = f"<span style='color:#c00'>{html.escape(str(err))}</span>"
+            t["status"].value = _error_html(err)
         else:
             t["status"].value = (f"done in {time.perf_counter() - start:.1f} s "
                                  f"({'diverged' if rec.diverged else 'finished'}); shown in panel B")
@@ -491,25 +536,7 @@ class LambdaLab:
             t["button"].disabled = False
 
 
-def make_lambda_lab(results: dict, cache_dir=None, train_steps: int | None = None, classifier=None,
-                    **initial) -> LambdaLab:
-    """Build a ``LambdaLab`` over ``results`` (data-set name → ``sweep.SweepResult``).
-
-    Args:
-        results: the cached sweeps to browse; the first is shown first.
-        cache_dir: where "train this point now" caches its runs (``run_sweep``'s default,
-            ``sweep.default_sweep_cache_dir()``, when None).
-        train_steps: steps of a trained point (None: the sweep's own).
-        classifier: a ``metrics.TrainedClassifier`` for trained image runs (None: the default).
-        **initial: controls to set (see ``LambdaLab.update``).
-
-    Show it with ``display(lab.widget)``; ``lab.update(lambda_d=1e-2)`` moves a slider from code.
-    """
-    return LambdaLab(results, cache_dir=cache_dir, train_steps=train_steps, classifier=classifier, **initial)
-
-
-
-# --- live training view (notebook 04) -------------------------------------------------------
+# --- live training view -------------------------------------------------------------------------
 
 
 class LiveTrainingView:
@@ -540,12 +567,6 @@ class LiveTrainingView:
 
     def update(self, history) -> None:
         """Redraw from ``history`` (a ``train.History``, possibly of a run still training)."""
-        import time
-
-        import matplotlib.pyplot as plt
-
-        from .plotting import figure_png, plot_training_dashboard
-
         start = time.perf_counter()
         fig = plot_training_dashboard(history, title=self.title)
         try:
@@ -554,10 +575,8 @@ class LiveTrainingView:
             plt.close(fig)  # never shown a second time by the inline backend
         self.n_updates += 1
         if self.show:
-            from IPython.display import Image, display
-
             if self._handle is None:
-                self._handle = display(Image(data=self.png), display_id=True)
+                self._handle = display(DisplayImage(data=self.png), display_id=True)
             else:
-                self._handle.update(Image(data=self.png))
+                self._handle.update(DisplayImage(data=self.png))
         self.render_s += time.perf_counter() - start

@@ -1,11 +1,35 @@
-"""Shared test settings: a headless matplotlib backend and one torch thread.
+"""Shared test settings and fixtures: a headless matplotlib backend, one torch thread, tiny sweeps.
 
 Tests use tiny tensors, where a second thread costs more than it gains and, on a busy
 2-core machine, waits on the other core; one thread keeps timings steady.
 """
 
 import matplotlib
+import pytest
 import torch
 
 matplotlib.use("Agg")
 torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def lab_sweeps(tmp_path_factory):
+    """Tiny cached sweeps: ring8 on a 2 × 3 grid with 2 seeds, digits8 on a 2-point diagonal.
+
+    Returns ``({"ring8": SweepResult, "digits8": SweepResult}, root folder, classifier)``;
+    shared by the λ lab's figure, live-figure and controller tests.
+    """
+    from gan_l2_lib.metrics import ClassifierConfig, load_or_train_classifier
+    from gan_l2_lib.sweep import SweepConfig, run_sweep
+    from gan_l2_lib.train import TrainConfig
+
+    root = tmp_path_factory.mktemp("lambda_lab")
+    base = TrainConfig.preset("ring8", steps=40, batch_size=32, log_every=5, eval_every=20, n_eval_samples=64)
+    ring = run_sweep(SweepConfig(base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-3, 1e-2), seeds=(0, 1),
+                                 n_stored_samples=64), root / "runs", progress=False)
+    clf = load_or_train_classifier(ClassifierConfig.preset("digits8", epochs=1), cache_dir=root / "clf")
+    img_base = TrainConfig.preset("digits8", steps=6, log_every=2, eval_every=3, n_eval_samples=20, latent_dim=8)
+    digits = run_sweep(SweepConfig(img_base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=(0,),
+                                   n_stored_samples=16, diagonal=True),
+                       root / "runs", progress=False, classifier=clf)
+    return {"ring8": ring, "digits8": digits}, root, clf

@@ -2,15 +2,13 @@
 
 Each test re-derives one claim the notebooks teach (weight decay vs. the L2 penalty, Adam vs.
 AdamW, the article's torch.norm line, the halved D loss, BCELoss saturation, the penalized
-optimal discriminator), plus smoke tests for the plotting functions those notebooks use.
+optimal discriminator). The figures those notebooks draw are tested in ``test_plotting.py``.
 """
 
 from __future__ import annotations
 
 import math
 
-import matplotlib.pyplot as plt
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -24,21 +22,9 @@ from gan_l2_lib.losses import (
     regularized_generator_loss,
 )
 from gan_l2_lib.models import MLPDiscriminator, MLPGenerator
-from gan_l2_lib.plotting import (
-    plot_discriminators_1d,
-    plot_loss_and_grad,
-    plot_penalty_vs_norm,
-    plot_weight_trajectories,
-)
 from gan_l2_lib.regularizers import l2_norm, l2_penalty
 
 SMALL = (1, 8, 8)  # the article's architectures on 8x8 images: same structure, fast tests
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    yield
-    plt.close("all")
 
 
 # --- notebook 01: weight decay, Adam vs. AdamW, the article's torch.norm ---------------------
@@ -256,55 +242,3 @@ def test_penalized_d_lies_in_the_ball_sqrt_2jsd_over_lambda(lam):
     w, d, d_star, jsd = _fit_logistic_d(lam)
     assert w.norm() <= math.sqrt(2 * jsd / lam)
     assert (d - d_star).abs().max() > 0.05  # and it is no longer D*
-
-
-# --- plotting functions of notebooks 01–02 ---------------------------------------------------
-
-
-def _labels_ok(fig):
-    for ax in fig.axes:
-        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
-        assert ax.get_legend() is not None
-
-
-def test_plot_weight_trajectories_draws_paths_and_distances():
-    t = torch.linspace(0, 1, 11)
-    traj = torch.stack([t, 1 - t], 1)
-    w1, w2 = np.meshgrid(np.linspace(0, 1, 5), np.linspace(0, 1, 5))
-    fig = plot_weight_trajectories({"a": traj, "b": traj * 0.5}, loss_grid=(w1, w2, w1 + w2),
-                                   points={"min": (0.5, 0.5)}, distances={"a": t, "b": 1 - t})
-    assert len(fig.axes) == 2
-    _labels_ok(fig)
-    assert fig.axes[1].get_yscale() == "log"
-
-
-def test_plot_penalty_vs_norm_log_axes():
-    r = torch.logspace(-1, 1, 20)
-    fig = plot_penalty_vs_norm(r, {"sq": r**2, "abs": r}, {"sq": 2 * r, "abs": torch.ones_like(r)},
-                               markers={"init": 3.0}, log=True)
-    _labels_ok(fig)
-    assert all(ax.get_xscale() == "log" and ax.get_yscale() == "log" for ax in fig.axes)
-
-
-def test_plot_discriminators_1d_three_panels():
-    x = torch.linspace(-2, 2, 50)
-    p = torch.exp(-(x**2))
-    d = torch.sigmoid(x)
-    fig = plot_discriminators_1d(x, p, p.flip(0), d, {"λ=0": d}, {"λ=0": d * (1 - d)}, d * (1 - d))
-    assert len(fig.axes) == 3
-    _labels_ok(fig)
-
-
-def test_plot_loss_and_grad_shades_nonfinite_ranges():
-    x = np.linspace(0, 10, 101)
-    bad = np.where(x > 7, np.inf, x)
-    fig = plot_loss_and_grad(x, {"ok": x, "bad": bad}, {"ok": np.ones_like(x), "bad": np.where(x > 7, np.nan, 1.0)},
-                             title="demo")
-    _labels_ok(fig)
-    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert "bad: inf/NaN here" in texts and "ok: inf/NaN here" not in texts
-    # one shaded span per panel, covering exactly the non-finite x range
-    spans = list(fig.axes[0].patches)
-    assert len(spans) == 1
-    x0, x1 = spans[0].get_x(), spans[0].get_x() + spans[0].get_width()
-    assert x0 == pytest.approx(7.1) and x1 == pytest.approx(10.0)

@@ -10,9 +10,66 @@ import torch
 from gan_l2_lib import plotting
 from gan_l2_lib.train import TrainConfig, train_gan
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-# --- training the article's GAN on digits (notebook 04) -----------------------------------
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+# --- penalty and losses ----------------------------------------------------------------------
+
+
+def _labels_ok(fig):
+    for ax in fig.axes:
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+        assert ax.get_legend() is not None
+
+
+def test_plot_weight_trajectories_draws_paths_and_distances():
+    t = torch.linspace(0, 1, 11)
+    traj = torch.stack([t, 1 - t], 1)
+    w1, w2 = np.meshgrid(np.linspace(0, 1, 5), np.linspace(0, 1, 5))
+    fig = plotting.plot_weight_trajectories({"a": traj, "b": traj * 0.5}, loss_grid=(w1, w2, w1 + w2),
+                                   points={"min": (0.5, 0.5)}, distances={"a": t, "b": 1 - t})
+    assert len(fig.axes) == 2
+    _labels_ok(fig)
+    assert fig.axes[1].get_yscale() == "log"
+
+
+def test_plot_penalty_vs_norm_log_axes():
+    r = torch.logspace(-1, 1, 20)
+    fig = plotting.plot_penalty_vs_norm(r, {"sq": r**2, "abs": r}, {"sq": 2 * r, "abs": torch.ones_like(r)},
+                               markers={"init": 3.0}, log=True)
+    _labels_ok(fig)
+    assert all(ax.get_xscale() == "log" and ax.get_yscale() == "log" for ax in fig.axes)
+
+
+def test_plot_discriminators_1d_three_panels():
+    x = torch.linspace(-2, 2, 50)
+    p = torch.exp(-(x**2))
+    d = torch.sigmoid(x)
+    fig = plotting.plot_discriminators_1d(x, p, p.flip(0), d, {"λ=0": d}, {"λ=0": d * (1 - d)}, d * (1 - d))
+    assert len(fig.axes) == 3
+    _labels_ok(fig)
+
+
+def test_plot_loss_and_grad_shades_nonfinite_ranges():
+    x = np.linspace(0, 10, 101)
+    bad = np.where(x > 7, np.inf, x)
+    fig = plotting.plot_loss_and_grad(x, {"ok": x, "bad": bad}, {"ok": np.ones_like(x), "bad": np.where(x > 7, np.nan, 1.0)},
+                             title="demo")
+    _labels_ok(fig)
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "bad: inf/NaN here" in texts and "ok: inf/NaN here" not in texts
+    # one shaded span per panel, covering exactly the non-finite x range
+    spans = list(fig.axes[0].patches)
+    assert len(spans) == 1
+    x0, x1 = spans[0].get_x(), spans[0].get_x() + spans[0].get_width()
+    assert x0 == pytest.approx(7.1) and x1 == pytest.approx(10.0)
+
+
+# --- training curves and digit metrics ---------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +109,6 @@ def test_dashboard_without_penalty_or_samples_yet(digits_history):
     fig = plotting.plot_training_dashboard(empty)  # before the first log: draws, does not raise
     assert "step 0 of 12" in fig._suptitle.get_text()
     plt.close(fig)
-
-
-def test_figure_png_is_a_png():
-    fig, ax = plt.subplots()
-    ax.plot([0, 1])
-    png = plotting.figure_png(fig, dpi=30)
-    plt.close(fig)
-    assert png.startswith(PNG_MAGIC)
 
 
 def test_class_histograms_draw_shares_in_percent():
@@ -113,6 +162,41 @@ def test_seed_curves_log_axis_has_plain_tick_labels():
     assert ax.get_yscale() == "log" and labels  # a range under a decade still gets labelled ticks
     assert all("10^" not in s and "times" not in s for s in labels), labels
     plt.close(fig)
+
+
+# --- sweep maps and curves ----------------------------------------------------------------------
+
+
+def test_lambda_labels_and_positions():
+    assert [plotting.lambda_label(v) for v in (0.0, 1e-4, 1e-3, 0.01, 0.1, 3e-3, 2.5e-3)] == \
+        ["0", "1e-4", "1e-3", "1e-2", "1e-1", "3e-3", "2.5e-3"]
+    grid = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+    assert [plotting.lambda_position(v, grid) for v in grid] == [0, 1, 2, 3, 4]
+    assert plotting.lambda_position(10 ** -2.5, grid) == pytest.approx(2.5)  # log-midway between 1e-3 and 1e-2
+    assert plotting.lambda_position(1e-6, grid) == 0.5  # between 0 and 1e-4: never on the 0 stop
+    assert plotting.lambda_position(10.0, grid) == 4.5  # beyond the last stop: at the edge
+
+
+def test_metric_maps_and_curves_of_a_sweep(lab_sweeps):
+    results = lab_sweeps[0]
+    ring = results["ring8"]
+    assert plotting.lab_metrics(ring) == ["modes_covered", "high_quality_fraction", "reverse_kl", "d_loss_tail_std",
+                                 "diverged"]
+    assert plotting.lab_metrics(results["digits8"])[:3] == ["classes_covered", "mean_confidence", "frechet_distance"]
+    fig = plotting.plot_metric_maps(ring, marks={"article: λ = 1e-3": (0.0, 1e-3)})
+    map_axes = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert [ax.get_title() for ax in map_axes] == ["modes covered", "high-quality samples",
+                                                   "reverse KL to uniform", "oscillation", "divergence"]
+    assert map_axes[0].get_xlabel() == "λ_D (penalty on D)" and map_axes[0].get_ylabel() == "λ_G (penalty on G)"
+    grid = ring.grid("modes_covered")
+    shown = map_axes[0].images[0].get_array()
+    np.testing.assert_allclose(np.ma.filled(shown, np.nan), grid)  # row i = λ_G[i], column j = λ_D[j]
+    diag = plotting.plot_metric_maps(results["digits8"])  # off-diagonal cells have no run: masked
+    assert np.ma.getmaskarray(diag.axes[0].images[0].get_array())[0, 1]
+    curves = plotting.plot_metric_curves(ring, [(0.0, 0.0), (1e-2, 1e-2)])
+    assert len(curves.axes[0].lines) == 2 and curves.axes[0].get_xlabel() == "training step"
+    for f in (fig, diag, curves):
+        plt.close(f)
 
 
 def test_mode_map_colours_scale_to_what_a_perfect_generator_can_hit():

@@ -202,3 +202,23 @@ def test_load_sweep_rejects_bad_input_and_trains_only_a_fallback_it_may(tmp_path
     with pytest.raises(ValueError, match="train_missing_fallback=False"):
         load_sweep(_quick_sweep(), _quick_sweep(eval_last=2), cache_dir=tmp_path, train_missing_fallback=False)
     assert not list(tmp_path.rglob("*.npz"))
+
+
+def test_point_sweep_scales_the_intervals_to_the_steps():
+    from gan_l2_lib.sweep import point_sweep
+
+    sweep = SweepConfig.default("ring8", quick=True)  # 300 steps, a log row every 20, an evaluation every 100
+    point = point_sweep(sweep, 3e-3, 0.0, seed=1, steps=30)
+    assert point.members() == [sweep.base.replace(steps=30, log_every=2, eval_every=10, lambda_g=3e-3,
+                                                   lambda_d=0.0, seed=1)]
+    assert (point.eval_last, point.n_stored_samples, point.diagonal) == (sweep.eval_last, sweep.n_stored_samples,
+                                                                         False)
+    assert point_sweep(sweep, 0.0, 1e-2, seed=np.int64(2)).base == sweep.base  # default: the sweep's steps
+    short = point_sweep(sweep, 0.0, 0.0, seed=0, steps=1).base
+    assert (short.steps, short.log_every, short.eval_every) == (1, 1, 1)  # intervals never below 1 step
+    with pytest.raises(ValueError, match="lambda_d must be >= 0"):
+        point_sweep(sweep, 1e-3, -1.0, seed=0)
+    with pytest.raises(ValueError, match="seed must be an integer >= 0"):
+        point_sweep(sweep, 1e-3, 0.0, seed=True)
+    with pytest.raises(ValueError, match="steps must be a positive integer"):
+        point_sweep(sweep, 1e-3, 0.0, seed=0, steps=0)

@@ -5,19 +5,18 @@ from __future__ import annotations
 import statistics
 import time
 
-import numpy as np
 import pytest
 
 from gan_l2_lib import widgets
 
-# --- Dirac-GAN explorer (notebook 03) -------------------------------------------------------
+# --- Dirac-GAN explorer --------------------------------------------------------------------------
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture
 def dirac_explorer():
-    return widgets.make_dirac_explorer(theta0=1.0, psi0=1.0, steps=200)
+    return widgets.DiracExplorer(theta0=1.0, psi0=1.0, steps=200)
 
 
 def test_dirac_explorer_has_labelled_controls_and_a_png(dirac_explorer):
@@ -79,19 +78,6 @@ def test_dirac_update_rejects_bad_values_and_changes_nothing(dirac_explorer, val
     assert bytes(ex.image.value) == before_png and ex.values() == before_values
 
 
-def test_dirac_blitted_frame_equals_a_full_draw(dirac_explorer):
-    """Redrawing only the moving parts must give the picture a full redraw gives."""
-    ex = dirac_explorer
-    for values in ({"lambda_d": 0.15}, {"c": 1.0, "lambda_g": 0.3}, {"lambda_d": 0.0, "lambda_g": 0.0}):
-        ex.update(**values)
-    canvas = ex.figure.canvas
-    blitted = np.asarray(canvas.buffer_rgba()).copy()
-    canvas.draw()
-    full = np.asarray(canvas.buffer_rgba())
-    assert blitted.shape == full.shape
-    assert np.abs(blitted.astype(int) - full.astype(int)).mean() < 0.5
-
-
 def test_dirac_redraw_is_fast(dirac_explorer):
     ex = dirac_explorer
     times = []
@@ -104,12 +90,12 @@ def test_dirac_redraw_is_fast(dirac_explorer):
 
 def test_dirac_explorer_rejects_a_bad_start():
     with pytest.raises(ValueError, match="theta0 must be a finite real number"):
-        widgets.make_dirac_explorer(theta0=float("nan"))
+        widgets.DiracExplorer(theta0=float("nan"))
     with pytest.raises(ValueError, match="steps must be a positive integer"):
-        widgets.make_dirac_explorer(steps=0)
+        widgets.DiracExplorer(steps=0)
 
 
-# --- live training view (notebook 04) -------------------------------------------------------
+# --- live training view -------------------------------------------------------------------------
 
 
 def test_live_training_view_redraws_from_on_log():
@@ -127,32 +113,83 @@ def test_live_training_view_redraws_from_on_log():
     assert set(plt.get_fignums()) == open_before  # every dashboard figure was closed after rendering
 
 
-# --- λ lab (notebook 05) ---------------------------------------------------------------------
+# --- λ lab -------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def lab_sweeps(tmp_path_factory):
-    """Tiny cached sweeps: ring8 on a 2 × 3 grid with 2 seeds, digits8 on a 2-point diagonal."""
-    from gan_l2_lib.metrics import ClassifierConfig, load_or_train_classifier
-    from gan_l2_lib.sweep import SweepConfig, run_sweep
-    from gan_l2_lib.train import TrainConfig
+# the λ lab's state rule, on plain dicts: no widget is created
 
-    root = tmp_path_factory.mktemp("lambda_lab")
-    base = TrainConfig.preset("ring8", steps=40, batch_size=32, log_every=5, eval_every=20, n_eval_samples=64)
-    ring = run_sweep(SweepConfig(base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-3, 1e-2), seeds=(0, 1),
-                                 n_stored_samples=64), root / "runs", progress=False)
-    clf = load_or_train_classifier(ClassifierConfig.preset("digits8", epochs=1), cache_dir=root / "clf")
-    img_base = TrainConfig.preset("digits8", steps=6, log_every=2, eval_every=3, n_eval_samples=20, latent_dim=8)
-    digits = run_sweep(SweepConfig(img_base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=(0,),
-                                   n_stored_samples=16, diagonal=True),
-                       root / "runs", progress=False, classifier=clf)
-    return {"ring8": ring, "digits8": digits}, root, clf
+RING_START = {"dataset": "ring8", "lambda_g": 0.0, "lambda_d": 1e-3, "seed": 1, "lambda_g_b": 0.0,
+              "lambda_d_b": 1e-2, "seed_b": 0, "panel_b": widgets.LAB_GRID_RUN}
+
+
+def test_resolve_lab_state_sets_grid_values_and_keeps_the_rest(lab_sweeps):
+    results = lab_sweeps[0]
+    current = dict(RING_START)
+    new, switched = widgets.resolve_lab_state(current, {"lambda_g": 1e-2 * (1 + 1e-12), "seed_b": 1}, results)
+    assert not switched and current == RING_START  # the input is not changed
+    assert new == RING_START | {"lambda_g": 1e-2, "seed_b": 1}  # snapped to the grid's own value
+    assert set(new) == set(widgets.LAB_CONTROLS)
+
+
+def test_resolve_lab_state_switching_data_set_keeps_what_the_new_grid_has(lab_sweeps):
+    results = lab_sweeps[0]
+    new, switched = widgets.resolve_lab_state(dict(RING_START, panel_b="trained"), {"dataset": "digits8"},
+                                              results, {"ring8": {"trained": None}, "digits8": {}})
+    assert switched and new["dataset"] == "digits8"
+    assert new["lambda_d"] == 0.0 and new["lambda_g"] == 0.0  # 1e-3 is not in the digits grid: its first value
+    assert (new["lambda_g_b"], new["lambda_d_b"]) == (0.0, 0.0)  # (0, 1e-2) is no pair here: λ_D follows λ_G
+    assert (new["seed"], new["seed_b"]) == (0, 0)  # seed 1 is not in the digits sweep
+    assert new["panel_b"] == widgets.LAB_GRID_RUN  # B back to a grid run
+
+
+def test_resolve_lab_state_moves_the_diagonal_partner(lab_sweeps):
+    results = lab_sweeps[0]
+    current, _ = widgets.resolve_lab_state(RING_START, {"dataset": "digits8"}, results)
+    new, _ = widgets.resolve_lab_state(current, {"lambda_g": 1e-2}, results)
+    assert (new["lambda_g"], new["lambda_d"]) == (1e-2, 1e-2)
+    new, _ = widgets.resolve_lab_state(new, {"lambda_g_b": 1e-2}, results)
+    assert (new["lambda_g_b"], new["lambda_d_b"]) == (1e-2, 1e-2)
+    new, _ = widgets.resolve_lab_state(new, {"lambda_d_b": 0.0}, results)
+    assert (new["lambda_g_b"], new["lambda_d_b"]) == (0.0, 0.0)  # λ_G follows a moved λ_D too
+    with pytest.raises(ValueError, match="diagonal sweep"):
+        widgets.resolve_lab_state(current, {"lambda_g": 0.0, "lambda_d": 1e-2}, results)
+    ring, _ = widgets.resolve_lab_state(RING_START, {"lambda_g": 1e-2}, results)
+    assert ring["lambda_d"] == 1e-3  # a full grid has no partner to move
+
+
+def test_resolve_lab_state_panel_b_follows_the_b_controls(lab_sweeps):
+    results, trained = lab_sweeps[0], {"ring8": {"trained here: x": None}, "digits8": {}}
+    shown, _ = widgets.resolve_lab_state(RING_START, {"panel_b": "trained here: x"}, results, trained)
+    assert shown["panel_b"] == "trained here: x"
+    for values in ({"lambda_d_b": 1e-3}, {"seed_b": 1}, {"lambda_g_b": 1e-2}):
+        new, _ = widgets.resolve_lab_state(shown, values, results, trained)
+        assert new["panel_b"] == widgets.LAB_GRID_RUN  # moving a B control shows the B grid run again
+    new, _ = widgets.resolve_lab_state(shown, {"lambda_d": 0.0, "seed": 0}, results, trained)
+    assert new["panel_b"] == "trained here: x"  # A controls leave panel B alone
+    with pytest.raises(ValueError, match="panel_b must be"):
+        widgets.resolve_lab_state(RING_START, {"panel_b": "trained here: x"}, results)  # trained on nothing
+
+
+@pytest.mark.parametrize("values, match", [
+    ({"lambda": 0.1}, "unknown control"),
+    ({"lambda_d": 1e-4}, "must be one of the sweep's values"),
+    ({"lambda_g_b": -1e-3}, "lambda_g_b must be >= 0"),
+    ({"seed": 7}, "seed must be one of the sweep's seeds"),
+    ({"seed_b": True}, "seed_b must be one of the sweep's seeds"),
+    ({"dataset": "mnist"}, "dataset must be one of"),
+])
+def test_resolve_lab_state_rejects_bad_values(lab_sweeps, values, match):
+    with pytest.raises(ValueError, match=match):
+        widgets.resolve_lab_state(RING_START, values, lab_sweeps[0])
+
+
+# the λ lab's widgets
 
 
 @pytest.fixture
 def lab(lab_sweeps, tmp_path):
     results, _, clf = lab_sweeps
-    return widgets.make_lambda_lab(results, cache_dir=tmp_path / "trained", train_steps=10, classifier=clf)
+    return widgets.LambdaLab(results, cache_dir=tmp_path / "trained", train_steps=10, classifier=clf)
 
 
 def test_lambda_lab_has_labelled_controls_and_a_png(lab):
@@ -238,18 +275,6 @@ def test_lambda_lab_redraw_is_fast(lab):
     assert lab.timings[-20:] == pytest.approx(times, abs=0.05)
 
 
-def test_lambda_lab_blitted_frame_equals_a_full_draw(lab):
-    """Redrawing only the changed parts must give the picture a full redraw gives."""
-    for values in ({"lambda_d": 1e-2}, {"lambda_g_b": 1e-2, "seed_b": 1}, {"lambda_g": 1e-2, "lambda_d": 0.0}):
-        lab.update(**values)
-    assert set(lab._canvas._regions) == {"maps", "A", "B"}  # partial redraws are in use
-    canvas = lab.figure.canvas
-    blitted = np.asarray(canvas.buffer_rgba()).copy()
-    canvas.draw()
-    full = np.asarray(canvas.buffer_rgba())
-    assert np.abs(blitted.astype(int) - full.astype(int)).mean() < 0.5
-
-
 def test_lambda_lab_train_point_adds_a_record(lab):
     before = bytes(lab.image.value)
     lab.update(seed_b=1)
@@ -285,63 +310,11 @@ def test_lambda_lab_train_button_reports_errors_instead_of_raising(lab):
 def test_lambda_lab_rejects_bad_construction(lab_sweeps):
     results = lab_sweeps[0]
     with pytest.raises(ValueError, match="results is empty"):
-        widgets.make_lambda_lab({})
+        widgets.LambdaLab({})
     with pytest.raises(ValueError, match="must be a SweepResult"):
-        widgets.make_lambda_lab({"ring8": "not a result"})
+        widgets.LambdaLab({"ring8": "not a result"})
     with pytest.raises(ValueError, match="train_steps must be a positive integer"):
-        widgets.make_lambda_lab(results, train_steps=0)
-
-
-def test_lambda_lab_labels_and_positions():
-    from gan_l2_lib.plotting import lambda_label, lambda_position
-
-    assert [lambda_label(v) for v in (0.0, 1e-4, 1e-3, 0.01, 0.1, 3e-3, 2.5e-3)] == \
-        ["0", "1e-4", "1e-3", "1e-2", "1e-1", "3e-3", "2.5e-3"]
-    grid = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
-    assert [lambda_position(v, grid) for v in grid] == [0, 1, 2, 3, 4]
-    assert lambda_position(10 ** -2.5, grid) == pytest.approx(2.5)  # log-midway between 1e-3 and 1e-2
-    assert lambda_position(1e-6, grid) == 0.5  # between 0 and 1e-4: never on the 0 stop
-    assert lambda_position(10.0, grid) == 4.5  # beyond the last stop: at the edge
-
-
-def test_lambda_lab_fast_png_round_trips():
-    import io
-
-    from PIL import Image
-
-    from gan_l2_lib.plotting import fast_png
-
-    rgba = np.random.default_rng(0).integers(0, 256, (7, 5, 4), dtype=np.uint8)
-    back = np.asarray(Image.open(io.BytesIO(fast_png(rgba))))
-    np.testing.assert_array_equal(back, rgba[..., :3])
-    with pytest.raises(ValueError, match="pixels must be uint8"):
-        fast_png(rgba.astype(np.float32))
-
-
-def test_lambda_lab_static_maps_and_curves(lab_sweeps):
-    import matplotlib.pyplot as plt
-
-    from gan_l2_lib.plotting import lab_metrics, plot_metric_curves, plot_metric_maps
-
-    results = lab_sweeps[0]
-    ring = results["ring8"]
-    assert lab_metrics(ring) == ["modes_covered", "high_quality_fraction", "reverse_kl", "d_loss_tail_std",
-                                 "diverged"]
-    assert lab_metrics(results["digits8"])[:3] == ["classes_covered", "mean_confidence", "frechet_distance"]
-    fig = plot_metric_maps(ring, marks={"article: λ = 1e-3": (0.0, 1e-3)})
-    map_axes = [ax for ax in fig.axes if ax.get_xlabel()]
-    assert [ax.get_title() for ax in map_axes] == ["modes covered", "high-quality samples",
-                                                   "reverse KL to uniform", "oscillation", "divergence"]
-    assert map_axes[0].get_xlabel() == "λ_D (penalty on D)" and map_axes[0].get_ylabel() == "λ_G (penalty on G)"
-    grid = ring.grid("modes_covered")
-    shown = map_axes[0].images[0].get_array()
-    np.testing.assert_allclose(np.ma.filled(shown, np.nan), grid)  # row i = λ_G[i], column j = λ_D[j]
-    diag = plot_metric_maps(results["digits8"])  # off-diagonal cells have no run: masked
-    assert np.ma.getmaskarray(diag.axes[0].images[0].get_array())[0, 1]
-    curves = plot_metric_curves(ring, [(0.0, 0.0), (1e-2, 1e-2)])
-    assert len(curves.axes[0].lines) == 2 and curves.axes[0].get_xlabel() == "training step"
-    for f in (fig, diag, curves):
-        plt.close(f)
+        widgets.LambdaLab(results, train_steps=0)
 
 
 def test_lambda_lab_draws_the_shipped_stacked_mnist_sweep(tmp_path):
@@ -352,7 +325,7 @@ def test_lambda_lab_draws_the_shipped_stacked_mnist_sweep(tmp_path):
     stacked = run_sweep(SweepConfig.default("stacked_mnist"), shipped_results_dir(), progress=False,
                         train_missing=False)
     assert lab_metrics(stacked) == ["modes_covered", "reverse_kl", "d_loss_tail_std", "diverged"]
-    lab = widgets.make_lambda_lab({"stacked_mnist": stacked}, cache_dir=tmp_path, train_steps=10)
+    lab = widgets.LambdaLab({"stacked_mnist": stacked}, cache_dir=tmp_path, train_steps=10)
     png = lab.update(lambda_g=1e-2, lambda_d=1e-2, seed=1)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and lab.image.value == png
     assert lab.update(lambda_g=0.0, lambda_d=0.0) != png  # another run, another picture

@@ -1,0 +1,100 @@
+"""Live figures: a blitted frame equals a full draw, and the one PNG encoder round-trips."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from PIL import Image
+
+from gan_l2_lib.dirac import DiracGAN
+from gan_l2_lib.live_figures import (
+    DiracExplorerFigure,
+    LambdaLabFigure,
+    encode_png,
+    figure_png,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _redrawn_in_full(figure) -> tuple[np.ndarray, np.ndarray]:
+    """The canvas pixels as blitted, then after a full redraw of the same figure."""
+    canvas = figure.canvas
+    blitted = np.asarray(canvas.buffer_rgba()).copy()
+    canvas.draw()
+    return blitted, np.asarray(canvas.buffer_rgba())
+
+
+# --- Dirac-GAN explorer ------------------------------------------------------------------------
+
+
+def test_dirac_blitted_frame_equals_a_full_draw():
+    """Redrawing only the moving parts must give the picture a full redraw gives."""
+    fig = DiracExplorerFigure()
+    with pytest.raises(RuntimeError, match="nothing drawn yet"):
+        fig.to_png()
+    # (λ_G, λ_D, c, window): a first layout, a new window (full render), then the same window (blit)
+    for lambda_g, lambda_d, c, lim in ((0.0, 0.15, 0.0, 2.0), (0.3, 0.15, 1.0, 3.0), (0.0, 0.0, 0.0, 3.0)):
+        game = DiracGAN(lambda_g, lambda_d, c)
+        traj = game.simulate(1.0, 1.0, h=0.2, steps=200)
+        regions = fig._regions
+        fig.draw(game.field_grid((-lim, lim), (-lim, lim), 17), traj, f"λ_D = {lambda_d:g}, λ_G = {lambda_g:g}")
+    assert fig._regions is regions  # the last frame was blitted onto the saved background
+    blitted, full = _redrawn_in_full(fig.figure)
+    assert blitted.shape == full.shape
+    assert np.abs(blitted.astype(int) - full.astype(int)).mean() < 0.5
+    assert fig.to_png().startswith(PNG_MAGIC)
+
+
+# --- λ lab -------------------------------------------------------------------------------------
+
+
+def test_lambda_lab_blitted_frame_equals_a_full_draw(lab_sweeps):
+    """Redrawing only the changed parts must give the picture a full redraw gives."""
+    ring = lab_sweeps[0]["ring8"]
+    fig = LambdaLabFigure()
+    # (A, B) as (λ_G, λ_D, seed): the lab's start, then A moves, B moves, A moves
+    frames = [((0.0, 0.0, 0), (0.0, 1e-2, 0)), ((0.0, 1e-2, 0), (0.0, 1e-2, 0)),
+              ((0.0, 1e-2, 0), (1e-2, 1e-2, 1)), ((1e-2, 0.0, 0), (1e-2, 1e-2, 1))]
+    for a, b in frames:
+        regions = fig._regions
+        fig.draw(ring, ring.record(*a), ring.record(*b))
+    assert fig._regions is regions  # the last frame was blitted onto the saved background
+    assert set(fig._regions) == {"maps", "A", "B"}  # partial redraws are in use
+    blitted, full = _redrawn_in_full(fig.figure)
+    assert np.abs(blitted.astype(int) - full.astype(int)).mean() < 0.5
+
+
+def test_lambda_lab_figure_rejects_a_run_of_another_data_set(lab_sweeps):
+    results = lab_sweeps[0]
+    ring, digits = results["ring8"], results["digits8"]
+    with pytest.raises(ValueError, match="run B is on 'digits8', the maps on 'ring8'"):
+        LambdaLabFigure().draw(ring, ring.records[0], digits.records[0])
+
+
+# --- PNG ---------------------------------------------------------------------------------------
+
+
+def test_encode_png_round_trips():
+    rgba = np.random.default_rng(0).integers(0, 256, (7, 5, 4), dtype=np.uint8)
+    back = np.asarray(Image.open(io.BytesIO(encode_png(rgba))))
+    np.testing.assert_array_equal(back, rgba[..., :3])
+    with pytest.raises(ValueError, match="pixels must be uint8"):
+        encode_png(rgba.astype(np.float32))
+
+
+def test_figure_png_is_a_png():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1])
+    png = figure_png(fig, dpi=30)
+    assert png.startswith(PNG_MAGIC)
+    # the full figure at that dpi, whatever savefig.bbox says, and as savefig draws it
+    with plt.rc_context({"savefig.bbox": "tight"}):
+        pixels = np.asarray(Image.open(io.BytesIO(figure_png(fig, dpi=30))))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=30)
+    plt.close(fig)
+    np.testing.assert_array_equal(pixels, np.asarray(Image.open(buf))[..., :3])
