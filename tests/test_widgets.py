@@ -133,7 +133,7 @@ def test_live_training_view_redraws_from_on_log():
 @pytest.fixture(scope="module")
 def lab_sweeps(tmp_path_factory):
     """Tiny cached sweeps: ring8 on a 2 × 3 grid with 2 seeds, digits8 on a 2-point diagonal."""
-    from gan_l2_lib.metrics import ClassifierConfig, load_or_train_classifier
+    from gan_l2_lib.classifier import ClassifierConfig, load_or_train_classifier
     from gan_l2_lib.sweep import SweepConfig, run_sweep
     from gan_l2_lib.train import TrainConfig
 
