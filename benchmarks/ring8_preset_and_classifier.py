@@ -25,14 +25,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gan_l2_lib.classifier import ClassifierConfig, load_or_train_classifier
 from gan_l2_lib.data import default_cache_dir, load_images, make_mixture
+from gan_l2_lib.files import atomic_torch_save
 from gan_l2_lib.metrics import (
-    ClassifierConfig,
     background_mask,
     background_noise,
     class_stats,
     classifier_frechet_distance,
-    load_or_train_classifier,
     mode_curve,
     stability_stats,
     summarize_last,
@@ -50,10 +50,7 @@ def _run_one(cfg_dict: dict, run_dir: str, threads: int) -> tuple[dict, bool]:
     if path.exists():
         return {"path": str(path)}, False
     result = train_gan(cfg, progress=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(result.history.to_state(), tmp)
-    tmp.replace(path)
+    atomic_torch_save(result.history.to_state(), path)
     return {"path": str(path)}, True
 
 

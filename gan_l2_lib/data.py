@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .checks import positive_int
+
 MIXTURE_NAMES = ("ring8", "grid25")
 IMAGE_NAMES = ("mnist5k", "digits8", "mnist", "stacked_mnist")
 DATASET_NAMES = MIXTURE_NAMES + IMAGE_NAMES
@@ -53,7 +55,7 @@ class DatasetFacts:
         Uniform draws over M modes hit M·(1 − (1 − 1/M)^N) of them: stacked_mnist ≈ 394 of
         1,000 with N = 500, every other set here ≈ all of them.
         """
-        n_samples = _check_n(n_samples)
+        n_samples = positive_int(n_samples, "n")
         return self.n_modes * (1 - (1 - 1 / self.n_modes) ** n_samples)
 
 
@@ -82,12 +84,6 @@ def dataset_facts(name: str) -> DatasetFacts:
 def default_cache_dir() -> Path:
     """Where downloads and trained helper models are cached: ``~/.cache/gan_l2``."""
     return Path("~/.cache/gan_l2").expanduser()
-
-
-def _check_n(n: int) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    return int(n)
 
 
 def _unknown(name: str, valid: tuple[str, ...]) -> ValueError:
@@ -122,7 +118,7 @@ class Mixture:
         Returns:
             Points of shape (n, 2), float32, on the centres' device.
         """
-        n = _check_n(n)
+        n = positive_int(n, "n")
         modes = torch.randint(self.n_modes, (n,), generator=generator)
         noise = torch.randn(n, 2, generator=generator)
         return self.centers[modes.to(self.centers.device)] + self.std * noise.to(self.centers.device)
@@ -191,7 +187,7 @@ class ImageDataset:
         Returns:
             Images of shape (n, C, H, W) on the data set's device.
         """
-        n = _check_n(n)
+        n = positive_int(n, "n")
         idx = torch.randint(len(self), (n,), generator=generator)
         return self.images[idx.to(self.images.device)]
 
@@ -266,7 +262,7 @@ def make_stacked(base: ImageDataset, n: int = 10_000, seed: int = 0) -> ImageDat
     Returns:
         An ``ImageDataset`` of shape (n, 3, H, W) with labels 100·d₁ + 10·d₂ + d₃.
     """
-    n = _check_n(n)
+    n = positive_int(n, "n")
     if base.images.shape[1] != 1 or base.n_classes != 10:
         raise ValueError("make_stacked needs a single-channel data set with 10 classes")
     gen = torch.Generator().manual_seed(seed)

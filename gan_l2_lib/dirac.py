@@ -53,31 +53,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .checks import finite_float, int_at_least, positive_int
 from .losses import GENERATOR_LOSS_KINDS, discriminator_loss, generator_loss
 from .regularizers import validate_coef
 
 UPDATE_MODES = ("simultaneous", "alternating")
-
-
-def finite_real(value: float, name: str) -> float:
-    """``float(value)`` if it is a finite real number (not a bool).
-
-    Args:
-        value: the number to check.
-        name: how the error message names it (e.g. "h (step size)").
-
-    Returns:
-        ``value`` as a float.
-
-    Raises:
-        ValueError: for a non-number, a bool, inf or NaN.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ValueError(f"{name} must be a finite real number, got {value!r} of type {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number, got {value}")
-    return value
 
 
 def _check_mode(mode: str) -> str:
@@ -87,7 +67,7 @@ def _check_mode(mode: str) -> str:
 
 
 def _check_step_size(h: float) -> float:
-    h = finite_real(h, "h (step size)")
+    h = finite_float(h, "h (step size)")
     if h <= 0:
         raise ValueError(f"h (step size) must be > 0, got {h}")
     return h
@@ -250,7 +230,7 @@ class DiracGAN:
     def __post_init__(self) -> None:
         object.__setattr__(self, "lambda_g", validate_coef(self.lambda_g, "lambda_g"))
         object.__setattr__(self, "lambda_d", validate_coef(self.lambda_d, "lambda_d"))
-        object.__setattr__(self, "c", finite_real(self.c, "c (data point)"))
+        object.__setattr__(self, "c", finite_float(self.c, "c (data point)"))
         if self.gen_loss not in GENERATOR_LOSS_KINDS:
             raise ValueError(f"gen_loss must be one of {GENERATOR_LOSS_KINDS}, got {self.gen_loss!r}")
 
@@ -279,7 +259,7 @@ class DiracGAN:
 
     def jacobian(self, theta: float = 0.0, psi: float = 0.0) -> np.ndarray:
         """The 2×2 Jacobian ∂v/∂(θ, ψ) at one point, from the analytic derivatives."""
-        theta, psi = finite_real(theta, "theta"), finite_real(psi, "psi")
+        theta, psi = finite_float(theta, "theta"), finite_float(psi, "psi")
         u = psi * theta
         du = _dsigmoid(u)
         if self.gen_loss == "nonsaturating":
@@ -295,10 +275,9 @@ class DiracGAN:
     def field_grid(self, theta_lim: tuple[float, float] = (-2.0, 2.0),
                    psi_lim: tuple[float, float] = (-2.0, 2.0), n: int = 21) -> VectorFieldGrid:
         """Sample v on an n×n grid over ``theta_lim`` × ``psi_lim`` (for quiver / streamplot)."""
-        if isinstance(n, bool) or not isinstance(n, int) or n < 2:
-            raise ValueError(f"n must be an integer >= 2, got {n!r}")
-        t = np.linspace(finite_real(theta_lim[0], "theta_lim"), finite_real(theta_lim[1], "theta_lim"), n)
-        p = np.linspace(finite_real(psi_lim[0], "psi_lim"), finite_real(psi_lim[1], "psi_lim"), n)
+        n = int_at_least(n, "n", 2)
+        t = np.linspace(finite_float(theta_lim[0], "theta_lim"), finite_float(theta_lim[1], "theta_lim"), n)
+        p = np.linspace(finite_float(psi_lim[0], "psi_lim"), finite_float(psi_lim[1], "psi_lim"), n)
         tt, pp = np.meshgrid(t, p)
         vt, vp = self.vector_field(tt, pp)
         return VectorFieldGrid(tt, pp, vt, vp)
@@ -378,10 +357,9 @@ class DiracGAN:
         Raises:
             ValueError: for h <= 0, a non-finite start or h, a bad ``steps`` or ``mode``.
         """
-        theta, psi = finite_real(theta0, "theta0"), finite_real(psi0, "psi0")
+        theta, psi = finite_float(theta0, "theta0"), finite_float(psi0, "psi0")
         h = _check_step_size(h)
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        steps = positive_int(steps, "steps")
         mode = _check_mode(mode)
         # Scalar math on floats (same formulas as vector_field) keeps 500 steps under 1 ms.
         lg2, ld2, c, sign = 2 * self.lambda_g, 2 * self.lambda_d, self.c, self._r_sign
@@ -436,7 +414,7 @@ def autograd_vector_field(game: DiracGAN, theta: torch.Tensor, psi: torch.Tensor
 
 def autograd_jacobian(game: DiracGAN, theta: float = 0.0, psi: float = 0.0) -> np.ndarray:
     """The 2×2 Jacobian of ``autograd_vector_field`` at (θ, ψ), in float64, by autograd."""
-    x0 = torch.tensor([finite_real(theta, "theta"), finite_real(psi, "psi")], dtype=torch.float64)
+    x0 = torch.tensor([finite_float(theta, "theta"), finite_float(psi, "psi")], dtype=torch.float64)
 
     def field_fn(x: torch.Tensor) -> torch.Tensor:
         return autograd_vector_field(game, x[0], x[1])

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 from torch.func import functional_call
 
+from .checks import int_at_least, positive_int
 from .data import DatasetFacts, ImageDataset, Mixture, dataset_facts
 from .metrics import (
     background_mask,
@@ -230,7 +231,12 @@ def evaluate_run(hist: History, data: Mixture | ImageDataset, eval_last: int = 3
     Returns:
         ``(curves, summary)``: curves map metric keys to arrays aligned with
         ``hist.sample_steps``; summary maps metric keys to floats (NaN where undefined).
+
+    Raises:
+        ValueError: for ``eval_last < 1`` or ``n_real < 2`` (a Fréchet distance needs two).
     """
+    eval_last = positive_int(eval_last, "eval_last")
+    n_real = int_at_least(n_real, "n_real", 2)
     nan = float("nan")
     summary: dict[str, float] = {}
     curves: dict[str, np.ndarray] = {}
@@ -299,6 +305,7 @@ def decision_surface(cfg: TrainConfig, d_state: dict[str, Tensor], extent: tuple
     Returns:
         Shape (res, res): row i is y = linspace(y_min, y_max)[i], column j is x.
     """
+    res = int_at_least(res, "res", 2)
     xs = torch.linspace(extent[0], extent[1], res)
     ys = torch.linspace(extent[2], extent[3], res)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")

@@ -6,31 +6,28 @@ Everything here returns data (frozen dataclasses, numpy arrays, tensors); nothin
   2017; PacGAN, Lin et al. 2018), ``mode_curve`` over a run's evaluation steps and
   ``summarize_last`` over the last few of them (GANs on ``ring8`` hop between modes, so one
   snapshot is not trusted).
-* Digit images: a small CNN digit classifier (``load_or_train_classifier``), trained once
-  and cached, gives classes covered, the KL of the class histogram to uniform, mean
-  confidence, stacked-MNIST triples covered, and a Fréchet distance in *its own* feature
-  space (not the Inception FID). ``background_noise`` measures speckle where real digits
-  are dark, which classifier confidence does not see.
+* Digit images: from the class probabilities of the digit classifier (``classifier.py``,
+  trained once and cached) come classes covered, the KL of the class histogram to uniform,
+  mean confidence and stacked-MNIST triples covered; from its features a Fréchet distance in
+  *its own* feature space (not the Inception FID). ``background_noise`` measures speckle
+  where real digits are dark, which classifier confidence does not see.
 * Training stability from a ``History``: ``stability_stats``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from .data import ImageDataset, Mixture, default_cache_dir, load_images
+from .checks import positive_float, positive_int
+from .classifier import TrainedClassifier, classifier_features, classify, stacked_probs
+from .data import Mixture
 from .train import History
 
 # ---------------------------------------------------------------------------------------------
@@ -55,21 +52,6 @@ def _check_points(x: Tensor | np.ndarray, name: str) -> Tensor:
     if t.shape[0] == 0:
         raise ValueError(f"{name} is empty: need at least one point of shape (N, 2) with N >= 1")
     return t
-
-
-def _check_positive_float(value: float, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value}")
-    return value
-
-
-def _check_positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def kl_to_uniform(counts: Tensor | np.ndarray | Sequence[int]) -> float:
@@ -162,9 +144,9 @@ def mode_stats(samples: Tensor | np.ndarray, centers: Tensor | np.ndarray, std: 
     c = _check_points(centers, "centers")
     if not torch.isfinite(c).all():
         raise ValueError("centers must be finite")
-    std = _check_positive_float(std, "std")
-    threshold = _check_positive_float(threshold, "threshold")
-    min_count = _check_positive_int(min_count, "min_count")
+    std = positive_float(std, "std")
+    threshold = positive_float(threshold, "threshold")
+    min_count = positive_int(min_count, "min_count")
 
     dist = torch.cdist(x, c)  # (N, M); NaN rows for non-finite samples
     dist = torch.nan_to_num(dist, nan=math.inf)
@@ -277,7 +259,7 @@ def summarize_last(curve: ModeCurve | ClassCurve, k: int = 3) -> CurveSummary:
     Raises:
         ValueError: if ``k < 1`` or the curve is empty.
     """
-    k = _check_positive_int(k, "k")
+    k = positive_int(k, "k")
     if len(curve) == 0:
         raise ValueError("curve is empty: nothing to summarize")
     if isinstance(curve, ModeCurve):
@@ -298,290 +280,8 @@ def summarize_last(curve: ModeCurve | ClassCurve, k: int = 3) -> CurveSummary:
 
 
 # ---------------------------------------------------------------------------------------------
-# Digit classifier (trained offline once, cached by a hash of its config)
+# Digit images judged by the classifier: classes covered, stacked-MNIST triples
 # ---------------------------------------------------------------------------------------------
-
-CLASSIFIER_DATASETS = ("mnist5k", "digits8")
-
-
-@dataclass(frozen=True)
-class ClassifierConfig:
-    """How the digit classifier is trained. Every field goes into the cache file's hash.
-
-    Attributes:
-        dataset: ``"mnist5k"`` (28×28) or ``"digits8"`` (8×8).
-        val_fraction: share held out for the accuracy (seeded split; 0.2 → 4,000/1,000 on mnist5k).
-        epochs: passes over the training split.
-        batch_size: minibatch size.
-        lr: Adam learning rate.
-        width: channels of the first conv layer (the second has twice as many).
-        feature_dim: size of the penultimate layer (the Fréchet-distance feature space).
-        max_shift: random shifts of up to this many pixels as augmentation (0 = none).
-        seed: seeds the split, the init, the shuffling and the shifts.
-    """
-
-    dataset: str = "mnist5k"
-    val_fraction: float = 0.2
-    epochs: int = 6
-    batch_size: int = 64
-    lr: float = 1e-3
-    width: int = 16
-    feature_dim: int = 128
-    max_shift: int = 0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.dataset not in CLASSIFIER_DATASETS:
-            raise ValueError(f"dataset must be one of {CLASSIFIER_DATASETS}, got {self.dataset!r}")
-        if not (isinstance(self.val_fraction, (int, float)) and 0 < self.val_fraction < 1):
-            raise ValueError(f"val_fraction must be in (0, 1), got {self.val_fraction!r}")
-        for name in ("epochs", "batch_size", "width", "feature_dim"):
-            _check_positive_int(getattr(self, name), name)
-        _check_positive_float(self.lr, "lr")
-        for name in ("max_shift", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
-
-    @classmethod
-    def preset(cls, dataset: str = "mnist5k", **overrides) -> ClassifierConfig:
-        """The default recipe for ``dataset``: 6 epochs on mnist5k, 10 on the smaller digits8.
-
-        Measured held-out accuracy (seed 0, CPU): mnist5k 0.972 (random 2-pixel shifts gave
-        0.966, no gain at this budget), digits8 0.969 (1-pixel shifts, 20 epochs: 0.958).
-        """
-        base: dict = {"dataset": dataset}
-        if dataset == "digits8":
-            base.update(epochs=10)
-        base.update(overrides)
-        return cls(**base)
-
-    def replace(self, **changes) -> ClassifierConfig:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    def config_hash(self) -> str:
-        """Short stable hash of the config (the cache key)."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
-
-
-class DigitCNN(nn.Module):
-    """Small CNN: conv-ReLU-pool ×2 → linear (feature_dim, ReLU) → 10 logits.
-
-    Args:
-        img_size: (H, W), both divisible by 4 (28×28 or 8×8).
-        width: channels of the first conv layer.
-        feature_dim: size of the penultimate layer returned by ``features``.
-    """
-
-    def __init__(self, img_size: tuple[int, int] = (28, 28), width: int = 16, feature_dim: int = 128) -> None:
-        super().__init__()
-        h, w = img_size
-        if h % 4 or w % 4:
-            raise ValueError(f"img_size must be divisible by 4, got {img_size}")
-        self.img_size = (int(h), int(w))
-        self.conv = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        )
-        self.fc = nn.Sequential(nn.Flatten(), nn.Linear(2 * width * (h // 4) * (w // 4), feature_dim), nn.ReLU())
-        self.head = nn.Linear(feature_dim, 10)
-
-    def features(self, x: Tensor) -> Tensor:
-        """Penultimate-layer features (N, feature_dim) of images (N, 1, H, W) in [-1, 1]."""
-        return self.fc(self.conv(x))
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Logits (N, 10) of images (N, 1, H, W) in [-1, 1]."""
-        return self.head(self.features(x))
-
-
-@dataclass
-class TrainedClassifier:
-    """A digit classifier with its config, held-out accuracy and cache file.
-
-    Attributes:
-        model: the ``DigitCNN`` in eval mode, on the CPU.
-        config: its ``ClassifierConfig``.
-        val_accuracy: accuracy on the held-out split (0–1).
-        path: the cache file.
-        from_cache: True when it was loaded from ``path`` instead of trained now.
-        train_time_s: seconds its training took (when it was trained, possibly earlier).
-    """
-
-    model: DigitCNN
-    config: ClassifierConfig
-    val_accuracy: float
-    path: Path
-    from_cache: bool
-    train_time_s: float
-
-    @property
-    def img_size(self) -> tuple[int, int]:
-        return self.model.img_size
-
-
-def classifier_path(cfg: ClassifierConfig, cache_dir: str | Path) -> Path:
-    """The cache file of ``cfg``: ``<cache_dir>/digit_classifier_<dataset>_<hash>.pt``."""
-    return Path(cache_dir) / f"digit_classifier_{cfg.dataset}_{cfg.config_hash()}.pt"
-
-
-def _random_shift(x: Tensor, max_shift: int, gen: torch.Generator) -> Tensor:
-    """Shift each image by up to ``max_shift`` pixels, filling with background (-1), no wrap-around."""
-    if max_shift == 0:
-        return x
-    n, _, h, w = x.shape
-    padded = F.pad(x, (max_shift,) * 4, value=-1.0).permute(0, 2, 3, 1)  # (N, H+2s, W+2s, C)
-    dy = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen)
-    dx = torch.randint(0, 2 * max_shift + 1, (n,), generator=gen)
-    rows = (dy[:, None] + torch.arange(h))[:, :, None]  # (N, H, 1)
-    cols = (dx[:, None] + torch.arange(w))[:, None, :]  # (N, 1, W)
-    return padded[torch.arange(n)[:, None, None], rows, cols].permute(0, 3, 1, 2).contiguous()
-
-
-@torch.no_grad()
-def _accuracy(model: nn.Module, images: Tensor, labels: Tensor, batch: int = 1000) -> float:
-    model.eval()
-    correct = 0
-    for i in range(0, images.shape[0], batch):
-        correct += int((model(images[i:i + batch]).argmax(1) == labels[i:i + batch]).sum())
-    return correct / images.shape[0]
-
-
-def train_classifier(cfg: ClassifierConfig, data: ImageDataset | None = None) -> tuple[DigitCNN, float]:
-    """Train a ``DigitCNN`` on ``cfg.dataset`` (seeded, CPU) and measure held-out accuracy.
-
-    Args:
-        cfg: the recipe.
-        data: the data set (loaded from ``cfg.dataset`` when None).
-
-    Returns:
-        ``(model, val_accuracy)`` with the model in eval mode.
-    """
-    if data is None:
-        data = load_images(cfg.dataset)
-    if data.name != cfg.dataset or data.images.shape[1] != 1:
-        raise ValueError(f"data must be the single-channel {cfg.dataset!r} set, got {data.name!r}")
-    images, labels = data.images.cpu().float(), data.labels.cpu()
-    gen = torch.Generator().manual_seed(cfg.seed)
-    perm = torch.randperm(images.shape[0], generator=gen)
-    n_val = round(cfg.val_fraction * images.shape[0])
-    val_idx, train_idx = perm[:n_val], perm[n_val:]
-    with torch.random.fork_rng(devices=[]):  # init depends on cfg.seed only, caller's RNG untouched
-        torch.manual_seed(cfg.seed)
-        model = DigitCNN(tuple(images.shape[2:]), cfg.width, cfg.feature_dim)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    x_train, y_train = images[train_idx], labels[train_idx]
-    for _ in range(cfg.epochs):
-        model.train()
-        order = torch.randperm(x_train.shape[0], generator=gen)
-        for i in range(0, order.shape[0], cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
-            xb = _random_shift(x_train[idx], cfg.max_shift, gen)
-            loss = F.cross_entropy(model(xb), y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    acc = _accuracy(model, images[val_idx], labels[val_idx])
-    model.eval()
-    return model, acc
-
-
-def load_or_train_classifier(cfg: ClassifierConfig | None = None, cache_dir: str | Path | None = None,
-                             data: ImageDataset | None = None) -> TrainedClassifier:
-    """Load the digit classifier for ``cfg`` from the cache, or train it once and cache it.
-
-    The file name carries a hash of the whole config, so a changed recipe trains a new
-    file and never silently reuses an old one. Loading uses ``torch.load(weights_only=True)``.
-
-    Args:
-        cfg: the recipe; ``ClassifierConfig.preset("mnist5k")`` when None.
-        cache_dir: folder for the cached file; ``data.default_cache_dir()`` when None.
-        data: the data set, used only if training is needed (loaded when None).
-
-    Returns:
-        A ``TrainedClassifier`` (``from_cache`` tells whether it was loaded).
-    """
-    cfg = ClassifierConfig.preset("mnist5k") if cfg is None else cfg
-    cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
-    path = classifier_path(cfg, cache_dir)
-    if path.exists():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        if json.loads(state["config_json"]) == cfg.to_dict():
-            model = DigitCNN(tuple(state["img_size"]), cfg.width, cfg.feature_dim)
-            model.load_state_dict(state["state_dict"])
-            model.eval()
-            return TrainedClassifier(model, cfg, float(state["val_accuracy"]), path, True,
-                                     float(state["train_time_s"]))
-        # a hash collision or a hand-edited file: fall through and retrain over it
-    start = time.perf_counter()
-    model, acc = train_classifier(cfg, data)
-    elapsed = time.perf_counter() - start
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {
-        "config_json": json.dumps(cfg.to_dict(), sort_keys=True),
-        "img_size": list(model.img_size),
-        "state_dict": model.state_dict(),
-        "val_accuracy": acc,
-        "train_time_s": elapsed,
-    }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # atomic: a parallel reader never sees half a file
-    return TrainedClassifier(model, cfg, acc, path, False, elapsed)
-
-
-def _check_images(images: Tensor, classifier: TrainedClassifier, channels: int | None) -> Tensor:
-    if not isinstance(images, Tensor):
-        raise ValueError(f"images must be a torch.Tensor of shape (N, C, H, W), got {type(images).__name__}")
-    if images.dim() != 4 or images.shape[0] == 0:
-        raise ValueError(f"images must have shape (N, C, H, W) with N >= 1, got {tuple(images.shape)}")
-    if channels is not None and images.shape[1] != channels:
-        raise ValueError(f"images must have {channels} channel(s), got shape {tuple(images.shape)}")
-    if tuple(images.shape[2:]) != classifier.img_size:
-        raise ValueError(f"the classifier expects {classifier.img_size[0]}x{classifier.img_size[1]} "
-                         f"images, got shape {tuple(images.shape)}")
-    images = images.detach().to("cpu", torch.float32)
-    if not torch.isfinite(images).all():
-        raise ValueError("images contain NaN or inf (a diverged generator?); check history.diverged first")
-    return images
-
-
-@torch.no_grad()
-def classify(images: Tensor, classifier: TrainedClassifier, batch: int = 1000) -> Tensor:
-    """Class probabilities of single-channel images in [-1, 1].
-
-    Args:
-        images: shape (N, 1, H, W), H×W the classifier's size.
-        classifier: a ``TrainedClassifier``.
-        batch: images per forward pass.
-
-    Returns:
-        Probabilities of shape (N, 10), float32.
-    """
-    images = _check_images(images, classifier, channels=1)
-    model = classifier.model.eval()
-    return torch.cat([F.softmax(model(images[i:i + batch]), dim=1) for i in range(0, images.shape[0], batch)])
-
-
-@torch.no_grad()
-def classifier_features(images: Tensor, classifier: TrainedClassifier, batch: int = 1000) -> Tensor:
-    """Penultimate-layer features of single-channel images (the Fréchet-distance space).
-
-    Args:
-        images: shape (N, 1, H, W) in [-1, 1].
-        classifier: a ``TrainedClassifier``.
-        batch: images per forward pass.
-
-    Returns:
-        Features of shape (N, feature_dim), float32.
-    """
-    images = _check_images(images, classifier, channels=1)
-    model = classifier.model.eval()
-    return torch.cat([model.features(images[i:i + batch]) for i in range(0, images.shape[0], batch)])
 
 
 @dataclass(frozen=True)
@@ -697,22 +397,6 @@ def stacked_stats(images: Tensor, classifier: TrainedClassifier) -> StackedStats
         A ``StackedStats``.
     """
     return stacked_stats_from_probs(stacked_probs(images, classifier))
-
-
-def stacked_probs(images: Tensor, classifier: TrainedClassifier) -> Tensor:
-    """Class probabilities of each channel of stacked-MNIST images.
-
-    Args:
-        images: shape (N, 3, H, W) in [-1, 1], one digit per channel.
-        classifier: a single-channel ``TrainedClassifier`` of size H×W.
-
-    Returns:
-        Probabilities of shape (N, 3, 10): ``[n, c]`` is channel c of image n.
-    """
-    images = _check_images(images, classifier, channels=3)
-    n = images.shape[0]
-    flat = images.reshape(n * 3, 1, *images.shape[2:])  # sample-major: rows 3n, 3n+1, 3n+2
-    return classify(flat, classifier).reshape(n, 3, 10)
 
 
 @dataclass(frozen=True)
@@ -968,8 +652,8 @@ def count_spikes(values: np.ndarray | Sequence[float], factor: float = 5.0, wind
     v = np.asarray(values, dtype=np.float64)
     if v.ndim != 1:
         raise ValueError(f"values must be 1-D, got shape {v.shape}")
-    factor = _check_positive_float(factor, "factor")
-    window = _check_positive_int(window, "window")
+    factor = positive_float(factor, "factor")
+    window = positive_int(window, "window")
     spikes = 0
     for t in range(max(min_history, 1), v.shape[0]):
         if v[t] > factor * np.median(v[max(0, t - window):t]):
@@ -994,8 +678,8 @@ def stability_stats(history: History, window: int = 20, spike_factor: float = 5.
         ValueError: for ``window < 1``, ``spike_factor <= 0``, or a history with no logged
             rows that did not diverge.
     """
-    window = _check_positive_int(window, "window")
-    spike_factor = _check_positive_float(spike_factor, "spike_factor")
+    window = positive_int(window, "window")
+    spike_factor = positive_float(spike_factor, "spike_factor")
     n = len(history.steps)
     if n == 0 and not history.diverged:
         raise ValueError("history has no logged rows; nothing to measure")

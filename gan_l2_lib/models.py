@@ -10,11 +10,7 @@ import math
 
 from torch import Tensor, nn
 
-
-def _check_positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+from .checks import positive_int
 
 
 def _check_shape(img_shape: tuple[int, ...]) -> tuple[int, int, int]:
@@ -37,7 +33,7 @@ class MLPGenerator(nn.Module):
 
     def __init__(self, latent_dim: int = 100, img_shape: tuple[int, int, int] = (1, 28, 28)) -> None:
         super().__init__()
-        self.latent_dim = _check_positive_int(latent_dim, "latent_dim")
+        self.latent_dim = positive_int(latent_dim, "latent_dim")
         self.img_shape = _check_shape(img_shape)
         layers: list[nn.Module] = []
         width_in = latent_dim
@@ -106,9 +102,8 @@ class ToyGenerator(nn.Module):
 
     def __init__(self, latent_dim: int = 8, hidden: int = 128, n_hidden: int = 2) -> None:
         super().__init__()
-        self.latent_dim = _check_positive_int(latent_dim, "latent_dim")
-        _check_positive_int(hidden, "hidden")
-        _check_positive_int(n_hidden, "n_hidden")
+        self.latent_dim = positive_int(latent_dim, "latent_dim")
+        hidden, n_hidden = positive_int(hidden, "hidden"), positive_int(n_hidden, "n_hidden")
         self.model = _mlp(latent_dim, hidden, n_hidden, 2, nn.ReLU)
 
     def forward(self, z: Tensor) -> Tensor:
@@ -128,8 +123,7 @@ class ToyDiscriminator(nn.Module):
 
     def __init__(self, hidden: int = 128, n_hidden: int = 2) -> None:
         super().__init__()
-        _check_positive_int(hidden, "hidden")
-        _check_positive_int(n_hidden, "n_hidden")
+        hidden, n_hidden = positive_int(hidden, "hidden"), positive_int(n_hidden, "n_hidden")
         self.model = _mlp(2, hidden, n_hidden, 1, nn.ReLU)
 
     def forward(self, x: Tensor) -> Tensor:

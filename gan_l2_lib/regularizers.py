@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+
+from .checks import nonnegative_float
 
 #: Which parameters the penalty covers: every tensor, or weight matrices only (``is_penalized``).
 PENALIZE_CHOICES = ("all", "weights")
@@ -24,19 +25,12 @@ def validate_coef(value: float, name: str = "l2_coef") -> float:
         ``float(value)``.
 
     Raises:
-        ValueError: if ``value`` is not a real number, is NaN or infinite, or is negative.
+        ValueError: if ``value`` is not a real number (or a one-element tensor), is NaN or
+            infinite, or is negative.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        if isinstance(value, torch.Tensor) and value.numel() == 1:
-            value = float(value)
-        else:
-            raise ValueError(f"{name} must be a real number >= 0, got {value!r} of type {type(value).__name__}")
-    value = float(value)
-    if math.isnan(value) or math.isinf(value):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0 (0 switches the penalty off), got {value}")
-    return value
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = float(value)
+    return nonnegative_float(value, name)
 
 
 def is_penalized(tensor: torch.Tensor, penalize: str = "all", stacked: bool = False) -> bool:

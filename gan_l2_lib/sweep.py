@@ -9,11 +9,9 @@ restart skips finished runs. The command line (``python -m gan_l2_lib sweep``) i
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .batched import train_batched
+from .classifier import ClassifierConfig, load_or_train_classifier
 from .data import (
     MIXTURE_NAMES,
     ImageDataset,
@@ -33,6 +32,7 @@ from .data import (
     load_dataset,
 )
 from .evaluate import LEGACY_KEYS, decision_surface, evaluate_run, surface_extent
+from .files import atomic_write_bytes, stable_hash
 from .regularizers import validate_coef
 from .train import SCALAR_KEYS, History, TrainConfig
 
@@ -146,9 +146,8 @@ class SweepConfig:
 
 def run_key(cfg: TrainConfig, sweep: SweepConfig) -> str:
     """Hash identifying one run's cache file: its config, what is stored, and the schema."""
-    blob = json.dumps({"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
-                       "n_stored_samples": sweep.n_stored_samples}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+    return stable_hash({"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
+                        "n_stored_samples": sweep.n_stored_samples}, 20)
 
 
 def run_path(cfg: TrainConfig, sweep: SweepConfig, cache_dir: str | Path) -> Path:
@@ -236,12 +235,7 @@ def save_record(record: RunRecord, path: str | Path) -> None:
         arrays["surface"] = record.surface.astype(np.float16)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(buf.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def load_record(path: str | Path, expected_key: str | None = None) -> RunRecord:
@@ -451,7 +445,7 @@ def run_sweep(
         device: where to train.
         progress: show progress bars.
         max_batch: members per batched model (None: all missing runs at once).
-        classifier: a ``metrics.TrainedClassifier`` for image metrics (None: loaded or trained
+        classifier: a ``classifier.TrainedClassifier`` for image metrics (None: loaded or trained
             with the default config when the data set is an image set).
         train_missing: when False, missing runs raise instead of being trained.
 
@@ -470,10 +464,7 @@ def run_sweep(
     if missing:
         data = load_dataset(sweep.base.dataset)
         if classifier is None and isinstance(data, ImageDataset):
-            from .metrics import ClassifierConfig, load_or_train_classifier
-
-            classifier = load_or_train_classifier(ClassifierConfig.preset("mnist5k" if data.img_shape[-1] == 28
-                                                                          else "digits8"))
+            classifier = load_or_train_classifier(ClassifierConfig.preset(sweep.base.dataset))
         size = max_batch or len(missing)
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
         for n, chunk in enumerate(tqdm(chunks, disable=not progress or len(chunks) == 1, desc="batches")):

@@ -9,7 +9,6 @@ is a separate mechanism and off by default.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -21,15 +20,12 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from .checks import nonnegative_int, positive_float, positive_int
 from .data import DATASET_NAMES, MIXTURE_NAMES, ImageDataset, Mixture, load_dataset
+from .files import atomic_torch_save, stable_hash
 from .losses import GENERATOR_LOSS_KINDS, regularized_discriminator_loss, regularized_generator_loss
 from .models import MLPDiscriminator, MLPGenerator, ToyDiscriminator, ToyGenerator
 from .regularizers import PENALIZE_CHOICES, l2_penalty, select_parameters, validate_coef
-
-
-def _positive_int(value: int, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -80,20 +76,18 @@ class TrainConfig:
         if self.dataset not in DATASET_NAMES:
             raise ValueError(f"unknown data set {self.dataset!r}; valid names are: {', '.join(DATASET_NAMES)}")
         for name in ("steps", "batch_size", "latent_dim", "toy_hidden", "log_every", "eval_every", "n_eval_samples"):
-            _positive_int(getattr(self, name), name)
+            object.__setattr__(self, name, positive_int(getattr(self, name), name))
         for name in ("lambda_g", "lambda_d", "weight_decay_g", "weight_decay_d"):
             validate_coef(getattr(self, name), name)
         for name in ("lr_g", "lr_d"):
-            if validate_coef(getattr(self, name), name) == 0:
-                raise ValueError(f"{name} must be > 0, got 0")
+            positive_float(getattr(self, name), name)
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         if self.penalize not in PENALIZE_CHOICES:
             raise ValueError(f"penalize must be one of {PENALIZE_CHOICES}, got {self.penalize!r}")
         if self.gen_loss not in GENERATOR_LOSS_KINDS:
             raise ValueError(f"gen_loss must be one of {GENERATOR_LOSS_KINDS}, got {self.gen_loss!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        object.__setattr__(self, "seed", nonnegative_int(self.seed, "seed"))
         # tuples survive JSON as lists; normalise so equal configs compare and hash equal
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
 
@@ -139,8 +133,7 @@ class TrainConfig:
 
     def config_hash(self) -> str:
         """Short stable hash of the config (for cache keys)."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        return stable_hash(self.to_dict(), 16)
 
 
 def pick_device(prefer_cuda: bool = True) -> torch.device:
@@ -437,8 +430,6 @@ def generate(generator: nn.Module, z: Tensor) -> Tensor:
 
 def save_checkpoint(result: TrainResult, path: str | Path) -> None:
     """Save G, D, both optimizers and the history with ``torch.save`` (tensors and plain types only)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "generator": result.generator.state_dict(),
         "discriminator": result.discriminator.state_dict(),
@@ -447,9 +438,7 @@ def save_checkpoint(result: TrainResult, path: str | Path) -> None:
         "history": result.history.to_state(),
         "img_shape": list(getattr(result.generator, "img_shape", ())),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)  # atomic: a reader never sees a half-written checkpoint
+    atomic_torch_save(state, path)  # a reader never sees a half-written checkpoint
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> TrainResult:

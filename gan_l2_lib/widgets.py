@@ -19,6 +19,7 @@ from IPython.display import Image as DisplayImage
 from IPython.display import display
 
 from . import dirac
+from .checks import finite_float
 from .evaluate import lambda_label
 from .live_figures import LAB_COLORS, DiracExplorerFigure, LambdaLabFigure, figure_png
 from .plotting import plot_training_dashboard
@@ -122,7 +123,7 @@ class DiracExplorer(_Controller):
             return value
         if name in ("h", "c"):
             label = "h (step size)" if name == "h" else "c (data point)"
-            value = dirac.finite_real(value, label)
+            value = finite_float(value, label)
             lo, hi, _ = DIRAC_H_RANGE if name == "h" else DIRAC_C_RANGE
             if not lo <= value <= hi:
                 raise ValueError(f"{label} must lie in the slider range [{lo}, {hi}], got {value}")
@@ -310,7 +311,7 @@ class LambdaLab(_Controller):
         cache_dir: where "train this point now" caches its runs (``run_sweep``'s default,
             ``sweep.default_sweep_cache_dir()``, when None).
         train_steps: steps of a trained point (None: the sweep's own).
-        classifier: a ``metrics.TrainedClassifier`` for trained image runs (None: the default).
+        classifier: a ``classifier.TrainedClassifier`` for trained image runs (None: the default).
         dpi: resolution of the picture.
         **initial: controls to set (see ``update``).
 

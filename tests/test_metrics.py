@@ -1,5 +1,5 @@
-"""Tests for gan_l2_lib.metrics: mode statistics, curves, classifier metrics, Fréchet distance,
-background noise and stability."""
+"""Tests for gan_l2_lib.metrics: mode statistics, curves, class and stacked statistics, Fréchet
+distance, background noise and stability (the classifier itself: test_classifier.py)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from gan_l2_lib.data import load_digits8, make_mixture, make_stacked
+from gan_l2_lib.classifier import stacked_probs
+from gan_l2_lib.data import make_mixture, make_stacked
 from gan_l2_lib.metrics import (
-    ClassifierConfig,
     ModeCurve,
     background_mask,
     background_noise,
@@ -20,17 +20,13 @@ from gan_l2_lib.metrics import (
     class_stats,
     class_stats_from_probs,
     classifier_frechet_distance,
-    classifier_path,
-    classify,
     count_spikes,
     frechet_distance,
     frechet_distance_from_stats,
     kl_to_uniform,
-    load_or_train_classifier,
     mode_curve,
     mode_stats,
     stability_stats,
-    stacked_probs,
     stacked_stats,
     stacked_stats_from_probs,
     summarize_last,
@@ -279,69 +275,7 @@ def test_stability_of_diverged_and_empty_histories():
         stability_stats(_history_with_scalars(5), spike_factor=-1.0)
 
 
-# ---------------------------------------------------------------- classifier (digits8, tiny budget)
-
-# ~1 s of training on an idle CPU, ≈ 0.9 held-out accuracy
-TINY = ClassifierConfig.preset("digits8", epochs=3, width=8, feature_dim=32, lr=1e-2)
-
-
-@pytest.fixture(scope="module")
-def digits8():
-    return load_digits8()
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, digits8):
-    cache = tmp_path_factory.mktemp("clf_cache")
-    return load_or_train_classifier(TINY, cache, data=digits8), cache
-
-
-def test_classifier_trains_caches_and_reuses(trained, digits8):
-    clf, cache = trained
-    assert not clf.from_cache
-    assert clf.path == classifier_path(TINY, cache) and clf.path.exists()
-    assert TINY.config_hash() in clf.path.name
-    assert clf.val_accuracy > 0.5  # chance is 0.1; three epochs already learn the digits
-    mtime = clf.path.stat().st_mtime_ns
-
-    again = load_or_train_classifier(TINY, cache, data=digits8)
-    assert again.from_cache
-    assert clf.path.stat().st_mtime_ns == mtime  # loaded, not rewritten
-    assert again.val_accuracy == clf.val_accuracy
-    assert_close(classify(digits8.images[:50], again), classify(digits8.images[:50], clf))
-
-
-def test_changed_classifier_config_makes_a_new_file(trained, digits8):
-    clf, cache = trained
-    other_cfg = TINY.replace(epochs=1, val_fraction=0.9)  # cheap: trains on 10 % for one epoch
-    assert other_cfg.config_hash() != TINY.config_hash()
-    other = load_or_train_classifier(other_cfg, cache, data=digits8)
-    assert not other.from_cache and other.path != clf.path
-    assert sorted(p.name for p in cache.glob("*.pt")) == sorted([clf.path.name, other.path.name])
-
-
-def test_random_shift_moves_digits_without_wrapping():
-    from gan_l2_lib.metrics import _random_shift
-
-    x = torch.full((200, 1, 8, 8), -1.0)
-    x[:, :, 3, 3] = 1.0  # one lit pixel per image
-    x[:, :, 7, 7] = 0.5  # one in the corner: a shift may push it out, never wrap it around
-    out = _random_shift(x, 1, torch.Generator().manual_seed(0))
-    assert out.shape == x.shape
-    lit = (out == 1.0).nonzero()[:, 2:]  # (200, 2) positions of the centre pixel
-    assert lit.shape[0] == 200 and ((lit - 3).abs() <= 1).all()
-    assert len({tuple(p) for p in lit.tolist()}) == 9  # all 3×3 shifts occur
-    assert not (out[:, :, 0, :] == 0.5).any() and not (out[:, :, :, 0] == 0.5).any()
-    assert_close(_random_shift(x, 0, torch.Generator()), x)
-
-
-def test_classifier_config_bad_input():
-    with pytest.raises(ValueError, match="dataset must be one of"):
-        ClassifierConfig(dataset="cifar10")
-    with pytest.raises(ValueError, match="val_fraction"):
-        ClassifierConfig(val_fraction=1.0)
-    with pytest.raises(ValueError, match="epochs"):
-        ClassifierConfig(epochs=0)
+# ---------------------------------------------------------------- class and stacked stats
 
 
 def test_class_stats_from_probs_exact():
@@ -368,8 +302,8 @@ def test_stacked_stats_from_probs_counts_ordered_triples():
         stacked_stats_from_probs(torch.zeros(4, 10))
 
 
-def test_class_and_stacked_stats_with_the_classifier(trained, digits8):
-    clf, _ = trained
+def test_class_and_stacked_stats_with_the_classifier(tiny_classifier, digits8):
+    clf, _ = tiny_classifier
     only_0_to_4 = digits8.images[digits8.labels < 5][:300]
     stats = class_stats(only_0_to_4, clf)
     assert stats.n_samples == 300 and stats.classes_covered >= 5
@@ -383,8 +317,8 @@ def test_class_and_stacked_stats_with_the_classifier(trained, digits8):
     assert 1 <= s.modes_covered <= 300 and s.n_samples == 300
 
 
-def test_class_curve_over_a_history(trained, digits8):
-    clf, _ = trained
+def test_class_curve_over_a_history(tiny_classifier, digits8):
+    clf, _ = tiny_classifier
     hist = History(config={}, sample_steps=[100, 200],
                    samples=[digits8.images[:64], digits8.images[64:128]])
     curve = class_curve(hist, clf)
@@ -403,14 +337,14 @@ def test_class_curve_over_a_history(trained, digits8):
         (np.zeros((4, 1, 8, 8)), "torch.Tensor"),
     ],
 )
-def test_classifier_metrics_bad_images(trained, images, match):
-    clf, _ = trained
+def test_classifier_metrics_bad_images(tiny_classifier, images, match):
+    clf, _ = tiny_classifier
     with pytest.raises(ValueError, match=match):
         class_stats(images, clf)
 
 
-def test_stacked_stats_needs_three_channels(trained):
-    clf, _ = trained
+def test_stacked_stats_needs_three_channels(tiny_classifier):
+    clf, _ = tiny_classifier
     with pytest.raises(ValueError, match="3 channel"):
         stacked_stats(torch.zeros(4, 1, 8, 8), clf)
 
@@ -464,8 +398,8 @@ def test_frechet_bad_input():
         frechet_distance_from_stats(torch.zeros(2), torch.eye(3), torch.zeros(2), torch.eye(2))
 
 
-def test_classifier_frechet_distance(trained, digits8):
-    clf, _ = trained
+def test_classifier_frechet_distance(tiny_classifier, digits8):
+    clf, _ = tiny_classifier
     real = digits8.images
     same = classifier_frechet_distance(real[:500], real[:500], clf)
     other_half = classifier_frechet_distance(real[:500], real[500:1000], clf)

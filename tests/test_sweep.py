@@ -84,7 +84,7 @@ def test_bad_sweep_config(bad, match):
 
 
 def test_diagonal_image_sweep_records_image_metrics(tmp_path):
-    from gan_l2_lib.metrics import ClassifierConfig, load_or_train_classifier
+    from gan_l2_lib.classifier import ClassifierConfig, load_or_train_classifier
 
     clf = load_or_train_classifier(ClassifierConfig.preset("digits8", epochs=1), cache_dir=tmp_path / "clf")
     base = TrainConfig.preset("digits8", steps=6, log_every=2, eval_every=3, n_eval_samples=20, latent_dim=8)

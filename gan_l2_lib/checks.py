@@ -1,0 +1,91 @@
+"""Argument checks shared by the whole library: each returns the clean value or raises ValueError.
+
+Booleans are refused where a number is expected (``True`` is an ``int`` in Python, but
+``steps=True`` is a mistake). Integers may be Python or numpy integers and come back as
+``int``; real numbers may be any Python or numpy number and come back as ``float``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_INTEGER_TYPES = (int, np.integer)
+_REAL_TYPES = (int, float, np.integer, np.floating)
+
+
+def _integer(value: int, name: str, minimum: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, _INTEGER_TYPES) or value < minimum:
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def positive_int(value: int, name: str) -> int:
+    """``int(value)`` if it is an integer >= 1 (not a bool).
+
+    Raises:
+        ValueError: ``"<name> must be a positive integer, got <value>"``.
+    """
+    return _integer(value, name, 1, "a positive integer")
+
+
+def nonnegative_int(value: int, name: str) -> int:
+    """``int(value)`` if it is an integer >= 0 (not a bool), e.g. a seed.
+
+    Raises:
+        ValueError: ``"<name> must be an integer >= 0, got <value>"``.
+    """
+    return _integer(value, name, 0, "an integer >= 0")
+
+
+def int_at_least(value: int, name: str, minimum: int) -> int:
+    """``int(value)`` if it is an integer >= ``minimum`` (not a bool).
+
+    Raises:
+        ValueError: ``"<name> must be an integer >= <minimum>, got <value>"``.
+    """
+    return _integer(value, name, minimum, f"an integer >= {minimum}")
+
+
+def _real(value: float, name: str, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, _REAL_TYPES):
+        raise ValueError(f"{name} must be {what}, got {value!r} of type {type(value).__name__}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be {what}, got {value}")
+    return value
+
+
+def finite_float(value: float, name: str) -> float:
+    """``float(value)`` if it is a finite real number (not a bool, NaN or ±inf).
+
+    Raises:
+        ValueError: ``"<name> must be a finite real number, got <value>"``.
+    """
+    return _real(value, name, "a finite real number")
+
+
+def positive_float(value: float, name: str) -> float:
+    """``float(value)`` if it is a finite number > 0.
+
+    Raises:
+        ValueError: ``"<name> must be a finite number > 0, got <value>"``.
+    """
+    value = _real(value, name, "a finite number > 0")
+    if value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value}")
+    return value
+
+
+def nonnegative_float(value: float, name: str) -> float:
+    """``float(value)`` if it is a finite number >= 0 (a penalty coefficient, a decay rate).
+
+    Raises:
+        ValueError: ``"<name> must be a finite number >= 0, got <value>"`` for a non-number,
+            NaN or ±inf; ``"<name> must be >= 0, got <value>"`` for a negative number.
+    """
+    value = _real(value, name, "a finite number >= 0")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
