@@ -26,6 +26,7 @@ from .metrics import (
     background_noise,
     class_curve,
     classifier_frechet_distance,
+    histogram_shift,
     mode_curve,
     stability_stats,
     stacked_stats,
@@ -101,6 +102,8 @@ _METRIC_LIST = (
            "data", "short", stability=True),
     Metric("gap_tail_mean", "D(x) − D(G(z))", "mean over the last 20 logs (0: D cannot tell)", None,
            _ALL, "unit", "fraction", stability=True, in_table=True),
+    Metric("mode_shift", "mode hopping", "share of samples on other modes than at the previous evaluation",
+           False, ("mixture",), "unit", "fraction", stability=True, in_table=True),
     Metric("grad_spikes_d", "gradient spikes of D", "logged norms above 5× their running median",
            False, _ALL, "data", "count", stability=True),
     Metric("grad_spikes_g", "gradient spikes of G", "logged norms above 5× their running median",
@@ -253,7 +256,7 @@ def evaluate_run(hist: History, data: Mixture | ImageDataset, eval_last: int = 3
         curve = mode_curve(hist, data)
         curves = {"modes_covered": curve.modes_covered.astype(np.float64),
                   "high_quality_fraction": curve.high_quality_fraction,
-                  "reverse_kl": curve.reverse_kl}
+                  "reverse_kl": curve.reverse_kl, "mode_shift": histogram_shift(curve.counts)}
     elif classifier is None:
         return curves, summary
     elif kind == "stacked":

@@ -174,6 +174,7 @@ class ModeCurve:
         high_quality_fraction: shape (T,), float64.
         reverse_kl: shape (T,), float64 (NaN where no sample was high quality).
         n_modes: M.
+        counts: high-quality samples per mode, shape (T, M), int64.
     """
 
     steps: np.ndarray
@@ -181,6 +182,7 @@ class ModeCurve:
     high_quality_fraction: np.ndarray
     reverse_kl: np.ndarray
     n_modes: int
+    counts: np.ndarray
 
     def __len__(self) -> int:
         return int(self.steps.shape[0])
@@ -193,6 +195,7 @@ class ModeCurve:
             "high_quality_fraction": self.high_quality_fraction.tolist(),
             "reverse_kl": self.reverse_kl.tolist(),
             "n_modes": self.n_modes,
+            "counts": self.counts.tolist(),
         }
 
 
@@ -222,7 +225,39 @@ def mode_curve(history: History, mixture: Mixture, threshold: float = 3.0, min_c
         high_quality_fraction=np.asarray([s.high_quality_fraction for s in stats], dtype=np.float64),
         reverse_kl=np.asarray([s.reverse_kl for s in stats], dtype=np.float64),
         n_modes=mixture.n_modes,
+        counts=np.asarray([s.counts for s in stats], dtype=np.int64).reshape(len(stats), mixture.n_modes),
     )
+
+
+def histogram_shift(counts: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
+    """How far a mode histogram moves between successive evaluations (total variation).
+
+    With p_t the share of high-quality samples per mode at evaluation t, the shift is
+    ½ Σ_m |p_t(m) − p_{t−1}(m)|: 0 when G puts its samples on the modes in the same proportions
+    as before, 1 when it has moved every sample to other modes (a full mode hop). This is the
+    oscillation the Dirac-GAN predicts, seen in G's distribution rather than in the losses.
+
+    Args:
+        counts: samples per mode at each evaluation, shape (T, M), T >= 1, non-negative.
+
+    Returns:
+        Shape (T,), float64: NaN at t = 0 (nothing to compare with) and wherever either
+        histogram is empty.
+
+    Raises:
+        ValueError: for another shape or negative counts.
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] < 1 or c.shape[1] < 1:
+        raise ValueError(f"counts must have shape (T, M) with T, M >= 1, got {c.shape}")
+    if not np.isfinite(c).all() or (c < 0).any():
+        raise ValueError("counts must be finite and >= 0")
+    totals = c.sum(1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.where(totals > 0, c / totals, np.nan)
+    shift = np.full(c.shape[0], np.nan)
+    shift[1:] = 0.5 * np.abs(p[1:] - p[:-1]).sum(1)  # NaN rows stay NaN
+    return shift
 
 
 @dataclass(frozen=True)

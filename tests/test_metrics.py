@@ -196,7 +196,7 @@ def test_summarize_last_bad_input():
     curve = mode_curve(_history_with_samples([[0]]), RING)
     with pytest.raises(ValueError, match="k must be a positive integer"):
         summarize_last(curve, k=0)
-    empty = ModeCurve(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 8)
+    empty = ModeCurve(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), 8, np.zeros((0, 8), np.int64))
     with pytest.raises(ValueError, match="curve is empty"):
         summarize_last(empty)
 
@@ -454,3 +454,35 @@ def test_background_bad_input():
         background_mask(torch.zeros(8, 8))
     with pytest.raises(ValueError, match="dark_level"):
         background_mask(_digit_like(5), dark_level=1.5)
+
+
+def test_histogram_shift_is_the_total_variation_between_successive_evaluations():
+    from gan_l2_lib.metrics import histogram_shift
+
+    counts = [[10, 0, 0], [10, 0, 0], [0, 10, 0], [5, 5, 0], [0, 0, 0], [2, 2, 4]]
+    shift = histogram_shift(counts)
+    # t=0: nothing before; same → 0; all moved → 1; half moved back → 0.5; empty → NaN both sides
+    np.testing.assert_allclose(shift, [np.nan, 0.0, 1.0, 0.5, np.nan, np.nan])
+    # proportions, not counts: twice the samples in the same shares is no shift
+    np.testing.assert_allclose(histogram_shift([[1, 3], [2, 6]]), [np.nan, 0.0])
+
+
+@pytest.mark.parametrize("bad, match", [([1, 2, 3], "shape"), (np.zeros((0, 3)), "shape"),
+                                        ([[1, -1]], ">= 0"), ([[1, np.nan]], "finite")])
+def test_histogram_shift_rejects_bad_counts(bad, match):
+    from gan_l2_lib.metrics import histogram_shift
+
+    with pytest.raises(ValueError, match=match):
+        histogram_shift(bad)
+
+
+def test_mode_curve_keeps_the_per_mode_counts():
+    hist = History(config={})
+    gen = torch.Generator().manual_seed(0)
+    for step, n in ((100, 40), (200, 80)):
+        hist.sample_steps.append(step)
+        hist.samples.append(RING.sample(n, gen))
+    curve = mode_curve(hist, RING)
+    assert curve.counts.shape == (2, 8) and curve.counts.dtype == np.int64
+    assert curve.counts.sum(1).tolist() == [40, 80]  # real samples: all high quality
+    assert (curve.counts >= 1).sum(1).tolist() == curve.modes_covered.tolist()
