@@ -45,7 +45,7 @@ def test_record_contents_and_grids(tmp_path):
     assert rec.samples.shape == (50, 2) and rec.surface.shape == (48, 48)
     assert 0 <= rec.surface.min() and rec.surface.max() <= 1
     assert list(rec.eval_steps) == [20, 40]
-    assert set(rec.curves) == {"modes_covered", "high_quality_fraction", "reverse_kl"}
+    assert set(rec.curves) == {"modes_covered", "high_quality_fraction", "reverse_kl", "mode_shift"}
     assert rec.summary["modes_covered"] == pytest.approx(rec.curves["modes_covered"][-2:].mean())
     grid = result.grid("modes_covered")
     assert grid.shape == (2, 2) and grid[0, 1] == rec.summary["modes_covered"]
