@@ -125,7 +125,7 @@ def stack_gans(members: Sequence[TrainConfig], img_shape: tuple[int, int, int] |
         opt_d=torch.optim.Adam(list(d_params.values()), lr=cfg.lr_d, betas=cfg.betas),
         v_gen=vmap(g_fwd), v_disc=vmap(d_fwd),
         v_d_loss=vmap(partial(discriminator_loss, halve=cfg.halve_d_loss)),
-        v_g_loss=vmap(partial(generator_loss, kind=cfg.gen_loss)),
+        v_g_loss=vmap(partial(generator_loss, gen_loss=cfg.gen_loss)),
     )
 
 

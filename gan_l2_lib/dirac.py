@@ -54,7 +54,7 @@ import numpy as np
 import torch
 
 from .checks import finite_float, int_at_least, positive_int
-from .losses import GENERATOR_LOSS_KINDS, discriminator_loss, generator_loss
+from .losses import GEN_LOSS_CHOICES, discriminator_loss, generator_loss
 from .regularizers import validate_coef
 
 UPDATE_MODES = ("simultaneous", "alternating")
@@ -231,8 +231,8 @@ class DiracGAN:
         object.__setattr__(self, "lambda_g", validate_coef(self.lambda_g, "lambda_g"))
         object.__setattr__(self, "lambda_d", validate_coef(self.lambda_d, "lambda_d"))
         object.__setattr__(self, "c", finite_float(self.c, "c (data point)"))
-        if self.gen_loss not in GENERATOR_LOSS_KINDS:
-            raise ValueError(f"gen_loss must be one of {GENERATOR_LOSS_KINDS}, got {self.gen_loss!r}")
+        if self.gen_loss not in GEN_LOSS_CHOICES:
+            raise ValueError(f"gen_loss must be one of {GEN_LOSS_CHOICES}, got {self.gen_loss!r}")
 
     # ----- the field ------------------------------------------------------------------
 
@@ -406,7 +406,7 @@ def autograd_vector_field(game: DiracGAN, theta: torch.Tensor, psi: torch.Tensor
     real_logit = (psi * game.c).reshape(1)
     fake_logit = (psi * theta).reshape(1)
     loss_d = discriminator_loss(real_logit, fake_logit) + game.lambda_d * psi**2
-    loss_g = generator_loss(fake_logit, kind=game.gen_loss) + game.lambda_g * theta**2
+    loss_g = generator_loss(fake_logit, gen_loss=game.gen_loss) + game.lambda_g * theta**2
     (g_theta,) = torch.autograd.grad(loss_g, theta, create_graph=True)
     (g_psi,) = torch.autograd.grad(loss_d, psi, create_graph=True)
     return -torch.stack([g_theta, g_psi])

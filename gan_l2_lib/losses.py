@@ -16,7 +16,7 @@ from torch import nn
 
 from .regularizers import l2_penalty, validate_coef
 
-GENERATOR_LOSS_KINDS = ("nonsaturating", "minimax")
+GEN_LOSS_CHOICES = ("nonsaturating", "minimax")
 
 
 class RegularizedLoss(NamedTuple):
@@ -59,21 +59,21 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, hal
     return loss / 2 if halve else loss
 
 
-def generator_loss(fake_logits: torch.Tensor, kind: str = "nonsaturating") -> torch.Tensor:
+def generator_loss(fake_logits: torch.Tensor, gen_loss: str = "nonsaturating") -> torch.Tensor:
     """Generator loss from D's logits on G(z).
 
     Args:
         fake_logits: shape (M,) or (M, 1).
-        kind: ``"nonsaturating"`` gives -E[log D(G(z))] (the source article's choice);
+        gen_loss: ``"nonsaturating"`` gives -E[log D(G(z))] (the source article's choice);
             ``"minimax"`` gives E[log(1 - D(G(z)))], the value function's own term.
 
     Returns:
         A scalar tensor.
     """
-    if kind not in GENERATOR_LOSS_KINDS:
-        raise ValueError(f"kind must be one of {GENERATOR_LOSS_KINDS}, got {kind!r}")
+    if gen_loss not in GEN_LOSS_CHOICES:
+        raise ValueError(f"gen_loss must be one of {GEN_LOSS_CHOICES}, got {gen_loss!r}")
     fake_logits = _check_logits(fake_logits, "fake_logits")
-    if kind == "nonsaturating":
+    if gen_loss == "nonsaturating":
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
     # log(1 - σ(l)) = -softplus(l)
     return -F.softplus(fake_logits).mean()
@@ -111,7 +111,7 @@ def regularized_generator_loss(
     generator: nn.Module,
     lambda_g: float,
     penalize: str = "all",
-    kind: str = "nonsaturating",
+    gen_loss: str = "nonsaturating",
 ) -> RegularizedLoss:
     """L_G plus λ_G Σ w_G² over G's selected parameters.
 
@@ -120,12 +120,12 @@ def regularized_generator_loss(
         generator: the network whose weights are penalized.
         lambda_g: λ_G >= 0.
         penalize: ``"all"`` or ``"weights"`` (see ``regularizers.is_penalized``).
-        kind: ``"nonsaturating"`` or ``"minimax"``.
+        gen_loss: ``"nonsaturating"`` or ``"minimax"``.
 
     Returns:
         ``RegularizedLoss(total, adversarial, penalty)``.
     """
     lambda_g = validate_coef(lambda_g, "lambda_g")
-    adv = generator_loss(fake_logits, kind=kind)
+    adv = generator_loss(fake_logits, gen_loss=gen_loss)
     pen = lambda_g * l2_penalty(generator, penalize) if lambda_g > 0 else adv.new_zeros(())
     return RegularizedLoss(adv + pen, adv, pen)

@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .checks import nonnegative_int, positive_float, positive_int
 from .data import DATASET_NAMES, MIXTURE_NAMES, ImageDataset, Mixture, load_dataset
 from .files import atomic_torch_save, stable_hash
-from .losses import GENERATOR_LOSS_KINDS, regularized_discriminator_loss, regularized_generator_loss
+from .losses import GEN_LOSS_CHOICES, regularized_discriminator_loss, regularized_generator_loss
 from .models import MLPDiscriminator, MLPGenerator, ToyDiscriminator, ToyGenerator
 from .regularizers import PENALIZE_CHOICES, l2_penalty, select_parameters, validate_coef
 
@@ -85,8 +85,8 @@ class TrainConfig:
             raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
         if self.penalize not in PENALIZE_CHOICES:
             raise ValueError(f"penalize must be one of {PENALIZE_CHOICES}, got {self.penalize!r}")
-        if self.gen_loss not in GENERATOR_LOSS_KINDS:
-            raise ValueError(f"gen_loss must be one of {GENERATOR_LOSS_KINDS}, got {self.gen_loss!r}")
+        if self.gen_loss not in GEN_LOSS_CHOICES:
+            raise ValueError(f"gen_loss must be one of {GEN_LOSS_CHOICES}, got {self.gen_loss!r}")
         object.__setattr__(self, "seed", nonnegative_int(self.seed, "seed"))
         # tuples survive JSON as lists; normalise so equal configs compare and hash equal
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))

@@ -10,9 +10,9 @@ import torch
 
 from gan_l2_lib import dirac
 from gan_l2_lib.dirac import DiracGAN
-from gan_l2_lib.losses import GENERATOR_LOSS_KINDS, discriminator_loss, generator_loss
+from gan_l2_lib.losses import GEN_LOSS_CHOICES, discriminator_loss, generator_loss
 
-LOSSES = GENERATOR_LOSS_KINDS
+LOSSES = GEN_LOSS_CHOICES
 PENALTIES = [(0.0, 0.0), (0.15, 0.0), (0.0, 0.15), (0.1, 0.3), (0.7, 0.05), (0.0, 0.8), (1.0, 1.0)]
 RNG_POINTS = np.random.default_rng(0).uniform(-2.5, 2.5, size=(6, 2))
 
@@ -69,7 +69,7 @@ def test_losses_match_project_loss_functions(gen_loss):
     real = torch.tensor([psi * game.c], dtype=torch.float64)
     fake = torch.tensor([psi * theta], dtype=torch.float64)
     ref_d = float(discriminator_loss(real, fake)) + 0.2 * psi**2
-    ref_g = float(generator_loss(fake, kind=gen_loss)) + 0.3 * theta**2
+    ref_g = float(generator_loss(fake, gen_loss=gen_loss)) + 0.3 * theta**2
     assert float(loss_d) == pytest.approx(ref_d, abs=1e-12)
     assert float(loss_g) == pytest.approx(ref_g, abs=1e-12)
 

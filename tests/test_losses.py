@@ -27,7 +27,7 @@ def test_generator_losses_match_formulas():
     fake = torch.tensor([-0.5, 0.7, 3.0])
     d = torch.sigmoid(fake)
     assert_close(generator_loss(fake), -torch.log(d).mean())
-    assert_close(generator_loss(fake, kind="minimax"), torch.log(1 - d).mean())
+    assert_close(generator_loss(fake, gen_loss="minimax"), torch.log(1 - d).mean())
 
 
 def test_accepts_column_logits():
@@ -93,5 +93,5 @@ def test_bad_shapes_and_kind_raise():
         generator_loss(torch.zeros(0))
     with pytest.raises(ValueError, match="floating-point"):
         generator_loss(torch.zeros(3, dtype=torch.long))
-    with pytest.raises(ValueError, match="kind must be one of"):
-        generator_loss(torch.zeros(3), kind="wasserstein")
+    with pytest.raises(ValueError, match="gen_loss must be one of"):
+        generator_loss(torch.zeros(3), gen_loss="wasserstein")
