@@ -468,17 +468,40 @@ def run_sweep(
         size = max_batch or len(missing)
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
         for n, chunk in enumerate(tqdm(chunks, disable=not progress or len(chunks) == 1, desc="batches")):
-            batch = [members[i] for i in chunk]
-            runs = train_batched(batch, data, device, progress, desc=f"{sweep.base.dataset} batch {n + 1}")
-            for j, (i, hist) in enumerate(zip(chunk, runs.histories, strict=True)):
-                surface, extent = None, None
-                if isinstance(data, Mixture) and hist.samples and not hist.diverged:
-                    extent = surface_extent(data)
-                    surface = decision_surface(members[i], runs.member_state("d", j), extent)
-                rec = _to_record(members[i], sweep, hist, data, surface, extent, classifier)
+            records = train_chunk([members[i] for i in chunk], sweep, data, device, classifier, progress,
+                                  desc=f"{sweep.base.dataset} batch {n + 1}")
+            for i, rec in zip(chunk, records, strict=True):
                 save_record(rec, paths[i])
                 loaded[i] = rec
     return SweepResult(sweep, loaded, trained=len(missing), wall_time_s=time.perf_counter() - start)
+
+
+def train_chunk(members: Sequence[TrainConfig], sweep: SweepConfig, data: Mixture | ImageDataset,
+                device: torch.device | str = "cpu", classifier=None, progress: bool = False,
+                desc: str = "batch") -> list[RunRecord]:
+    """Train one batch of a sweep's runs as one batched model and evaluate them; writes nothing.
+
+    Args:
+        members: the batch's runs (from ``sweep.members()``).
+        sweep: their sweep (what a record stores: ``eval_last``, ``n_stored_samples``).
+        data: the data set.
+        device: where to train.
+        classifier: a ``classifier.TrainedClassifier`` for image metrics, or None.
+        progress: show a progress bar.
+        desc: the bar's label.
+
+    Returns:
+        One ``RunRecord`` per member, in order.
+    """
+    runs = train_batched(members, data, device, progress, desc=desc)
+    records = []
+    for j, (cfg, hist) in enumerate(zip(members, runs.histories, strict=True)):
+        surface, extent = None, None
+        if isinstance(data, Mixture) and hist.samples and not hist.diverged:
+            extent = surface_extent(data)
+            surface = decision_surface(cfg, runs.member_state("d", j), extent)
+        records.append(_to_record(cfg, sweep, hist, data, surface, extent, classifier))
+    return records
 
 
 def load_sweep(
