@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from gan_l2_lib.batched import train_batched
+from gan_l2_lib.data import dataset_facts, load_dataset
 from gan_l2_lib.sweep import SweepConfig
 from gan_l2_lib.train import TrainConfig, build_models, train_gan
 
@@ -69,8 +70,6 @@ def matmul_peak_gflops(threads: int, n: int = 2048, reps: int = 10) -> float:
 def _loop(members: list[TrainConfig], data_name: str, threads: int) -> float:
     torch.set_num_threads(threads)
     torch.set_flush_denormal(True)  # as in the sweep CLI; the spawned workers need it too
-    from gan_l2_lib.data import load_dataset
-
     data = load_dataset(data_name)
     t = time.perf_counter()
     for m in members:
@@ -85,11 +84,9 @@ def _loop_worker(args) -> float:
 
 def bench(members: list[TrainConfig], loop_members: int, label: str) -> dict:
     """Time batched vs. loop vs. 2-process loop for ``members`` (the loops run a subset)."""
-    from gan_l2_lib.data import load_dataset
-
     cfg = members[0]
     data = load_dataset(cfg.dataset)
-    img_shape = None if cfg.dataset in ("ring8", "grid25") else data.img_shape
+    img_shape = None if dataset_facts(cfg.dataset).is_2d else data.img_shape
     steps, k = cfg.steps, len(members)
     torch.set_num_threads(2)
     train_batched([m.replace(steps=3) for m in members], data, progress=False)  # warm-up
