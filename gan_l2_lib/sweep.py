@@ -176,6 +176,8 @@ class RunRecord:
         summary: scalar metrics (summarized over the last ``eval_last`` evaluations, plus
             stability numbers); NaN where undefined.
         diverged, diverged_step, wall_time_s: as in ``History``.
+        eval_last, n_stored_samples: the sweep fields its key hashes besides the config (see
+            ``run_key``); None for a file written before they were stored.
     """
 
     config: TrainConfig
@@ -191,6 +193,8 @@ class RunRecord:
     diverged: bool
     diverged_step: int | None
     wall_time_s: float
+    eval_last: int | None = None
+    n_stored_samples: int | None = None
 
 
 def _to_record(cfg: TrainConfig, sweep: SweepConfig, hist: History, data, surface, extent,
@@ -208,6 +212,7 @@ def _to_record(cfg: TrainConfig, sweep: SweepConfig, hist: History, data, surfac
         eval_steps=np.asarray(hist.sample_steps, dtype=np.int64),
         curves=curves, samples=samples, surface=surface, surface_extent=extent, summary=summary,
         diverged=hist.diverged, diverged_step=hist.diverged_step, wall_time_s=hist.wall_time_s,
+        eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples,
     )
 
 
@@ -221,6 +226,9 @@ def save_record(record: RunRecord, path: str | Path) -> None:
         "wall_time_s": record.wall_time_s, "surface_extent": record.surface_extent,
         "curve_names": sorted(record.curves),
     }
+    if record.eval_last is not None and record.n_stored_samples is not None:
+        # what the key hashes besides the config, so a file alone says how to re-make it
+        meta["sweep"] = {"eval_last": record.eval_last, "n_stored_samples": record.n_stored_samples}
     arrays = {
         "meta": np.array(json.dumps(meta, sort_keys=True)),
         "steps": record.steps, "eval_steps": record.eval_steps,
@@ -240,6 +248,9 @@ def save_record(record: RunRecord, path: str | Path) -> None:
 
 def load_record(path: str | Path, expected_key: str | None = None) -> RunRecord:
     """Read a run file written by ``save_record`` (``allow_pickle=False``).
+
+    Files written before the meta held ``"sweep"`` load with ``eval_last`` and
+    ``n_stored_samples`` None.
 
     Raises:
         ValueError: if the file is unreadable, of another schema version, or its key differs
@@ -275,6 +286,8 @@ def load_record(path: str | Path, expected_key: str | None = None) -> RunRecord:
         summary=summary,
         diverged=bool(meta["diverged"]), diverged_step=meta["diverged_step"],
         wall_time_s=float(meta["wall_time_s"]),
+        eval_last=meta.get("sweep", {}).get("eval_last"),
+        n_stored_samples=meta.get("sweep", {}).get("n_stored_samples"),
     )
 
 
@@ -433,6 +446,9 @@ def run_sweep(
     max_batch: int | None = None,
     classifier=None,
     train_missing: bool = True,
+    members: Sequence[TrainConfig] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
 ) -> SweepResult:
     """Train every run of ``sweep`` that is not cached yet, then load them all.
 
@@ -448,13 +464,23 @@ def run_sweep(
         classifier: a ``classifier.TrainedClassifier`` for image metrics (None: loaded or trained
             with the default config when the data set is an image set).
         train_missing: when False, missing runs raise instead of being trained.
+        members: an explicit list of runs instead of the whole grid (an irregular set, such as
+            shipped runs being re-made): each is ``sweep.base`` with its own λ_G, λ_D and seed.
+            None: ``sweep.members()``.
+        workers: train on this many local worker processes (not implemented in this branch).
+        scheduler: train on the cluster at this scheduler address (not implemented in this branch).
 
     Returns:
-        A ``SweepResult`` with every run's record.
+        A ``SweepResult`` with every run's record (the ``members`` given, in order, if any).
+
+    Raises:
+        ValueError: for a member that differs from ``sweep.base`` in more than λ_G, λ_D, seed.
     """
+    if workers is not None or scheduler is not None:
+        raise NotImplementedError("workers= and scheduler= are not implemented in this branch")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_sweep_cache_dir()
     start = time.perf_counter()
-    members = sweep.members()
+    members = sweep.members() if members is None else _check_members(members, sweep)
     paths = [run_path(m, sweep, cache_dir) for m in members]
     keys = [run_key(m, sweep) for m in members]
     loaded = [_try_load(p, k) for p, k in zip(paths, keys, strict=True)]
@@ -474,6 +500,19 @@ def run_sweep(
                 save_record(rec, paths[i])
                 loaded[i] = rec
     return SweepResult(sweep, loaded, trained=len(missing), wall_time_s=time.perf_counter() - start)
+
+
+def _check_members(members: Sequence[TrainConfig], sweep: SweepConfig) -> list[TrainConfig]:
+    members = list(members)
+    if not members:
+        raise ValueError("members is empty: give at least one run (or None for the whole grid)")
+    for m in members:
+        if not isinstance(m, TrainConfig):
+            raise ValueError(f"members must be TrainConfigs, got {type(m).__name__}")
+        if m.replace(lambda_g=sweep.base.lambda_g, lambda_d=sweep.base.lambda_d, seed=sweep.base.seed) != sweep.base:
+            raise ValueError(f"member (lambda_g={m.lambda_g}, lambda_d={m.lambda_d}, seed={m.seed}) differs from "
+                             "the sweep's base config in more than lambda_g, lambda_d and seed")
+    return members
 
 
 def train_chunk(members: Sequence[TrainConfig], sweep: SweepConfig, data: Mixture | ImageDataset,

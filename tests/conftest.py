@@ -1,9 +1,12 @@
 """Shared test settings and fixtures: a headless matplotlib backend, one torch thread, tiny
-sweeps for the λ lab, and one tiny digit classifier for the classifier and metrics tests.
+sweeps for the λ lab, one tiny digit classifier for the classifier and metrics tests, and a tiny
+stand-in "shipped results" folder for the reproduce tests.
 
 Tests use tiny tensors, where a second thread costs more than it gains and, on a busy
 2-core machine, waits on the other core; one thread keeps timings steady.
 """
+
+import shutil
 
 import matplotlib
 import pytest
@@ -11,6 +14,8 @@ import torch
 
 from gan_l2_lib.classifier import ClassifierConfig, TrainedClassifier, load_or_train_classifier
 from gan_l2_lib.data import ImageDataset, load_digits8
+from gan_l2_lib.sweep import SweepConfig, run_sweep
+from gan_l2_lib.train import TrainConfig
 
 matplotlib.use("Agg")
 torch.set_num_threads(1)
@@ -54,3 +59,23 @@ def tiny_classifier(tmp_path_factory, digits8) -> tuple[TrainedClassifier, objec
     """``(classifier, cache folder)``: ``TINY_CLASSIFIER`` trained once per test session."""
     cache = tmp_path_factory.mktemp("clf_cache")
     return load_or_train_classifier(TINY_CLASSIFIER, cache, data=digits8), cache
+
+
+@pytest.fixture(scope="session")
+def _tiny_shipped_pristine(tmp_path_factory):
+    """A tiny ring8 sweep (2 × 2 grid, 1 seed, 40 steps) written once, as a stand-in "shipped" folder."""
+    root = tmp_path_factory.mktemp("tiny_shipped")
+    base = TrainConfig.preset("ring8", steps=40, batch_size=32, toy_hidden=32, log_every=10, eval_every=20,
+                              n_eval_samples=100)
+    sweep = SweepConfig(base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-1), seeds=(0,), n_stored_samples=50)
+    run_sweep(sweep, root, progress=False)
+    return root, sweep
+
+
+@pytest.fixture
+def tiny_shipped(_tiny_shipped_pristine, tmp_path):
+    """``(folder, sweep)``: a fresh copy of the tiny "shipped" folder that a test may tamper with."""
+    root, sweep = _tiny_shipped_pristine
+    copy = tmp_path / "shipped"
+    shutil.copytree(root, copy)
+    return copy, sweep

@@ -1,5 +1,6 @@
-"""The command line ``python -m gan_l2_lib sweep``: the table, the exit status, and resuming after kill -9."""
+"""The command line: ``sweep`` (the table, the exit status, resuming after kill -9) and ``reproduce``."""
 
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from gan_l2_lib.cli import main
-from gan_l2_lib.sweep import SweepConfig, load_record, run_sweep
+from gan_l2_lib.sweep import SweepConfig, load_record, run_path, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,3 +53,41 @@ def test_kill_9_mid_sweep_then_resume(tmp_path):
     assert resumed.trained == 8 - len(kept)
     assert len(list(folder.glob("*.npz"))) == 8
     assert np.isfinite(resumed.grid("modes_covered")).all()
+
+
+def test_reproduce_prints_the_table_and_fails_on_a_tampered_file(tiny_shipped, tmp_path, capsys):
+    folder, sweep = tiny_shipped
+    args = ["reproduce", "--shipped", str(folder), "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "4 shipped runs in 1 group(s)" in out and "estimated training time" in out
+    assert "bitwise" in out and "within tolerance" in out
+    row = next(line for line in out.splitlines() if line.startswith("ring8 "))
+    assert row.split()[:6] == ["ring8", "4", "4", "0", "0", "0"]
+    # one summary value changed, the key kept: the re-made run differs, and the exit status says so
+    victim = run_path(sweep.members()[2], sweep, folder)
+    with np.load(victim, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["summary"]["high_quality_fraction"] += 0.5
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(victim, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    assert main([*args, "--out", str(tmp_path / "a")]) == 1  # the same --out: nothing trained again
+    out = capsys.readouterr().out
+    assert f"differs: ring8/{victim.name}: largest: high_quality_fraction" in out
+    row = next(line for line in out.splitlines() if line.startswith("ring8 "))
+    assert row.split()[:6] == ["ring8", "4", "3", "0", "1", "0"]
+
+
+def test_reproduce_rejects_bad_input(tiny_shipped, capsys):
+    folder, _ = tiny_shipped
+    args = ["reproduce", "--shipped", str(folder), "--no-progress"]
+    assert main([*args, "--dataset", "nope"]) == 2
+    assert "unknown data set 'nope'" in capsys.readouterr().out
+    assert main([*args, "--out", str(folder)]) == 2
+    assert "shipped results folder" in capsys.readouterr().out
+    assert main([*args, "--quick-only"]) == 2  # the tiny sweep is not the quick preset
+    assert "no shipped runs selected" in capsys.readouterr().out
+    assert main([*args, "--max-batch", "0"]) == 2
+    assert "--max-batch must be >= 1" in capsys.readouterr().out

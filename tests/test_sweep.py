@@ -1,5 +1,7 @@
 """The sweep grid, the per-run cache files and the sweep's results (batched training: test_batched.py)."""
 
+import json
+
 import numpy as np
 import pytest
 from torch.testing import assert_close
@@ -63,6 +65,43 @@ def test_stale_schema_or_key_is_rejected(tmp_path):
     path = run_path(sweep.members()[0], sweep, tmp_path)
     with pytest.raises(ValueError, match="expected"):
         load_record(path, expected_key="0" * 20)
+
+
+def test_records_store_the_sweep_fields_their_key_hashes(tmp_path):
+    sweep = _quick_sweep(eval_last=2)
+    run_sweep(sweep, tmp_path, progress=False, max_batch=1, members=sweep.members()[:1])
+    path = run_path(sweep.members()[0], sweep, tmp_path)
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+    assert meta["schema_version"] == 2 and meta["sweep"] == {"eval_last": 2, "n_stored_samples": 50}
+    rec = load_record(path)
+    assert (rec.eval_last, rec.n_stored_samples) == (2, 50)
+    # a file written before the meta held them still loads, without them
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    del meta["sweep"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    old = load_record(path, rec.key)
+    assert old.eval_last is None and old.n_stored_samples is None
+    assert_close(old.samples, rec.samples)
+
+
+def test_run_sweep_trains_an_explicit_member_list(tmp_path):
+    sweep = _quick_sweep()
+    picked = [sweep.members()[3], sweep.members()[0]]  # not a grid, any order
+    result = run_sweep(sweep, tmp_path, progress=False, members=picked)
+    assert result.trained == 2 and [r.config for r in result.records] == picked
+    assert len(list((tmp_path / "ring8").glob("*.npz"))) == 2
+    assert run_sweep(sweep, tmp_path, progress=False, members=picked[:1]).trained == 0
+    # an off-grid point on the same base is allowed: only λ_G, λ_D and seed may differ
+    off = sweep.base.replace(lambda_g=0.5, lambda_d=0.25, seed=7)
+    assert run_sweep(sweep, tmp_path, progress=False, members=[off]).records[0].config == off
+    with pytest.raises(ValueError, match="differs from the sweep's base config in more than"):
+        run_sweep(sweep, tmp_path, progress=False, members=[sweep.base.replace(steps=41)])
+    with pytest.raises(ValueError, match="members is empty"):
+        run_sweep(sweep, tmp_path, progress=False, members=[])
 
 
 @pytest.mark.parametrize(
