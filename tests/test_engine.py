@@ -151,6 +151,17 @@ def test_run_tasks_hands_back_every_result_and_raises_a_task_error(cluster):
         run_tasks(positive_int, [(1, "a"), (0, "b")], got.__setitem__, scheduler=address, progress=False)
 
 
+def test_local_cluster_workers_get_no_malloc_trim_and_leave_no_variables_here():
+    """Dask's MALLOC_TRIM_THRESHOLD_ halves the training speed: the local workers start without it,
+    and the variables the nannies set for them do not stay in this process."""
+    before = dict(os.environ)
+    got = {}
+    run_tasks(os.getenv, [("MALLOC_TRIM_THRESHOLD_",), ("OMP_NUM_THREADS",)], got.__setitem__, workers=1,
+              progress=False)
+    assert got == {0: None, 1: "1"}  # Dask's other worker settings stay
+    assert dict(os.environ) == before
+
+
 def test_local_workers_records_equal_serial_bitwise(tmp_path):
     """``workers=2`` (its own local cluster) writes the very files the serial path writes."""
     sweep = ring8_sweep(100)
@@ -197,6 +208,10 @@ def test_killed_worker_loses_only_its_batch(tmp_path, cluster):
     assert written_before < 4 and outcome["result"].trained == 4
     for f in out.rglob("*.npz"):
         load_record(f)  # every file whole
+    log = client.run_on_scheduler(lambda dask_scheduler: [
+        (t[0], t[1], t[2]) for t in dask_scheduler.transition_log if str(t[0]).startswith("gan-l2-")])
+    assert any(start == "processing" and end == "released" for _, start, end in log), \
+        "no task was taken from the killed worker and run again"
     client.wait_for_workers(2, timeout=30)  # the nanny started a new worker
     assert pid not in client.run(os.getpid).values()
     serial_sweep(sweep, tmp_path / "serial", max_batch=1)
