@@ -32,13 +32,19 @@ def ring8_sweep(steps: int) -> SweepConfig:
                        (0,), quick.eval_last, quick.n_stored_samples)
 
 
+def flushing_subnormals() -> bool:
+    """Whether this thread flushes subnormal floats now (``cli.main`` turns it on for good)."""
+    return torch.tensor([1e-39], dtype=torch.float32).item() == 0.0
+
+
 def serial_sweep(sweep: SweepConfig, folder: Path, **kwargs):
     """``run_sweep`` here, as a worker runs it: one thread, subnormals flushed."""
+    was_flushing = flushing_subnormals()
     torch.set_flush_denormal(True)
     try:
         return run_sweep(sweep, folder, progress=False, **kwargs)
     finally:
-        torch.set_flush_denormal(False)
+        torch.set_flush_denormal(was_flushing)
 
 
 def assert_same_files(dir_a: Path, dir_b: Path) -> int:
@@ -124,16 +130,17 @@ def test_unreachable_scheduler_fails_fast(tmp_path, monkeypatch):
 
 
 def test_run_in_worker_uses_one_thread_and_flushes_subnormals():
-    tiny = torch.tensor([1e-39], dtype=torch.float32)  # a float32 subnormal (made before the flush)
-    threads = torch.get_num_threads()
+    was_flushing, threads = flushing_subnormals(), torch.get_num_threads()
+    torch.set_flush_denormal(False)
+    tiny = torch.tensor([1e-39], dtype=torch.float32)  # a float32 subnormal
+    assert (tiny * 1.0).item() > 0  # without the flush it survives
     torch.set_num_threads(2)
     try:
         assert run_in_worker(torch.get_num_threads) == 1
         assert run_in_worker(lambda: (tiny * 1.0).item()) == 0.0
     finally:
-        torch.set_flush_denormal(False)
+        torch.set_flush_denormal(was_flushing)
         torch.set_num_threads(threads)
-    assert (tiny * 1.0).item() > 0  # without the flush it survives
 
 
 # ---------------------------------------------------------------------------------------------
