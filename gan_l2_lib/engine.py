@@ -1,4 +1,4 @@
-"""Where a sweep's batches run: here, one after another, or as tasks on a Dask cluster.
+"""Where a sweep's batches run when not here one after another: as tasks on a Dask cluster.
 
 ``run_tasks`` maps a function over a list of batches on a local Dask cluster of
 single-threaded worker processes (``workers=N``) or on an existing cluster
@@ -65,6 +65,12 @@ def run_in_worker(fn: Callable, *args: Any) -> Any:
     A worker process shares the CPU with the others, so more torch threads only contend
     (measured: 17–38× slower with PyTorch's default threads on 2 shared cores); subnormals
     (decayed weights, Adam state late in a run) are many times slower to compute.
+
+    Args:
+        fn: the task's function; args: its arguments.
+
+    Returns:
+        What ``fn`` returns.
     """
     torch.set_num_threads(1)
     torch.set_flush_denormal(True)
