@@ -456,11 +456,11 @@ def run_sweep(
         classifier: a ``classifier.TrainedClassifier`` for image metrics (None: loaded or trained
             with the default config when the data set is an image set); sent to the workers.
         train_missing: when False, missing runs raise instead of being trained.
-        workers: train on a local Dask cluster of this many single-threaded worker processes.
-        scheduler: train on the running Dask cluster at this address (``"tcp://host:8786"``;
-            its workers need this package, the same version). Excludes ``workers``. A script
-            that uses either needs the ``if __name__ == "__main__":`` guard (workers are
+        workers: train on a local Dask cluster of this many single-threaded worker processes
+            (a script that uses it needs the ``if __name__ == "__main__":`` guard: workers are
             started with ``spawn``, which imports the main script again).
+        scheduler: train on the running Dask cluster at this address (``"tcp://host:8786"``;
+            its workers need this package, the same version). Excludes ``workers``.
 
     Returns:
         A ``SweepResult`` with every run's record.
