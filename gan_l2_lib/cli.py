@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-batch", type=int, help="runs per batched model (default: all)")
     p.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
     p.add_argument("--no-progress", action="store_true")
+    engine = p.add_mutually_exclusive_group()
+    engine.add_argument("--workers", type=int, metavar="N",
+                        help="train the batches on a local Dask cluster of N single-threaded processes")
+    engine.add_argument("--scheduler", metavar="ADDRESS",
+                        help="train the batches on a running Dask cluster (e.g. tcp://host:8786)")
     _add_reproduce_parser(sub)
     return parser
 
@@ -187,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sweep {args.dataset}: {len(sweep.lambda_g)} λ_G × {len(sweep.lambda_d)} λ_D × "
               f"{len(sweep.seeds)} seeds = {n} runs, {sweep.base.steps} steps each")
         result = run_sweep(sweep, args.cache_dir, pick_device(not args.cpu), progress=not args.no_progress,
-                           max_batch=args.max_batch)
+                           max_batch=args.max_batch, workers=args.workers, scheduler=args.scheduler)
     except ValueError as err:
         print(f"error: {err}")
         return 2

@@ -9,6 +9,7 @@ restart skips finished runs. The command line (``python -m gan_l2_lib sweep``) i
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
@@ -31,6 +32,7 @@ from .data import (
     default_cache_dir,
     load_dataset,
 )
+from .engine import check_engine, run_tasks
 from .evaluate import LEGACY_KEYS, decision_surface, evaluate_run, surface_extent
 from .files import atomic_write_bytes, stable_hash
 from .regularizers import validate_coef
@@ -453,31 +455,39 @@ def run_sweep(
     """Train every run of ``sweep`` that is not cached yet, then load them all.
 
     Runs are trained in batches of at most ``max_batch`` members; each batch's runs are
-    written as soon as it finishes, so an interrupted sweep loses at most one batch.
+    written as soon as it finishes, so an interrupted sweep loses at most one batch. By
+    default the batches run here, one after another; with ``workers`` or ``scheduler`` they
+    run as tasks on a Dask cluster (``engine.run_tasks``), each worker loading the data set
+    by name, and this process writes each batch's records as it arrives. A batch's records
+    do not depend on where it ran (same ``max_batch``, same records, bit for bit).
 
     Args:
         sweep: the grid.
         cache_dir: where run files live; default ``default_sweep_cache_dir()``.
-        device: where to train.
-        progress: show progress bars.
+        device: where to train (on the workers too, when a cluster is used).
+        progress: show progress bars (with a cluster: one bar over batches).
         max_batch: members per batched model (None: all missing runs at once).
         classifier: a ``classifier.TrainedClassifier`` for image metrics (None: loaded or trained
-            with the default config when the data set is an image set).
+            with the default config when the data set is an image set); sent to the workers.
         train_missing: when False, missing runs raise instead of being trained.
         members: an explicit list of runs instead of the whole grid (an irregular set, such as
             shipped runs being re-made): each is ``sweep.base`` with its own λ_G, λ_D and seed.
             None: ``sweep.members()``.
-        workers: train on this many local worker processes (not implemented in this branch).
-        scheduler: train on the cluster at this scheduler address (not implemented in this branch).
+        workers: train on a local Dask cluster of this many single-threaded worker processes
+            (a script that uses it needs the ``if __name__ == "__main__":`` guard: workers are
+            started with ``spawn``, which imports the main script again).
+        scheduler: train on the running Dask cluster at this address (``"tcp://host:8786"``;
+            its workers need this package, the same version). Excludes ``workers``.
 
     Returns:
         A ``SweepResult`` with every run's record (the ``members`` given, in order, if any).
 
     Raises:
-        ValueError: for a member that differs from ``sweep.base`` in more than λ_G, λ_D, seed.
+        ValueError: for missing runs with ``train_missing=False``, a bad ``workers`` or
+            ``scheduler`` (both given, workers < 1), a scheduler that cannot be reached, or a
+            member that differs from ``sweep.base`` in more than λ_G, λ_D and seed.
     """
-    if workers is not None or scheduler is not None:
-        raise NotImplementedError("workers= and scheduler= are not implemented in this branch")
+    check_engine(workers, scheduler)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_sweep_cache_dir()
     start = time.perf_counter()
     members = sweep.members() if members is None else _check_members(members, sweep)
@@ -488,17 +498,26 @@ def run_sweep(
     if missing and not train_missing:
         raise ValueError(f"{len(missing)} of {len(members)} runs are not in {cache_dir}")
     if missing:
-        data = load_dataset(sweep.base.dataset)
-        if classifier is None and isinstance(data, ImageDataset):
-            classifier = load_or_train_classifier(ClassifierConfig.preset(sweep.base.dataset))
+        name = sweep.base.dataset
+        if classifier is None and not dataset_facts(name).is_2d:
+            classifier = load_or_train_classifier(ClassifierConfig.preset(name))
         size = max_batch or len(missing)
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
-        for n, chunk in enumerate(tqdm(chunks, disable=not progress or len(chunks) == 1, desc="batches")):
-            records = train_chunk([members[i] for i in chunk], sweep, data, device, classifier, progress,
-                                  desc=f"{sweep.base.dataset} batch {n + 1}")
-            for i, rec in zip(chunk, records, strict=True):
+
+        def save(n: int, records: list[RunRecord]) -> None:
+            for i, rec in zip(chunks[n], records, strict=True):
                 save_record(rec, paths[i])
                 loaded[i] = rec
+
+        if workers is None and scheduler is None:
+            data = load_dataset(name)
+            for n, chunk in enumerate(tqdm(chunks, disable=not progress or len(chunks) == 1, desc="batches")):
+                save(n, train_chunk([members[i] for i in chunk], sweep, data, device, classifier, progress,
+                                    desc=f"{name} batch {n + 1}"))
+        else:
+            tasks = [([members[i] for i in chunk], sweep, device, classifier) for chunk in chunks]
+            run_tasks(_train_chunk_by_name, tasks, save, workers=workers, scheduler=scheduler,
+                      progress=progress, desc=f"{name} batches")
     return SweepResult(sweep, loaded, trained=len(missing), wall_time_s=time.perf_counter() - start)
 
 
@@ -513,6 +532,23 @@ def _check_members(members: Sequence[TrainConfig], sweep: SweepConfig) -> list[T
             raise ValueError(f"member (lambda_g={m.lambda_g}, lambda_d={m.lambda_d}, seed={m.seed}) differs from "
                              "the sweep's base config in more than lambda_g, lambda_d and seed")
     return members
+
+
+@functools.lru_cache(maxsize=1)
+def _dataset(name: str) -> Mixture | ImageDataset:
+    """A data set loaded once per (worker) process."""
+    return load_dataset(name)
+
+
+def _train_chunk_by_name(members: Sequence[TrainConfig], sweep: SweepConfig, device: torch.device | str,
+                         classifier) -> list[RunRecord]:
+    """``train_chunk`` as a cluster task: the worker loads the data set by name.
+
+    The name, not the data, travels: a worker needs no file from this machine, the data is
+    exactly what the serial path loads, and a restarted worker just loads it again
+    (stacked_mnist is 94 MB pickled, loaded in ~2 s).
+    """
+    return train_chunk(members, sweep, _dataset(sweep.base.dataset), device, classifier)
 
 
 def train_chunk(members: Sequence[TrainConfig], sweep: SweepConfig, data: Mixture | ImageDataset,

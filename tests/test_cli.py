@@ -3,14 +3,17 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from gan_l2_lib.cli import main
+from gan_l2_lib import cli, engine
+from gan_l2_lib.cli import build_parser, main
 from gan_l2_lib.sweep import SweepConfig, load_record, run_path, run_sweep
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,3 +94,41 @@ def test_reproduce_rejects_bad_input(tiny_shipped, capsys):
     assert "no shipped runs selected" in capsys.readouterr().out
     assert main([*args, "--max-batch", "0"]) == 2
     assert "--max-batch must be >= 1" in capsys.readouterr().out
+
+
+def test_cli_workers_and_scheduler_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        build_parser().parse_args(["sweep", "--workers", "2", "--scheduler", "tcp://127.0.0.1:8786"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument --workers" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, workers, scheduler", [
+    ([], None, None),
+    (["--workers", "3"], 3, None),
+    (["--scheduler", "tcp://10.0.0.5:8786"], None, "tcp://10.0.0.5:8786"),
+])
+def test_cli_passes_the_engine_to_run_sweep(monkeypatch, capsys, flags, workers, scheduler):
+    seen = {}
+
+    def fake_run_sweep(*args, **kwargs):
+        seen.update(kwargs)
+        raise ValueError("stopped by the test")
+
+    monkeypatch.setattr(cli, "run_sweep", fake_run_sweep)
+    assert main(["sweep", "--quick", "--no-progress", *flags]) == 2
+    assert "stopped by the test" in capsys.readouterr().out
+    assert (seen["workers"], seen["scheduler"]) == (workers, scheduler)
+
+
+def test_cli_bad_workers_or_unreachable_scheduler_exit_2(tmp_path, monkeypatch, capsys):
+    assert main(["sweep", "--quick", "--workers", "0", "--cache-dir", str(tmp_path), "--no-progress"]) == 2
+    assert "workers must be an integer >= 1" in capsys.readouterr().out
+    monkeypatch.setattr(engine, "CONNECT_TIMEOUT_S", 1.0)
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["sweep", "--quick", "--scheduler", f"tcp://127.0.0.1:{port}", "--cache-dir", str(tmp_path),
+                 "--no-progress"]) == 2
+    assert "cannot reach a Dask scheduler" in capsys.readouterr().out
+    assert not list(tmp_path.rglob("*.npz"))
