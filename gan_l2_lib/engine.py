@@ -77,6 +77,26 @@ def run_in_worker(fn: Callable, *args: Any) -> Any:
     return fn(*args)
 
 
+def flushing_subnormals() -> bool:
+    """Whether this thread flushes subnormal floats to zero now (torch has no getter for it)."""
+    return torch.tensor([1e-39], dtype=torch.float32).item() == 0.0
+
+
+@contextlib.contextmanager
+def subnormals_flushed() -> Iterator[None]:
+    """Flush subnormal floats inside the block, as every worker does; the caller's setting is restored.
+
+    Records then do not depend on where a batch trained: long runs drift into subnormal values
+    (decayed weights, Adam state), and flushing them changes the rounding as well as the speed.
+    """
+    was = flushing_subnormals()
+    torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(was)
+
+
 def run_tasks(
     fn: Callable,
     tasks: Sequence[tuple],

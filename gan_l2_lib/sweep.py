@@ -23,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .batched import train_batched
+from .checks import positive_int
 from .classifier import ClassifierConfig, load_or_train_classifier
 from .data import (
     MIXTURE_NAMES,
@@ -32,7 +33,7 @@ from .data import (
     default_cache_dir,
     load_dataset,
 )
-from .engine import check_engine, run_tasks
+from .engine import check_engine, run_tasks, subnormals_flushed
 from .evaluate import LEGACY_KEYS, decision_surface, evaluate_run, surface_extent
 from .files import atomic_write_bytes, stable_hash
 from .regularizers import validate_coef
@@ -264,10 +265,18 @@ def load_record(path: str | Path, expected_key: str | None = None) -> RunRecord:
         meta = json.loads(str(arrays.pop("meta")))
     except Exception as exc:  # truncated zip, bad JSON, missing member ...
         raise ValueError(f"unreadable run file {path}: {type(exc).__name__}: {exc}") from exc
-    if meta.get("schema_version") not in READABLE_SCHEMAS:
-        raise ValueError(f"{path} has schema {meta.get('schema_version')}, expected one of {READABLE_SCHEMAS}")
-    if expected_key is not None and meta["key"] != expected_key:
-        raise ValueError(f"{path} holds run {meta['key']}, expected {expected_key}")
+    version = meta.get("schema_version") if isinstance(meta, dict) else None
+    if version not in READABLE_SCHEMAS:
+        raise ValueError(f"{path} has schema {version}, expected one of {READABLE_SCHEMAS}")
+    if expected_key is not None and meta.get("key") != expected_key:
+        raise ValueError(f"{path} holds run {meta.get('key')}, expected {expected_key}")
+    try:
+        return _decode_record(meta, arrays)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:  # an entry missing or malformed
+        raise ValueError(f"unreadable run file {path}: {type(exc).__name__}: {exc}") from exc
+
+
+def _decode_record(meta: dict, arrays: dict[str, np.ndarray]) -> RunRecord:
     if "samples" in arrays:
         samples = arrays["samples"].astype(np.float32)
     else:
@@ -488,6 +497,8 @@ def run_sweep(
             member that differs from ``sweep.base`` in more than λ_G, λ_D and seed.
     """
     check_engine(workers, scheduler)
+    if max_batch is not None:
+        max_batch = positive_int(max_batch, "max_batch")
     cache_dir = Path(cache_dir) if cache_dir is not None else default_sweep_cache_dir()
     start = time.perf_counter()
     members = sweep.members() if members is None else _check_members(members, sweep)
@@ -501,19 +512,23 @@ def run_sweep(
         name = sweep.base.dataset
         if classifier is None and not dataset_facts(name).is_2d:
             classifier = load_or_train_classifier(ClassifierConfig.preset(name))
-        size = max_batch or len(missing)
+        size = len(missing) if max_batch is None else max_batch
         chunks = [missing[i:i + size] for i in range(0, len(missing), size)]
 
         def save(n: int, records: list[RunRecord]) -> None:
             for i, rec in zip(chunks[n], records, strict=True):
                 save_record(rec, paths[i])
-                loaded[i] = rec
+                # read back: a fresh result then equals the same sweep loaded later (the file
+                # stores samples and surfaces in float16, images in 8 bits)
+                loaded[i] = load_record(paths[i], keys[i])
 
         if workers is None and scheduler is None:
             data = load_dataset(name)
             for n, chunk in enumerate(tqdm(chunks, disable=not progress or len(chunks) == 1, desc="batches")):
-                save(n, train_chunk([members[i] for i in chunk], sweep, data, device, classifier, progress,
-                                    desc=f"{name} batch {n + 1}"))
+                with subnormals_flushed():  # as on a worker: the same records wherever a batch runs
+                    records = train_chunk([members[i] for i in chunk], sweep, data, device, classifier, progress,
+                                          desc=f"{name} batch {n + 1}")
+                save(n, records)
         else:
             tasks = [([members[i] for i in chunk], sweep, device, classifier) for chunk in chunks]
             run_tasks(_train_chunk_by_name, tasks, save, workers=workers, scheduler=scheduler,

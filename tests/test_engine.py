@@ -32,19 +32,9 @@ def ring8_sweep(steps: int) -> SweepConfig:
                        (0,), quick.eval_last, quick.n_stored_samples)
 
 
-def flushing_subnormals() -> bool:
-    """Whether this thread flushes subnormal floats now (``cli.main`` turns it on for good)."""
-    return torch.tensor([1e-39], dtype=torch.float32).item() == 0.0
-
-
 def serial_sweep(sweep: SweepConfig, folder: Path, **kwargs):
-    """``run_sweep`` here, as a worker runs it: one thread, subnormals flushed."""
-    was_flushing = flushing_subnormals()
-    torch.set_flush_denormal(True)
-    try:
-        return run_sweep(sweep, folder, progress=False, **kwargs)
-    finally:
-        torch.set_flush_denormal(was_flushing)
+    """``run_sweep`` here, serially (it flushes subnormals itself, as a worker does)."""
+    return run_sweep(sweep, folder, progress=False, **kwargs)
 
 
 def assert_same_files(dir_a: Path, dir_b: Path) -> int:
@@ -130,7 +120,7 @@ def test_unreachable_scheduler_fails_fast(tmp_path, monkeypatch):
 
 
 def test_run_in_worker_uses_one_thread_and_flushes_subnormals():
-    was_flushing, threads = flushing_subnormals(), torch.get_num_threads()
+    was_flushing, threads = engine.flushing_subnormals(), torch.get_num_threads()
     torch.set_flush_denormal(False)
     tiny = torch.tensor([1e-39], dtype=torch.float32)  # a float32 subnormal
     assert (tiny * 1.0).item() > 0  # without the flush it survives
@@ -242,3 +232,22 @@ def test_image_sweep_sends_the_classifier_to_the_workers(tmp_path, cluster, tiny
     assert dask.trained == 2 and np.isfinite(np.diag(dask.grid("classes_covered"))).all()
     assert assert_same_files(tmp_path / "serial", tmp_path / "dask") == 2
     np.testing.assert_array_equal(serial.grid("classes_covered"), dask.grid("classes_covered"))
+
+
+def test_serial_batches_flush_subnormals_like_a_worker_and_restore_the_setting(tmp_path, monkeypatch):
+    from gan_l2_lib import sweep as sweep_module
+
+    seen = []
+    real_train_chunk = sweep_module.train_chunk
+
+    def spy(*args, **kwargs):
+        seen.append(engine.flushing_subnormals())
+        return real_train_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "train_chunk", spy)
+    torch.set_flush_denormal(False)
+    assert not engine.flushing_subnormals()
+    run_sweep(ring8_sweep(steps=20), tmp_path, progress=False, max_batch=2)
+    assert seen == [True, True]  # every batch trained with subnormals flushed
+    assert not engine.flushing_subnormals()  # and the caller's setting is back
+

@@ -261,3 +261,38 @@ def test_point_sweep_scales_the_intervals_to_the_steps():
         point_sweep(sweep, 1e-3, 0.0, seed=True)
     with pytest.raises(ValueError, match="steps must be a positive integer"):
         point_sweep(sweep, 1e-3, 0.0, seed=0, steps=0)
+
+
+# --- what a fresh sweep returns, bad batch sizes, damaged files -------------------------------
+
+
+def test_a_fresh_result_equals_the_same_sweep_loaded_later(tmp_path):
+    fresh = run_sweep(_quick_sweep(), tmp_path, progress=False)
+    again = run_sweep(_quick_sweep(), tmp_path, progress=False)
+    assert fresh.trained == 4 and again.trained == 0
+    for a, b in zip(fresh.records, again.records, strict=True):
+        # the file stores samples and surfaces in float16: the fresh records are read back too
+        np.testing.assert_array_equal(a.samples, b.samples)
+        np.testing.assert_array_equal(a.surface, b.surface)
+        assert a.summary.keys() == b.summary.keys()
+
+
+@pytest.mark.parametrize("max_batch", [0, -1, 1.5, True])
+def test_bad_max_batch_is_rejected(tmp_path, max_batch):
+    with pytest.raises(ValueError, match="max_batch must be"):
+        run_sweep(_quick_sweep(), tmp_path, progress=False, max_batch=max_batch)
+    assert not list(tmp_path.rglob("*.npz"))
+
+
+def test_a_run_file_missing_an_entry_is_unreadable_and_trained_again(tmp_path):
+    sweep = _quick_sweep()
+    run_sweep(sweep, tmp_path, progress=False)
+    victim = run_path(sweep.members()[0], sweep, tmp_path)
+    with np.load(victim, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files if k != "scalar_d_loss"}
+    with open(victim, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    with pytest.raises(ValueError, match="unreadable run file .*scalar_d_loss"):
+        load_record(victim)
+    again = run_sweep(sweep, tmp_path, progress=False)
+    assert again.trained == 1 and "d_loss" in load_record(victim).scalars
