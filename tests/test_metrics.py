@@ -213,14 +213,19 @@ def test_metrics_on_a_real_short_run():
     hist = train_gan(cfg, progress=False).history
     curve = mode_curve(hist, RING)
     assert curve.steps.tolist() == [20, 40]
-    # the same numbers counted by hand: nearest centre, within 3σ, distinct centres hit
+    # the same numbers counted by hand: nearest centre, within threshold·σ, distinct centres hit.
+    # After 40 steps no sample is within 3σ yet, so a wide cut (60σ = 0.6) is checked as well:
+    # there some samples pass and some fail, and at least one mode is hit.
     centers = RING.centers.double().numpy()
-    for t, x in enumerate(hist.samples):
-        dist = np.linalg.norm(x.double().numpy()[:, None, :] - centers[None], axis=2)  # (N, 8)
-        near = dist.argmin(1)[dist.min(1) <= 3 * RING.std]
-        assert curve.modes_covered[t] == len(set(near.tolist()))
-        assert curve.counts[t].tolist() == np.bincount(near, minlength=8).tolist()
-        assert_close(curve.high_quality_fraction[t], len(near) / len(x))
+    wide = mode_curve(hist, RING, threshold=60)
+    assert wide.modes_covered.max() >= 1 and 0 < wide.high_quality_fraction.min() < 1
+    for threshold, c in ((3, curve), (60, wide)):
+        for t, x in enumerate(hist.samples):
+            dist = np.linalg.norm(x.double().numpy()[:, None, :] - centers[None], axis=2)  # (N, 8)
+            near = dist.argmin(1)[dist.min(1) <= threshold * RING.std]
+            assert c.modes_covered[t] == len(set(near.tolist()))
+            assert c.counts[t].tolist() == np.bincount(near, minlength=8).tolist()
+            assert_close(c.high_quality_fraction[t], len(near) / len(x))
     stab = stability_stats(hist)
     assert stab.n_logged == len(hist.steps) == 9 and not stab.diverged
     assert np.isfinite([stab.d_loss_tail_std, stab.g_loss_tail_std, stab.gap_tail_mean]).all()
