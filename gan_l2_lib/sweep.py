@@ -147,6 +147,39 @@ class SweepConfig:
                 "diagonal": self.diagonal}
 
 
+def one_penalty_sweep(sweep: SweepConfig, lam: float = 1e-2) -> SweepConfig:
+    """λ_G, λ_D ∈ {0, ``lam``} as a full 2 × 2 grid on a sweep's base: one penalty at a time.
+
+    Args:
+        sweep: the sweep whose base config, seeds, ``eval_last`` and ``n_stored_samples`` are kept
+            (e.g. an image set's diagonal default sweep).
+        lam: the penalty's value.
+
+    Returns:
+        The 2 × 2 ``SweepConfig`` (its (0, 0) and (``lam``, ``lam``) runs are the diagonal's ends).
+    """
+    return SweepConfig(sweep.base, lambda_g=(0.0, lam), lambda_d=(0.0, lam), seeds=sweep.seeds,
+                       eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples)
+
+
+def shipped_sweeps() -> dict[str, SweepConfig]:
+    """Every sweep whose runs ship in ``shipped_results_dir()``, by name: what the notebooks read.
+
+    ``"<dataset>"`` is ``SweepConfig.default(dataset)`` (notebooks 04 and 05),
+    ``"ring8_quick"`` the quick ring8 sweep (05's fallback, re-made in CI), and
+    ``"<image set>_one_penalty"`` the 2 × 2 grid of ``one_penalty_sweep`` (05's statement 13).
+    Every shipped file belongs to one of them; ``tests/test_shipped_results.py`` checks both ways.
+
+    Returns:
+        ``{name: SweepConfig}``.
+    """
+    sweeps = {name: SweepConfig.default(name) for name in ("ring8", "grid25", "mnist5k", "stacked_mnist")}
+    sweeps["ring8_quick"] = SweepConfig.default("ring8", quick=True)
+    for name in ("mnist5k", "stacked_mnist"):
+        sweeps[f"{name}_one_penalty"] = one_penalty_sweep(sweeps[name])
+    return sweeps
+
+
 def run_key(cfg: TrainConfig, sweep: SweepConfig) -> str:
     """Hash identifying one run's cache file: its config, what is stored, and the schema."""
     return stable_hash({"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from gan_l2_lib.classifier import stacked_probs
+from gan_l2_lib.classifier import classify, stacked_probs
 from gan_l2_lib.data import make_mixture, make_stacked
 from gan_l2_lib.metrics import (
     ModeCurve,
@@ -213,7 +213,19 @@ def test_metrics_on_a_real_short_run():
     hist = train_gan(cfg, progress=False).history
     curve = mode_curve(hist, RING)
     assert curve.steps.tolist() == [20, 40]
-    assert ((0 <= curve.modes_covered) & (curve.modes_covered <= 8)).all()
+    # the same numbers counted by hand: nearest centre, within threshold·σ, distinct centres hit.
+    # After 40 steps no sample is within 3σ yet, so a wide cut (60σ = 0.6) is checked as well:
+    # there some samples pass and some fail, and at least one mode is hit.
+    centers = RING.centers.double().numpy()
+    wide = mode_curve(hist, RING, threshold=60)
+    assert wide.modes_covered.max() >= 1 and 0 < wide.high_quality_fraction.min() < 1
+    for threshold, c in ((3, curve), (60, wide)):
+        for t, x in enumerate(hist.samples):
+            dist = np.linalg.norm(x.double().numpy()[:, None, :] - centers[None], axis=2)  # (N, 8)
+            near = dist.argmin(1)[dist.min(1) <= threshold * RING.std]
+            assert c.modes_covered[t] == len(set(near.tolist()))
+            assert c.counts[t].tolist() == np.bincount(near, minlength=8).tolist()
+            assert_close(c.high_quality_fraction[t], len(near) / len(x))
     stab = stability_stats(hist)
     assert stab.n_logged == len(hist.steps) == 9 and not stab.diverged
     assert np.isfinite([stab.d_loss_tail_std, stab.g_loss_tail_std, stab.gap_tail_mean]).all()
@@ -306,15 +318,28 @@ def test_class_and_stacked_stats_with_the_classifier(tiny_classifier, digits8):
     clf, _ = tiny_classifier
     only_0_to_4 = digits8.images[digits8.labels < 5][:300]
     stats = class_stats(only_0_to_4, clf)
-    assert stats.n_samples == 300 and stats.classes_covered >= 5
-    assert 0.1 <= stats.mean_confidence <= 1.0
+    probs = classify(only_0_to_4, clf)
+    assert stats.n_samples == 300 and stats.counts == tuple(torch.bincount(probs.argmax(1), minlength=10).tolist())
+    assert sum(stats.counts[:5]) >= 0.85 * 300  # a ≈ 0.9-accurate classifier: most land on 0–4
+    # the top-class probability, not the mean over classes (which is always 1/10)
+    assert_close(stats.mean_confidence, float(probs.max(1).values.mean()))
+    # the digits it reads correctly cover exactly the five classes 0–4, counted by label
+    labels = digits8.labels[digits8.labels < 5][:300]
+    right = probs.argmax(1) == labels
+    exact = class_stats(only_0_to_4[right], clf)
+    assert exact.classes_covered == 5
+    assert exact.counts == tuple(torch.bincount(labels[right], minlength=10).tolist())
     # per-channel predictions must line up with the true digits of each channel
     stacked = make_stacked(digits8, n=300, seed=0)
     true_digits = torch.stack([stacked.labels // 100, stacked.labels // 10 % 10, stacked.labels % 10], 1)
     agree = (stacked_probs(stacked.images, clf).argmax(2) == true_digits).float().mean()
     assert agree > 0.5  # a channel mix-up would give ≈ 0.1
     s = stacked_stats(stacked.images, clf)
-    assert 1 <= s.modes_covered <= 300 and s.n_samples == 300
+    # distinct triples of the channel-by-channel predictions (each channel classified alone)
+    pred = torch.stack([classify(stacked.images[:, c:c + 1], clf).argmax(1) for c in range(3)], 1)
+    assert s.modes_covered == len({tuple(t) for t in pred.tolist()}) and s.n_samples == 300
+    # every correctly read sample's true triple is among them
+    assert s.modes_covered >= len(torch.unique(stacked.labels[(pred == true_digits).all(1)]))
 
 
 def test_class_curve_over_a_history(tiny_classifier, digits8):

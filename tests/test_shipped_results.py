@@ -8,23 +8,52 @@ import pytest
 from torch.testing import assert_close
 
 from gan_l2_lib.evaluate import METRICS, coverage_key
-from gan_l2_lib.sweep import SweepConfig, run_path, run_sweep, shipped_results_dir
+from gan_l2_lib.sweep import (
+    SweepConfig,
+    one_penalty_sweep,
+    run_path,
+    run_sweep,
+    shipped_results_dir,
+    shipped_sweeps,
+)
 
-# the full-mode default sweeps that ship (notebooks 04 and 05 open with them)
-SHIPPED_FULL = ("ring8", "grid25", "mnist5k", "stacked_mnist")
+SHIPPED = shipped_sweeps()
 
 
-@pytest.mark.parametrize("dataset", SHIPPED_FULL)
-def test_shipped_full_sweep_is_complete_for_the_current_defaults(dataset):
-    sweep = SweepConfig.default(dataset)
+def test_shipped_sweeps_name_what_the_notebooks_read():
+    """04 and 05 open the default sweeps; 05's statement 13 reads the one-penalty corners."""
+    for name in ("ring8", "grid25", "mnist5k", "stacked_mnist"):
+        assert SHIPPED[name] == SweepConfig.default(name)
+    assert SHIPPED["ring8_quick"] == SweepConfig.default("ring8", quick=True)
+    for name in ("mnist5k", "stacked_mnist"):
+        c = SweepConfig.default(name)
+        # notebook 05's statement-13 cell builds exactly this from the loaded sweep's config
+        assert SHIPPED[f"{name}_one_penalty"] == SweepConfig(
+            c.base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=c.seeds, eval_last=c.eval_last,
+            n_stored_samples=c.n_stored_samples) == one_penalty_sweep(c)
+        assert len(SHIPPED[f"{name}_one_penalty"].members()) == 12
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_shipped_sweep_is_complete_for_the_current_defaults(name):
+    sweep = SHIPPED[name]
     # train_missing=False: a run missing, corrupt, or made with other defaults raises here
     result = run_sweep(sweep, shipped_results_dir(), progress=False, train_missing=False)
     assert result.trained == 0 and len(result.records) == len(sweep.members())
+    dataset = sweep.base.dataset
     for rec in result.records:
         assert rec.config.steps == sweep.base.steps
         assert rec.diverged or list(rec.eval_steps)[-1] == sweep.base.steps
         assert np.isfinite(rec.summary[coverage_key(dataset)]) or rec.diverged
         assert set(rec.summary) <= set(METRICS) and set(rec.curves) <= set(METRICS)
+
+
+def test_every_shipped_file_belongs_to_a_named_sweep():
+    """No orphan: a file no named sweep reads is dead weight (or a sweep missing from the list)."""
+    named = {run_path(m, s, shipped_results_dir()) for s in SHIPPED.values() for m in s.members()}
+    on_disk = set(Path(shipped_results_dir()).rglob("*.npz"))
+    assert not on_disk - named, sorted(p.name for p in on_disk - named)
+    assert named <= on_disk  # (the completeness test above says which sweep lacks a file)
 
 
 def test_schema_1_digit_records_load_with_honest_keys():

@@ -1,13 +1,25 @@
 """The sweep grid, the per-run cache files and the sweep's results (batched training: test_batched.py)."""
 
 import json
+import re
 
 import numpy as np
 import pytest
+import torch
 from torch.testing import assert_close
 
-from gan_l2_lib.sweep import SweepConfig, load_record, run_path, run_sweep
-from gan_l2_lib.train import TrainConfig
+from gan_l2_lib.batched import train_batched
+from gan_l2_lib.data import load_dataset
+from gan_l2_lib.evaluate import evaluate_run
+from gan_l2_lib.sweep import (
+    READABLE_SCHEMAS,
+    SCHEMA_VERSION,
+    SweepConfig,
+    load_record,
+    run_path,
+    run_sweep,
+)
+from gan_l2_lib.train import TrainConfig, build_models
 
 
 def _toy_base(**kw) -> TrainConfig:
@@ -41,11 +53,30 @@ def test_cache_resumes_and_replaces_corrupt_files(tmp_path):
     assert load_record(victim).key == third.records[1].key
 
 
+def _check_surfaces(result, cache_dir):
+    """Each run's stored surface is σ(D(x, y)) of its own D, rebuilt here, row = y and column = x."""
+    sweep = result.config
+    runs = train_batched(sweep.members(), load_dataset("ring8"), progress=False)  # run_sweep's one batch
+    for j, member in enumerate(sweep.members()):
+        rec = result.record(member.lambda_g, member.lambda_d, member.seed)
+        _, d_net = build_models(member)
+        d_net.load_state_dict(runs.member_state("d", j))
+        x0, x1, y0, y1 = rec.surface_extent
+        xs, ys = torch.linspace(x0, x1, 48), torch.linspace(y0, y1, 48)
+        with torch.no_grad():
+            expected = torch.stack([torch.sigmoid(d_net(torch.stack([xs, torch.full_like(xs, y)], 1))).reshape(-1)
+                                    for y in ys]).numpy()
+        assert np.ptp(expected) > 0.01  # not flat, so a transposed or shifted surface would differ
+        # the returned record is the file's copy (float16: |error| <= 2.5e-4 on values in [0, 1])
+        assert_close(rec.surface, expected, rtol=0, atol=3e-4)
+        np.testing.assert_array_equal(rec.surface, load_record(run_path(member, sweep, cache_dir)).surface)
+
+
 def test_record_contents_and_grids(tmp_path):
     result = run_sweep(_quick_sweep(), tmp_path, progress=False)
     rec = result.record(0.0, 1e-1, 0)
     assert rec.samples.shape == (50, 2) and rec.surface.shape == (48, 48)
-    assert 0 <= rec.surface.min() and rec.surface.max() <= 1
+    _check_surfaces(result, tmp_path)
     assert list(rec.eval_steps) == [20, 40]
     assert set(rec.curves) == {"modes_covered", "high_quality_fraction", "reverse_kl", "mode_shift"}
     assert rec.summary["modes_covered"] == pytest.approx(rec.curves["modes_covered"][-2:].mean())
@@ -134,7 +165,17 @@ def test_diagonal_image_sweep_records_image_metrics(tmp_path):
     rec = result.record(1e-2, 1e-2, 0)
     assert rec.samples.shape == (4, 1, 8, 8) and rec.surface is None
     assert {"mean_confidence", "frechet_distance", "background_brightness"} <= set(rec.summary)
-    assert 0 <= rec.summary["background_brightness"] <= 1 and rec.summary["frechet_distance"] >= 0
+    # each record holds what evaluate_run says of its own member's run (retrained here, one batch)
+    data = load_dataset("digits8")
+    runs = train_batched(sweep.members(), data, progress=False)
+    for j, member in enumerate(sweep.members()):
+        _, expected = evaluate_run(runs.histories[j], data, sweep.eval_last, clf)
+        got = result.record(member.lambda_g, member.lambda_d, member.seed)
+        for key in ("mean_confidence", "frechet_distance", "background_brightness", "classes_covered"):
+            assert got.summary[key] == pytest.approx(expected[key], rel=1e-6), (key, j)
+            assert got.summary[key] == pytest.approx(got.curves[key][-sweep.eval_last:].mean(), rel=1e-6)
+    # a 6-step generator's tanh output is still near 0: brightness ≈ 0.5 on [0, 1], where real digits are ≈ 0
+    assert abs(rec.summary["background_brightness"] - 0.5) < 0.05
     grid = result.grid("mean_confidence")
     assert np.isnan(grid[0, 1]) and np.isfinite(grid[1, 1])  # no run off the diagonal
     assert len(result.table()) == 2
@@ -296,3 +337,26 @@ def test_a_run_file_missing_an_entry_is_unreadable_and_trained_again(tmp_path):
         load_record(victim)
     again = run_sweep(sweep, tmp_path, progress=False)
     assert again.trained == 1 and "d_loss" in load_record(victim).scalars
+
+
+def test_a_file_of_an_unknown_schema_is_rejected_and_retrained(tmp_path):
+    sweep = _quick_sweep()
+    run_sweep(sweep, tmp_path, progress=False)
+    victim = run_path(sweep.members()[2], sweep, tmp_path)
+    with np.load(victim, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    assert meta["schema_version"] == SCHEMA_VERSION
+    meta["schema_version"] = 99  # a file from a future (or foreign) writer, same key, same arrays
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(victim, "wb") as f:
+        np.savez_compressed(f, **arrays)
+    with pytest.raises(ValueError, match=re.escape(f"has schema 99, expected one of {READABLE_SCHEMAS}")):
+        load_record(victim)
+    with pytest.raises(ValueError, match="1 of 4 runs are not in"):  # not silently reused
+        run_sweep(sweep, tmp_path, progress=False, train_missing=False)
+    again = run_sweep(sweep, tmp_path, progress=False)
+    assert again.trained == 1  # only the stale file; the other three are reused
+    with np.load(victim, allow_pickle=False) as z:
+        assert json.loads(str(z["meta"]))["schema_version"] == SCHEMA_VERSION  # replaced on disk
+    assert load_record(victim).key == again.records[2].key

@@ -35,15 +35,22 @@ def test_presets_and_quick():
 
 
 @pytest.mark.parametrize(
-    "bad",
+    ("bad", "match"),
     [
-        dict(lambda_d=-1e-4), dict(lambda_g=float("nan")), dict(weight_decay_d=-0.1), dict(lr_g=0.0),
-        dict(dataset="cifar"), dict(penalize="biases"), dict(gen_loss="hinge"), dict(steps=0),
-        dict(betas=(0.5, 1.5)), dict(seed=-1),
+        (dict(lambda_d=-1e-4), r"lambda_d must be >= 0, got -0\.0001"),
+        (dict(lambda_g=float("nan")), "lambda_g must be a finite number >= 0, got nan"),
+        (dict(weight_decay_d=-0.1), r"weight_decay_d must be >= 0, got -0\.1"),
+        (dict(lr_g=0.0), r"lr_g must be a finite number > 0, got 0\.0"),
+        (dict(dataset="cifar"), "unknown data set 'cifar'; valid names are: ring8, grid25"),
+        (dict(penalize="biases"), r"penalize must be one of \('all', 'weights'\), got 'biases'"),
+        (dict(gen_loss="hinge"), r"gen_loss must be one of \('nonsaturating', 'minimax'\), got 'hinge'"),
+        (dict(steps=0), "steps must be a positive integer, got 0"),
+        (dict(betas=(0.5, 1.5)), r"betas must be two numbers in \[0, 1\), got \(0\.5, 1\.5\)"),
+        (dict(seed=-1), "seed must be an integer >= 0, got -1"),
     ],
 )
-def test_bad_config_raises(bad):
-    with pytest.raises(ValueError):
+def test_bad_config_raises(bad, match):
+    with pytest.raises(ValueError, match=match):
         TrainConfig(**bad)
 
 
