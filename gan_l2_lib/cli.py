@@ -158,8 +158,13 @@ def _reproduce_main(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else fresh_reproduce_dir()
     print(f"re-made runs go to {out}")
     start = time.perf_counter()
-    comparisons = reproduce(runs, out, args.shipped, pick_device(args.gpu), progress=not args.no_progress,
-                            max_batch=args.max_batch, workers=args.workers, scheduler=args.scheduler)
+    try:
+        comparisons = reproduce(runs, out, args.shipped, pick_device(args.gpu), progress=not args.no_progress,
+                                max_batch=args.max_batch, workers=args.workers, scheduler=args.scheduler)
+    except ValueError:
+        if args.out is None and not any(Path(out).iterdir()):
+            Path(out).rmdir()  # the fresh folder this call made, still empty
+        raise
     print(f"done in {time.perf_counter() - start:.1f} s")
     _print_reproduction(comparisons)
     return 0 if all_reproduced(comparisons) else 1

@@ -338,6 +338,10 @@ def relative_differences(shipped: dict[str, float], new: dict[str, float]) -> di
             out[name] = math.inf
         elif math.isnan(a) or math.isnan(b):
             out[name] = 0.0 if math.isnan(a) and math.isnan(b) else math.inf
+        elif a == b:  # also inf == inf, whose difference would be NaN
+            out[name] = 0.0
+        elif math.isinf(a) or math.isinf(b):  # (inf − x) / inf would be NaN too
+            out[name] = math.inf
         else:
             out[name] = abs(b - a) / max(1.0, abs(a))
     return out
@@ -425,6 +429,12 @@ def reproduce(
             raise ValueError(f"out_dir {out_dir} is (inside) the shipped results folder {folder}; "
                              "re-made runs must go elsewhere")
     groups = group_runs(runs)
+    for g in groups:  # a copy of a shipped file would "reproduce" bitwise without training anything
+        for run in g.runs:
+            target = run_path(run.config, g.sweep, out_dir)
+            if target.exists() and target.read_bytes() == run.path.read_bytes():
+                raise ValueError(f"out_dir holds a copy of the shipped file {run.path.name}; a re-made run "
+                                 "always differs from it (its wall time at least): use an empty folder")
     remade: dict[Path, RunRecord | str] = {}
     bar = tqdm(total=sum(len(g.runs) for g in groups), unit="run", desc="reproduce", disable=not progress)
     for g in groups:

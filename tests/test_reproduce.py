@@ -209,3 +209,18 @@ def test_bad_input(tiny_shipped, tmp_path):
         compare_records(rec, rec, tolerance=-1)
     with pytest.raises(ValueError, match="different runs"):
         compare_records(rec, runs[1].record)
+
+
+def test_an_out_dir_holding_copies_of_the_shipped_files_is_refused(tiny_shipped, tmp_path):
+    import shutil
+
+    folder, _ = tiny_shipped
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)  # "re-made" runs that are the shipped bytes: nothing would be trained
+    with pytest.raises(ValueError, match="holds a copy of the shipped file"):
+        reproduce(find_shipped_runs(folder), copy, folder, progress=False)
+
+
+def test_equal_infinite_metrics_do_not_differ():
+    assert relative_differences({"a": math.inf, "b": 2.0}, {"a": math.inf, "b": 2.0}) == {"a": 0.0, "b": 0.0}
+    assert relative_differences({"a": math.inf}, {"a": 1.0}) == {"a": math.inf}
