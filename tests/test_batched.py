@@ -90,3 +90,41 @@ def test_weights_only_member_equals_run_trained_alone():
 def test_per_member_sq_norm_sums_each_members_slice():
     a, b = torch.arange(6.0).reshape(2, 3), torch.ones(2, 2, 2)
     assert_close(per_member_sq_norm([a, b]), torch.tensor([0 + 1 + 4 + 4.0, 9 + 16 + 25 + 4.0]))
+
+
+# --- the training step's fingerprint, tied to the run key -------------------------------------
+
+#: What two short ring8 members log, per ``sweep.RUN_KEY_VERSION``: L_D at steps 1, 10, 20, 30 and
+#: ‖w_G‖ at step 30, then the sum of the last fixed-noise samples. Measured on the 2-core CPU
+#: development machine; other CPUs round differently at the 1e-7 level, far inside the tolerance.
+STEP_FINGERPRINT = {
+    1: [
+        ([1.399341, 1.353554, 1.325328, 1.276302], 9.675119, -6.012650),
+        ([1.390793, 1.371461, 1.380341, 1.358559], 9.063517, -0.531190),
+    ],
+}
+
+
+def test_the_training_step_matches_the_fingerprint_of_the_run_key_version():
+    """Fails when a change to the training step changes results.
+
+    Then the shipped results are stale: bump ``sweep.RUN_KEY_VERSION`` (every run key changes,
+    so no stale file is reused), record the new fingerprint here, and re-make the shipped results
+    (``python -m gan_l2_lib reproduce`` shows what changed).
+    """
+    import torch
+
+    from gan_l2_lib.engine import subnormals_flushed
+    from gan_l2_lib.sweep import RUN_KEY_VERSION
+
+    assert RUN_KEY_VERSION in STEP_FINGERPRINT, f"record the step's fingerprint for RUN_KEY_VERSION {RUN_KEY_VERSION}"
+    base = TrainConfig.preset("ring8", steps=30, batch_size=32, log_every=10, eval_every=30, n_eval_samples=16)
+    members = [base, base.replace(lambda_g=1e-2, lambda_d=1e-1, seed=1)]
+    with subnormals_flushed():
+        runs = train_batched(members, progress=False)
+    for h, (d_loss, w_g, sample_sum) in zip(runs.histories, STEP_FINGERPRINT[RUN_KEY_VERSION], strict=True):
+        assert h.steps == [1, 10, 20, 30]
+        assert_close(torch.tensor(h.scalars["d_loss"], dtype=torch.float64), torch.tensor(d_loss, dtype=torch.float64),
+                     rtol=1e-4, atol=1e-5)
+        assert h.scalars["weight_norm_g"][-1] == pytest.approx(w_g, rel=1e-4)
+        assert float(h.samples[-1].sum()) == pytest.approx(sample_sum, rel=1e-3, abs=1e-3)
