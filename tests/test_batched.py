@@ -27,8 +27,11 @@ def _assert_member_equals_single(runs, k, single, rtol, atol):
     assert_close(h.samples[-1], s.samples[-1], rtol=rtol, atol=atol)
 
 
-def test_member_equals_run_trained_alone_ring8():
-    members = [_toy_base().replace(lambda_g=g, lambda_d=d, seed=s)
+@pytest.mark.parametrize("variant", [{}, {"penalize": "weights"}, {"gen_loss": "minimax"}, {"halve_d_loss": True}],
+                         ids=["default", "weights_only", "minimax", "halved_d_loss"])
+def test_member_equals_run_trained_alone_ring8(variant):
+    # float32: 100 steps agree to rtol 1e-5, atol 1e-6 (weights, samples and the logged D loss)
+    members = [_toy_base(**variant).replace(lambda_g=g, lambda_d=d, seed=s)
                for g, d, s in [(0.0, 0.0, 0), (1e-2, 0.0, 1), (0.0, 1e-1, 0), (1e-2, 1e-1, 1)]]
     runs = train_batched(members, progress=False)
     for k in (1, 2, 3):
