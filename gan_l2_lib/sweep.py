@@ -212,6 +212,8 @@ class RunRecord:
         summary: scalar metrics (summarized over the last ``eval_last`` evaluations, plus
             stability numbers); NaN where undefined.
         diverged, diverged_step, wall_time_s: as in ``History``.
+        classifier_hash: the config hash of the classifier that scored its image metrics (None for
+            2-D data, and in files written before it was stored).
         eval_last, n_stored_samples: the sweep fields its key hashes besides the config (see
             ``run_key``); None for a file written before they were stored.
     """
@@ -231,6 +233,7 @@ class RunRecord:
     wall_time_s: float
     eval_last: int | None = None
     n_stored_samples: int | None = None
+    classifier_hash: str | None = None
 
 
 def _to_record(cfg: TrainConfig, sweep: SweepConfig, hist: History, data, surface, extent,
@@ -249,6 +252,7 @@ def _to_record(cfg: TrainConfig, sweep: SweepConfig, hist: History, data, surfac
         curves=curves, samples=samples, surface=surface, surface_extent=extent, summary=summary,
         diverged=hist.diverged, diverged_step=hist.diverged_step, wall_time_s=hist.wall_time_s,
         eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples,
+        classifier_hash=classifier.config.config_hash() if classifier is not None else None,
     )
 
 
@@ -265,6 +269,8 @@ def save_record(record: RunRecord, path: str | Path) -> None:
     if record.eval_last is not None and record.n_stored_samples is not None:
         # what the key hashes besides the config, so a file alone says how to re-make it
         meta["sweep"] = {"eval_last": record.eval_last, "n_stored_samples": record.n_stored_samples}
+    if record.classifier_hash is not None:
+        meta["classifier"] = record.classifier_hash  # a run scored by another classifier is stale
     arrays = {
         "meta": np.array(json.dumps(meta, sort_keys=True)),
         "steps": record.steps, "eval_steps": record.eval_steps,
@@ -332,16 +338,20 @@ def _decode_record(meta: dict, arrays: dict[str, np.ndarray]) -> RunRecord:
         wall_time_s=float(meta["wall_time_s"]),
         eval_last=meta.get("sweep", {}).get("eval_last"),
         n_stored_samples=meta.get("sweep", {}).get("n_stored_samples"),
+        classifier_hash=meta.get("classifier"),
     )
 
 
-def _try_load(path: Path, key: str) -> RunRecord | None:
+def _try_load(path: Path, key: str, classifier_hash: str | None = None) -> RunRecord | None:
     if not path.exists():
         return None
     try:
-        return load_record(path, key)
+        record = load_record(path, key)
     except ValueError:
         return None  # corrupt or stale: it is trained again and overwritten
+    if classifier_hash is not None and record.classifier_hash not in (None, classifier_hash):
+        return None  # image metrics scored by another classifier: trained and scored again
+    return record
 
 
 # ---------------------------------------------------------------------------------------------
@@ -537,7 +547,10 @@ def run_sweep(
     members = sweep.members() if members is None else _check_members(members, sweep)
     paths = [run_path(m, sweep, cache_dir) for m in members]
     keys = [run_key(m, sweep) for m in members]
-    loaded = [_try_load(p, k) for p, k in zip(paths, keys, strict=True)]
+    scorer = None  # the config hash of the classifier that scores image runs
+    if not dataset_facts(sweep.base.dataset).is_2d:
+        scorer = (classifier.config if classifier is not None else ClassifierConfig.preset(sweep.base.dataset)).config_hash()
+    loaded = [_try_load(p, k, scorer) for p, k in zip(paths, keys, strict=True)]
     missing = [i for i, r in enumerate(loaded) if r is None]
     if missing and not train_missing:
         raise ValueError(f"{len(missing)} of {len(members)} runs are not in {cache_dir}")

@@ -360,3 +360,19 @@ def test_a_file_of_an_unknown_schema_is_rejected_and_retrained(tmp_path):
     with np.load(victim, allow_pickle=False) as z:
         assert json.loads(str(z["meta"]))["schema_version"] == SCHEMA_VERSION  # replaced on disk
     assert load_record(victim).key == again.records[2].key
+
+
+def test_a_cached_image_run_scored_by_another_classifier_is_scored_again(tmp_path, tiny_classifier):
+    from gan_l2_lib.classifier import ClassifierConfig, load_or_train_classifier
+
+    clf_a = tiny_classifier[0]
+    clf_b = load_or_train_classifier(ClassifierConfig.preset("digits8", epochs=1), cache_dir=tmp_path / "clf")
+    assert clf_a.config.config_hash() != clf_b.config.config_hash()
+    base = TrainConfig.preset("digits8", steps=6, log_every=2, eval_every=3, n_eval_samples=20, latent_dim=8)
+    sweep = SweepConfig(base, lambda_g=(0.0,), lambda_d=(0.0,), seeds=(0,), n_stored_samples=4)
+    first = run_sweep(sweep, tmp_path / "runs", progress=False, classifier=clf_a)
+    assert first.records[0].classifier_hash == clf_a.config.config_hash()
+    assert run_sweep(sweep, tmp_path / "runs", progress=False, classifier=clf_a).trained == 0
+    again = run_sweep(sweep, tmp_path / "runs", progress=False, classifier=clf_b)
+    assert again.trained == 1 and again.records[0].classifier_hash == clf_b.config.config_hash()
+    assert load_record(run_path(base, sweep, tmp_path / "runs")).classifier_hash == clf_b.config.config_hash()
