@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import torch
@@ -218,6 +218,18 @@ def _generate_batched(gan: StackedGAN, z: Tensor) -> Tensor:
         gan.g_base.train()
 
 
+@torch.no_grad()
+def _surface_batched(gan: StackedGAN, points: Tensor) -> Tensor:
+    """Members' σ(D(x)) at the same 2-D points, in eval mode, on the CPU: (P, 2) → (K, P)."""
+    k = next(iter(gan.d_params.values())).shape[0]
+    gan.d_base.eval()
+    try:
+        logits = gan.v_disc(gan.d_params, gan.d_buffers, points.expand(k, -1, -1))
+    finally:
+        gan.d_base.train()
+    return torch.sigmoid(logits.reshape(k, -1)).float().cpu()
+
+
 # ---------------------------------------------------------------------------------------------
 # Members' random draws and bookkeeping
 # ---------------------------------------------------------------------------------------------
@@ -303,6 +315,9 @@ class BatchedRuns:
         histories: one ``History`` per member, as ``train_gan`` would return it.
         g_params, g_buffers, d_params, d_buffers: stacked final state, each tensor (K, ...);
             use ``member_state`` to get one member's ``state_dict``-style dict.
+        surfaces: per member, σ(D(x)) at ``surface_points`` at each of its evaluations (aligned
+            with its ``History.sample_steps``), each (P,) on the CPU; empty lists when
+            ``train_batched`` was given no points.
     """
 
     histories: list[History]
@@ -310,6 +325,7 @@ class BatchedRuns:
     g_buffers: dict[str, Tensor]
     d_params: dict[str, Tensor]
     d_buffers: dict[str, Tensor]
+    surfaces: list[list[Tensor]] = field(default_factory=list)
 
     def member_state(self, net: str, k: int) -> dict[str, Tensor]:
         """Member ``k``'s parameters and buffers of ``net`` ("g" or "d"), detached, on the CPU."""
@@ -325,6 +341,7 @@ def train_batched(
     device: torch.device | str = "cpu",
     progress: bool = True,
     desc: str = "sweep",
+    surface_points: Tensor | None = None,
 ) -> BatchedRuns:
     """Train K runs that differ only in (λ_G, λ_D, seed) as one vmapped model.
 
@@ -339,20 +356,28 @@ def train_batched(
         device: where to train.
         progress: show a tqdm bar.
         desc: the bar's label.
+        surface_points: 2-D points, (P, 2), at which each member's σ(D(x)) is kept at every
+            evaluation (D's decision surface over training); None: not kept.
 
     Returns:
-        A ``BatchedRuns``: the members' histories, in order, and their final networks.
+        A ``BatchedRuns``: the members' histories, in order, their final networks, and their
+        surfaces at ``surface_points`` when given.
     """
     cfg = _check_batchable(members)
     device = torch.device(device)
     if data is None:
         data = load_dataset(cfg.dataset)
+    if surface_points is not None and (not isinstance(data, Mixture) or surface_points.ndim != 2
+                                       or surface_points.shape[1] != 2):
+        raise ValueError(f"surface_points must be (P, 2) points on a 2-D data set, got shape "
+                         f"{tuple(surface_points.shape)} on {cfg.dataset!r}")
     data = data.to(device)
     gan = stack_gans(members, None if isinstance(data, Mixture) else data.img_shape, device)
     draws = MemberDraws(members, data, device)
 
     k = len(members)
     hists = [History(config=m.to_dict()) for m in members]
+    surfaces: list[list[Tensor]] = [[] for _ in members]
     alive = torch.ones(k, dtype=torch.bool)
     start = time.perf_counter()
     bar = tqdm(range(1, cfg.steps + 1), disable=not progress, desc=f"{desc} ({k} runs)", leave=False)
@@ -365,11 +390,14 @@ def train_batched(
             alive = _append_rows(hists, alive, _member_row(gan, out), step)
         if step % cfg.eval_every == 0 or step == cfg.steps:
             samples = _generate_batched(gan, draws.fixed_z)
+            probs = None if surface_points is None else _surface_batched(gan, surface_points.to(device))
             for i in torch.nonzero(alive).flatten().tolist():
                 hists[i].sample_steps.append(step)
                 hists[i].samples.append(samples[i])
+                if probs is not None:
+                    surfaces[i].append(probs[i])
     bar.close()
     elapsed = time.perf_counter() - start
     for h in hists:
         h.wall_time_s = elapsed / k  # the batch's time, shared equally
-    return BatchedRuns(hists, gan.g_params, gan.g_buffers, gan.d_params, gan.d_buffers)
+    return BatchedRuns(hists, gan.g_params, gan.g_buffers, gan.d_params, gan.d_buffers, surfaces)

@@ -25,7 +25,13 @@ from .reproduce import (
     reproduce,
     summarize,
 )
-from .sweep import SweepConfig, default_sweep_cache_dir, run_sweep, shipped_results_dir
+from .sweep import (
+    SweepConfig,
+    default_sweep_cache_dir,
+    evidence_sweeps,
+    run_sweep,
+    shipped_results_dir,
+)
 from .tables import format_table
 from .train import pick_device
 
@@ -41,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, help="number of seeds, 0 … N-1 (default: the data set's)")
     p.add_argument("--steps", type=int, help="training steps per run")
     p.add_argument("--quick", action="store_true", help="the CI-sized preset")
+    p.add_argument("--named", choices=sorted(evidence_sweeps()),
+                   help="one of the evidence sweeps (sweep.evidence_sweeps) instead of --dataset's default")
     p.add_argument("--cache-dir", type=Path, help=f"run files (default {default_sweep_cache_dir()})")
     p.add_argument("--max-batch", type=int, help="runs per batched model (default: all)")
     p.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
@@ -95,7 +103,12 @@ def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
     Raises:
         ValueError: if a value is not allowed (``--seeds`` below 1, a negative λ, ...).
     """
-    sweep = SweepConfig.default(args.dataset, quick=args.quick)
+    if args.named is not None:
+        if args.quick:
+            raise ValueError("--named and --quick exclude each other: an evidence sweep has no quick preset")
+        sweep = evidence_sweeps()[args.named]
+    else:
+        sweep = SweepConfig.default(args.dataset, quick=args.quick)
     changes: dict = {}
     if args.lambda_g:
         changes["lambda_g"] = tuple(args.lambda_g)
@@ -194,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         sweep = sweep_from_args(args)
         n = len(sweep.members())
-        print(f"sweep {args.dataset}: {len(sweep.lambda_g)} λ_G × {len(sweep.lambda_d)} λ_D × "
+        print(f"sweep {args.named or sweep.base.dataset}: {len(sweep.lambda_g)} λ_G × {len(sweep.lambda_d)} λ_D × "
               f"{len(sweep.seeds)} seeds = {n} runs, {sweep.base.steps} steps each")
         result = run_sweep(sweep, args.cache_dir, pick_device(not args.cpu), progress=not args.no_progress,
                            max_batch=args.max_batch, workers=args.workers, scheduler=args.scheduler)

@@ -295,6 +295,24 @@ def surface_extent(mixture: Mixture) -> tuple[float, float, float, float]:
 
 
 @torch.no_grad()
+def surface_points(extent: tuple[float, float, float, float], res: int = SURFACE_RES) -> torch.Tensor:
+    """The grid a decision surface is drawn on, as points: (res * res, 2), row-major over y then x.
+
+    Args:
+        extent: (x_min, x_max, y_min, y_max).
+        res: grid points per axis.
+
+    Returns:
+        Point ``i * res + j`` is (linspace(x_min, x_max)[j], linspace(y_min, y_max)[i]), so values at
+        the points reshape to a (res, res) image with row i at y_i.
+    """
+    res = int_at_least(res, "res", 2)
+    xs = torch.linspace(extent[0], extent[1], res)
+    ys = torch.linspace(extent[2], extent[3], res)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([gx.flatten(), gy.flatten()], 1)
+
+
 def decision_surface(cfg: TrainConfig, d_state: dict[str, Tensor], extent: tuple[float, float, float, float],
                      res: int = SURFACE_RES) -> np.ndarray:
     """σ(D(x)) of a 2-D discriminator on a ``res`` × ``res`` grid over ``extent``.
@@ -309,10 +327,7 @@ def decision_surface(cfg: TrainConfig, d_state: dict[str, Tensor], extent: tuple
         Shape (res, res): row i is y = linspace(y_min, y_max)[i], column j is x.
     """
     res = int_at_least(res, "res", 2)
-    xs = torch.linspace(extent[0], extent[1], res)
-    ys = torch.linspace(extent[2], extent[3], res)
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    pts = torch.stack([gx.flatten(), gy.flatten()], 1)
+    pts = surface_points(extent, res)
     _, d_net = build_models(cfg)
     logits = functional_call(d_net, d_state, (pts,))
     return torch.sigmoid(logits).reshape(res, res).numpy()

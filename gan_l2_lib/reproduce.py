@@ -80,9 +80,9 @@ class ShippedRun:
         return self.record.config if self.record is not None else None
 
 
-def _one_run_sweep(cfg: TrainConfig, eval_last: int, n_stored_samples: int) -> SweepConfig:
+def _one_run_sweep(cfg: TrainConfig, eval_last: int, n_stored_samples: int, snapshots: int = 0) -> SweepConfig:
     return SweepConfig(cfg, lambda_g=(cfg.lambda_g,), lambda_d=(cfg.lambda_d,), seeds=(cfg.seed,),
-                       eval_last=eval_last, n_stored_samples=n_stored_samples)
+                       eval_last=eval_last, n_stored_samples=n_stored_samples, snapshots=snapshots)
 
 
 def _known_n_stored() -> list[int]:
@@ -120,7 +120,7 @@ def recover_sweep_fields(record: RunRecord) -> tuple[int, int] | None:
     candidates += [(e, n) for n in dict.fromkeys(n_values) for e in EVAL_LAST_TRIES]
     for eval_last, n_stored in candidates:
         try:
-            sweep = _one_run_sweep(cfg, eval_last, n_stored)
+            sweep = _one_run_sweep(cfg, eval_last, n_stored, record.snapshots)
         except ValueError:  # a config no sweep can hold (weight decay): nothing to re-derive
             return None
         if run_key(cfg, sweep) == record.key:
@@ -239,14 +239,14 @@ def group_runs(runs: Sequence[ShippedRun]) -> list[RunGroup]:
         if run.problem is not None:
             continue
         shared = run.config.replace(lambda_g=0.0, lambda_d=0.0, seed=0)
-        groups.setdefault((shared, run.eval_last, run.n_stored_samples), []).append(run)
+        groups.setdefault((shared, run.eval_last, run.n_stored_samples, run.record.snapshots), []).append(run)
     out = []
-    for (base, eval_last, n_stored), members in groups.items():
+    for (base, eval_last, n_stored, snapshots), members in groups.items():
         members = sorted(members, key=lambda r: (r.config.lambda_g, r.config.lambda_d, r.config.seed))
         sweep = SweepConfig(base, lambda_g=tuple(sorted({r.config.lambda_g for r in members})),
                             lambda_d=tuple(sorted({r.config.lambda_d for r in members})),
                             seeds=tuple(sorted({r.config.seed for r in members})),
-                            eval_last=eval_last, n_stored_samples=n_stored)
+                            eval_last=eval_last, n_stored_samples=n_stored, snapshots=snapshots)
         out.append(RunGroup(sweep, tuple(members)))
     return out
 

@@ -9,6 +9,7 @@ restart skips finished runs. The command line (``python -m gan_l2_lib sweep``) i
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -34,11 +35,20 @@ from .data import (
     load_dataset,
 )
 from .engine import check_engine, run_tasks, subnormals_flushed
-from .evaluate import LEGACY_KEYS, decision_surface, evaluate_run, surface_extent
+from .evaluate import (
+    LEGACY_KEYS,
+    decision_surface,
+    evaluate_run,
+    surface_extent,
+    surface_points,
+)
 from .files import atomic_write_bytes, stable_hash
 from .regularizers import validate_coef
 from .train import SCALAR_KEYS, History, TrainConfig
 
+#: Grid points per axis of D's surface kept at every evaluation (``SweepConfig.snapshots``):
+#: coarser than the final surface's ``SURFACE_RES``, as 40 of them ship per run.
+SNAPSHOT_RES = 32
 #: What a run's cache key hashes besides its config: bump it when training changes results.
 RUN_KEY_VERSION = 1
 #: The run-file format written now; schema 1 files (classes covered stored as "modes_covered"
@@ -80,6 +90,9 @@ class SweepConfig:
         seeds: the seeds.
         eval_last: metrics are summarized over this many final evaluations.
         n_stored_samples: generated samples kept per run in the cache (last evaluation).
+        snapshots: fixed-noise samples kept at *every* evaluation (float16 points, or 8-bit
+            images), and for 2-D data D's decision surface at every evaluation (8 bits per
+            point): training can be replayed. 0 (the default): only the last evaluation's.
         diagonal: pair ``lambda_g[i]`` with ``lambda_d[i]`` (a 1-D sweep along λ_G = λ_D, say)
             instead of taking every combination.
     """
@@ -91,6 +104,7 @@ class SweepConfig:
     eval_last: int = 3
     n_stored_samples: int = 500
     diagonal: bool = False
+    snapshots: int = 0
 
     def __post_init__(self) -> None:
         if not isinstance(self.base, TrainConfig):
@@ -112,6 +126,8 @@ class SweepConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        if isinstance(self.snapshots, bool) or not isinstance(self.snapshots, int) or self.snapshots < 0:
+            raise ValueError(f"snapshots must be an integer >= 0 (0: no snapshots), got {self.snapshots!r}")
 
     @classmethod
     def default(cls, dataset: str = "ring8", quick: bool = False) -> SweepConfig:
@@ -144,7 +160,7 @@ class SweepConfig:
     def to_dict(self) -> dict:
         return {"base": self.base.to_dict(), "lambda_g": list(self.lambda_g), "lambda_d": list(self.lambda_d),
                 "seeds": list(self.seeds), "eval_last": self.eval_last, "n_stored_samples": self.n_stored_samples,
-                "diagonal": self.diagonal}
+                "diagonal": self.diagonal, "snapshots": self.snapshots}
 
 
 def one_penalty_sweep(sweep: SweepConfig, lam: float = 1e-2) -> SweepConfig:
@@ -159,7 +175,52 @@ def one_penalty_sweep(sweep: SweepConfig, lam: float = 1e-2) -> SweepConfig:
         The 2 × 2 ``SweepConfig`` (its (0, 0) and (``lam``, ``lam``) runs are the diagonal's ends).
     """
     return SweepConfig(sweep.base, lambda_g=(0.0, lam), lambda_d=(0.0, lam), seeds=sweep.seeds,
-                       eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples)
+                       eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples, snapshots=sweep.snapshots)
+
+
+#: The λ of the source article (on both networks).
+ARTICLE_LAMBDA = 1e-4
+#: The null perturbation: a penalty too small to matter except through float rounding and chaos.
+NULL_LAMBDA = 1e-8
+#: Training steps of the evidence sweeps: long enough for the unpenalized baselines' mode
+#: counts to level off on the 2-core CPU budget (``benchmarks/results/plateau``).
+EVIDENCE_STEPS = {"ring8": 20_000, "grid25": 12_000}
+
+
+def evidence_sweeps() -> dict[str, SweepConfig]:
+    """The sweeps the verdicts of notebook 05 rest on: 10 seeds, evaluations every 500 steps.
+
+    Each run's value is its mean over the last quarter of its evaluations, and every
+    evaluation keeps 100 samples and D's surface (``snapshots``) so training can be replayed.
+
+    - ``"<mixture>_evidence"``: the 5 × 5 grid λ_G × λ_D ∈ {0, 1e-4, 1e-3, 1e-2, 1e-1}, batch 100,
+      ``EVIDENCE_STEPS`` steps (ring8 and grid25);
+    - ``"<mixture>_null"``: λ_G = λ_D = ``NULL_LAMBDA`` on the same base and seeds, paired with the
+      grid's (0, 0) cell it measures seed-to-seed luck;
+    - ``"ring8_article"``: the source article's loss (D's loss halved, ``halve_d_loss``) at
+      λ_G = λ_D ∈ {0, ``ARTICLE_LAMBDA``};
+    - ``"ring8_b256"``: the sensitivity check, λ_G = λ_D ∈ {0, ``ARTICLE_LAMBDA``} at batch 256
+      and 30,000 steps.
+
+    Returns:
+        ``{name: SweepConfig}``.
+    """
+    seeds = tuple(range(10))
+    out = {}
+    for name, steps in EVIDENCE_STEPS.items():
+        base = TrainConfig.preset(name, batch_size=100, steps=steps, log_every=100, eval_every=500,
+                                  n_eval_samples=1000)
+        grid = SweepConfig(base, seeds=seeds, eval_last=steps // 500 // 4, n_stored_samples=500, snapshots=100)
+        out[f"{name}_evidence"] = grid
+        out[f"{name}_null"] = dataclasses.replace(grid, lambda_g=(NULL_LAMBDA,), lambda_d=(NULL_LAMBDA,))
+    ring8 = out["ring8_evidence"]
+    pair = (0.0, ARTICLE_LAMBDA)
+    out["ring8_article"] = dataclasses.replace(ring8, base=ring8.base.replace(halve_d_loss=True),
+                                               lambda_g=pair, lambda_d=pair, diagonal=True)
+    long = ring8.base.replace(batch_size=256, steps=30_000)
+    out["ring8_b256"] = dataclasses.replace(ring8, base=long, lambda_g=pair, lambda_d=pair, diagonal=True,
+                                            eval_last=30_000 // 500 // 4)
+    return out
 
 
 def shipped_sweeps() -> dict[str, SweepConfig]:
@@ -182,8 +243,11 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
 
 def run_key(cfg: TrainConfig, sweep: SweepConfig) -> str:
     """Hash identifying one run's cache file: its config, what is stored, and the schema."""
-    return stable_hash({"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
-                        "n_stored_samples": sweep.n_stored_samples}, 20)
+    stored = {"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
+              "n_stored_samples": sweep.n_stored_samples}
+    if sweep.snapshots:  # hashed only when kept, so runs without snapshots keep their keys
+        stored["snapshots"] = sweep.snapshots
+    return stable_hash(stored, 20)
 
 
 def run_path(cfg: TrainConfig, sweep: SweepConfig, cache_dir: str | Path) -> Path:
@@ -216,6 +280,12 @@ class RunRecord:
             2-D data, and in files written before it was stored).
         eval_last, n_stored_samples: the sweep fields its key hashes besides the config (see
             ``run_key``); None for a file written before they were stored.
+        snapshots: the sweep's ``snapshots`` (also hashed by the key when > 0).
+        snapshot_samples: the first ``snapshots`` fixed-noise samples at every evaluation,
+            (E, n, 2) or (E, n, C, H, W) aligned with ``eval_steps``; None without snapshots.
+        snapshot_surfaces: for 2-D data, σ(D(x)) at every evaluation on a ``SNAPSHOT_RES`` grid
+            over ``surface_extent``, (E, R, R) in [0, 1] (stored with 8 bits); None without
+            snapshots or for images.
     """
 
     config: TrainConfig
@@ -234,11 +304,19 @@ class RunRecord:
     eval_last: int | None = None
     n_stored_samples: int | None = None
     classifier_hash: str | None = None
+    snapshots: int = 0
+    snapshot_samples: np.ndarray | None = None
+    snapshot_surfaces: np.ndarray | None = None
 
 
 def _to_record(cfg: TrainConfig, sweep: SweepConfig, hist: History, data, surface, extent,
-               classifier) -> RunRecord:
+               classifier, surfaces: list | None = None) -> RunRecord:
     curves, summary = evaluate_run(hist, data, sweep.eval_last, classifier)
+    snap_samples = snap_surfaces = None
+    if sweep.snapshots and hist.samples:
+        snap_samples = torch.stack([x[: sweep.snapshots] for x in hist.samples]).numpy()
+        if surfaces:
+            snap_surfaces = torch.stack(surfaces).reshape(len(surfaces), SNAPSHOT_RES, SNAPSHOT_RES).numpy()
     if hist.samples:
         samples = hist.samples[-1][: sweep.n_stored_samples].numpy()
     else:
@@ -253,6 +331,7 @@ def _to_record(cfg: TrainConfig, sweep: SweepConfig, hist: History, data, surfac
         diverged=hist.diverged, diverged_step=hist.diverged_step, wall_time_s=hist.wall_time_s,
         eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples,
         classifier_hash=classifier.config.config_hash() if classifier is not None else None,
+        snapshots=sweep.snapshots, snapshot_samples=snap_samples, snapshot_surfaces=snap_surfaces,
     )
 
 
@@ -269,6 +348,8 @@ def save_record(record: RunRecord, path: str | Path) -> None:
     if record.eval_last is not None and record.n_stored_samples is not None:
         # what the key hashes besides the config, so a file alone says how to re-make it
         meta["sweep"] = {"eval_last": record.eval_last, "n_stored_samples": record.n_stored_samples}
+        if record.snapshots:
+            meta["sweep"]["snapshots"] = record.snapshots
     if record.classifier_hash is not None:
         meta["classifier"] = record.classifier_hash  # a run scored by another classifier is stale
     arrays = {
@@ -277,15 +358,32 @@ def save_record(record: RunRecord, path: str | Path) -> None:
         **{f"scalar_{k}": v.astype(np.float32) for k, v in record.scalars.items()},
         **{f"curve_{k}": v.astype(np.float32) for k, v in record.curves.items()},
     }
-    if record.samples.ndim == 2:
-        arrays["samples"] = record.samples.astype(np.float16)
-    else:  # images: 8 bits are plenty for a picture in [-1, 1]
-        arrays["samples_u8"] = np.round((np.clip(record.samples, -1, 1) + 1) * 127.5).astype(np.uint8)
+    arrays.update(_encode_samples(record.samples, "samples"))
     if record.surface is not None:
         arrays["surface"] = record.surface.astype(np.float16)
+    if record.snapshot_samples is not None:
+        arrays.update(_encode_samples(record.snapshot_samples, "snapshot_samples"))
+    if record.snapshot_surfaces is not None:  # a probability: 8 bits are plenty for a picture
+        arrays["snapshot_surfaces_u8"] = np.round(np.clip(record.snapshot_surfaces, 0, 1) * 255).astype(np.uint8)
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     atomic_write_bytes(path, buf.getvalue())
+
+
+def _encode_samples(samples: np.ndarray, name: str) -> dict[str, np.ndarray]:
+    """2-D points as float16 under ``name``; images (ndim > 2 past the batch) as 8 bits under ``name_u8``."""
+    if samples.shape[-1] == 2 and samples.ndim in (2, 3):
+        return {name: samples.astype(np.float16)}
+    # images: 8 bits are plenty for a picture in [-1, 1]
+    return {f"{name}_u8": np.round((np.clip(samples, -1, 1) + 1) * 127.5).astype(np.uint8)}
+
+
+def _decode_samples(arrays: dict[str, np.ndarray], name: str) -> np.ndarray | None:
+    if name in arrays:
+        return arrays[name].astype(np.float32)
+    if f"{name}_u8" in arrays:
+        return arrays[f"{name}_u8"].astype(np.float32) / 127.5 - 1.0
+    return None
 
 
 def load_record(path: str | Path, expected_key: str | None = None) -> RunRecord:
@@ -316,10 +414,10 @@ def load_record(path: str | Path, expected_key: str | None = None) -> RunRecord:
 
 
 def _decode_record(meta: dict, arrays: dict[str, np.ndarray]) -> RunRecord:
-    if "samples" in arrays:
-        samples = arrays["samples"].astype(np.float32)
-    else:
-        samples = arrays["samples_u8"].astype(np.float32) / 127.5 - 1.0
+    samples = _decode_samples(arrays, "samples")
+    if samples is None:
+        raise KeyError("samples")
+    snap_surfaces = arrays.get("snapshot_surfaces_u8")
     extent = meta["surface_extent"]
     config = TrainConfig.from_dict(meta["config"])
     # schema 1 stored some metrics under another key (classes covered as "modes_covered")
@@ -339,6 +437,9 @@ def _decode_record(meta: dict, arrays: dict[str, np.ndarray]) -> RunRecord:
         eval_last=meta.get("sweep", {}).get("eval_last"),
         n_stored_samples=meta.get("sweep", {}).get("n_stored_samples"),
         classifier_hash=meta.get("classifier"),
+        snapshots=int(meta.get("sweep", {}).get("snapshots", 0)),
+        snapshot_samples=_decode_samples(arrays, "snapshot_samples"),
+        snapshot_surfaces=None if snap_surfaces is None else snap_surfaces.astype(np.float32) / 255.0,
     )
 
 
@@ -629,14 +730,18 @@ def train_chunk(members: Sequence[TrainConfig], sweep: SweepConfig, data: Mixtur
     Returns:
         One ``RunRecord`` per member, in order.
     """
-    runs = train_batched(members, data, device, progress, desc=desc)
+    points = None
+    if sweep.snapshots and isinstance(data, Mixture):
+        points = surface_points(surface_extent(data), SNAPSHOT_RES)
+    runs = train_batched(members, data, device, progress, desc=desc, surface_points=points)
     records = []
     for j, (cfg, hist) in enumerate(zip(members, runs.histories, strict=True)):
         surface, extent = None, None
         if isinstance(data, Mixture) and hist.samples and not hist.diverged:
             extent = surface_extent(data)
             surface = decision_surface(cfg, runs.member_state("d", j), extent)
-        records.append(_to_record(cfg, sweep, hist, data, surface, extent, classifier))
+        records.append(_to_record(cfg, sweep, hist, data, surface, extent, classifier,
+                                  runs.surfaces[j] if points is not None else None))
     return records
 
 
@@ -723,4 +828,4 @@ def point_sweep(sweep: SweepConfig, lambda_g: float, lambda_d: float, seed: int,
     base = base.replace(steps=steps, log_every=max(1, round(base.log_every * scale)),
                         eval_every=max(1, min(steps, round(base.eval_every * scale))))
     return SweepConfig(base, lambda_g=(lambda_g,), lambda_d=(lambda_d,), seeds=(int(seed),),
-                       eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples)
+                       eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples, snapshots=sweep.snapshots)
