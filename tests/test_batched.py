@@ -131,3 +131,30 @@ def test_the_training_step_matches_the_fingerprint_of_the_run_key_version():
                      rtol=1e-4, atol=1e-5)
         assert h.scalars["weight_norm_g"][-1] == pytest.approx(w_g, rel=1e-4)
         assert float(h.samples[-1].sum()) == pytest.approx(sample_sum, rel=1e-3, abs=1e-3)
+
+
+def test_surfaces_at_each_evaluation_end_at_the_final_decision_surface():
+    from gan_l2_lib.data import load_dataset
+    from gan_l2_lib.evaluate import decision_surface, surface_extent, surface_points
+
+    members = [_toy_base(steps=60, eval_every=20).replace(lambda_d=d, seed=s) for d, s in [(0.0, 0), (1e-1, 1)]]
+    data = load_dataset("ring8")
+    extent = surface_extent(data)
+    runs = train_batched(members, data, progress=False, surface_points=surface_points(extent, 12))
+    for k, cfg in enumerate(members):
+        assert len(runs.surfaces[k]) == len(runs.histories[k].sample_steps) == 3
+        assert runs.surfaces[k][0].shape == (144,)
+        final = decision_surface(cfg, runs.member_state("d", k), extent, res=12)
+        assert_close(runs.surfaces[k][-1].reshape(12, 12), torch.from_numpy(final), rtol=1e-5, atol=1e-6)
+        # D moved between evaluations: the snapshots are not one surface repeated
+        assert not torch.equal(runs.surfaces[k][0], runs.surfaces[k][-1])
+    assert train_batched(members[:1], data, progress=False).surfaces == [[]]
+
+
+def test_surface_points_need_2d_points_on_2d_data():
+    members = [_toy_base(steps=2)]
+    with pytest.raises(ValueError, match=r"surface_points must be \(P, 2\) points on a 2-D data set"):
+        train_batched(members, progress=False, surface_points=torch.zeros(5, 3))
+    digits = TrainConfig.preset("digits8", steps=2, batch_size=4, log_every=1, eval_every=1, n_eval_samples=2)
+    with pytest.raises(ValueError, match="on 'digits8'"):
+        train_batched([digits], progress=False, surface_points=torch.zeros(5, 2))

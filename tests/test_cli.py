@@ -132,3 +132,13 @@ def test_cli_bad_workers_or_unreachable_scheduler_exit_2(tmp_path, monkeypatch, 
                  "--no-progress"]) == 2
     assert "cannot reach a Dask scheduler" in capsys.readouterr().out
     assert not list(tmp_path.rglob("*.npz"))
+
+
+def test_named_evidence_sweep_runs_with_fewer_steps_and_refuses_quick(tmp_path, capsys):
+    args = ["sweep", "--named", "ring8_article", "--steps", "10", "--seeds", "1", "--cache-dir", str(tmp_path),
+            "--no-progress", "--cpu"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "sweep ring8_article: 2 λ_G × 2 λ_D × 1 seeds = 2 runs, 10 steps each" in out
+    assert main([*args, "--quick"]) == 2
+    assert "--named and --quick exclude each other" in capsys.readouterr().out

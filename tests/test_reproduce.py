@@ -224,3 +224,15 @@ def test_an_out_dir_holding_copies_of_the_shipped_files_is_refused(tiny_shipped,
 def test_equal_infinite_metrics_do_not_differ():
     assert relative_differences({"a": math.inf, "b": 2.0}, {"a": math.inf, "b": 2.0}) == {"a": 0.0, "b": 0.0}
     assert relative_differences({"a": math.inf}, {"a": 1.0}) == {"a": math.inf}
+
+
+def test_a_run_with_snapshots_has_its_sweep_fields_recovered(tmp_path):
+    from gan_l2_lib.reproduce import recover_sweep_fields
+    from gan_l2_lib.sweep import SweepConfig, run_sweep
+
+    base = TrainConfig.preset("ring8", steps=20, batch_size=16, toy_hidden=16, log_every=5, eval_every=10,
+                              n_eval_samples=40)
+    sweep = SweepConfig(base, lambda_g=(0.0,), lambda_d=(1e-2,), seeds=(3,), eval_last=2, n_stored_samples=20,
+                        snapshots=7)
+    rec = run_sweep(sweep, tmp_path, progress=False).records[0]
+    assert recover_sweep_fields(rec) == (2, 20) and rec.snapshots == 7

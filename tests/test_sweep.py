@@ -376,3 +376,67 @@ def test_a_cached_image_run_scored_by_another_classifier_is_scored_again(tmp_pat
     again = run_sweep(sweep, tmp_path / "runs", progress=False, classifier=clf_b)
     assert again.trained == 1 and again.records[0].classifier_hash == clf_b.config.config_hash()
     assert load_record(run_path(base, sweep, tmp_path / "runs")).classifier_hash == clf_b.config.config_hash()
+
+
+# --- snapshots: samples and D's surface at every evaluation -------------------------------------
+
+
+def test_snapshots_are_stored_at_every_evaluation_and_round_trip(tmp_path):
+    from gan_l2_lib.sweep import SNAPSHOT_RES
+
+    sweep = _quick_sweep(snapshots=30)
+    res = run_sweep(sweep, tmp_path, progress=False)
+    for rec in res.records:
+        n_eval = len(rec.eval_steps)
+        assert n_eval == 2 and rec.snapshots == 30
+        assert rec.snapshot_samples.shape == (n_eval, 30, 2)
+        assert rec.snapshot_surfaces.shape == (n_eval, SNAPSHOT_RES, SNAPSHOT_RES)
+        # the last snapshot is the start of the samples the record keeps (float16 on disk)
+        assert_close(rec.snapshot_samples[-1], rec.samples[:30], rtol=0, atol=0)
+        assert 0 <= rec.snapshot_surfaces.min() and rec.snapshot_surfaces.max() <= 1
+        again = load_record(run_path(rec.config, sweep, tmp_path), rec.key)
+        assert_close(again.snapshot_surfaces, rec.snapshot_surfaces)
+    # 8 bits per surface value: within half a level of the final surface on a coarser grid is not
+    # checkable point by point, but the surface's range must match the final one's
+    rec = res.records[0]
+    assert abs(rec.snapshot_surfaces[-1].mean() - rec.surface.mean()) < 0.05
+
+
+def test_snapshots_change_the_run_key_only_when_kept():
+    plain, kept = _quick_sweep(), _quick_sweep(snapshots=30)
+    cfg = plain.members()[0]
+    assert run_path(cfg, plain, "c") == run_path(cfg, _quick_sweep(snapshots=0), "c")
+    assert run_path(cfg, plain, "c") != run_path(cfg, kept, "c")
+    # files of sweeps without snapshots keep their names: a shipped ring8 file is still found
+    from gan_l2_lib.sweep import shipped_results_dir
+    shipped = SweepConfig.default("ring8")
+    assert run_path(shipped.members()[0], shipped, shipped_results_dir()).exists()
+
+
+def test_records_without_snapshots_load_with_none(tmp_path):
+    res = run_sweep(_quick_sweep(), tmp_path, progress=False)
+    rec = res.records[0]
+    assert rec.snapshots == 0 and rec.snapshot_samples is None and rec.snapshot_surfaces is None
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "3"])
+def test_snapshots_must_be_a_count(bad):
+    with pytest.raises(ValueError, match=r"snapshots must be an integer >= 0"):
+        _quick_sweep(snapshots=bad)
+
+
+def test_evidence_sweeps_have_ten_seeds_and_average_the_last_quarter():
+    from gan_l2_lib.sweep import ARTICLE_LAMBDA, NULL_LAMBDA, evidence_sweeps
+
+    sweeps = evidence_sweeps()
+    for name in ("ring8", "grid25"):
+        grid, null = sweeps[f"{name}_evidence"], sweeps[f"{name}_null"]
+        assert len(grid.members()) == 250 and grid.seeds == tuple(range(10)) and null.seeds == grid.seeds
+        n_evals = grid.base.steps // grid.base.eval_every
+        assert grid.base.eval_every <= 500 and grid.eval_last * 4 == n_evals
+        assert null.base == grid.base and null.lambda_g == null.lambda_d == (NULL_LAMBDA,)
+    article = sweeps["ring8_article"]
+    assert article.base.halve_d_loss and not sweeps["ring8_evidence"].base.halve_d_loss
+    assert [(m.lambda_g, m.lambda_d) for m in article.members()][::10] == [(0.0, 0.0), (ARTICLE_LAMBDA,) * 2]
+    long = sweeps["ring8_b256"]
+    assert long.base.batch_size == 256 and long.eval_last * 4 * long.base.eval_every == long.base.steps
