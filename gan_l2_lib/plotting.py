@@ -828,6 +828,61 @@ def plot_metric_curves(result, points, metrics=("modes_covered", "high_quality_f
     return fig
 
 
+def plot_baseline_curves(result, metrics=("modes_covered", "high_quality_fraction"), point=(0.0, 0.0),
+                         title: str | None = None) -> Figure:
+    """Has a cell's training levelled off? Every seed's metric curve, their mean, and the window averaged.
+
+    The shaded window is the last ``result.config.eval_last`` evaluations: the part of training
+    a run's reported value is the mean of.
+
+    Args:
+        result: a ``sweep.SweepResult``.
+        metrics: names of the records' ``curves`` (one panel each).
+        point: the (λ_G, λ_D) cell, by default the unpenalized baseline.
+        title: the figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: when a metric is in no record's curves.
+    """
+    g, d = point
+    recs = result.records_at(g, d)
+    dataset = result.config.base.dataset
+    fig, axes = plt.subplots(1, len(metrics), figsize=(5 * len(metrics), 3.6), squeeze=False)
+    for ax, name in zip(axes[0], metrics, strict=True):
+        if not any(name in r.curves for r in recs):
+            raise ValueError(f"no record at λ_G = {g:g}, λ_D = {d:g} has a {name!r} curve; "
+                             f"curves: {', '.join(sorted(recs[0].curves)) if recs else 'none'}")
+        steps = max((r.eval_steps for r in recs), key=len)
+        ys = np.full((len(recs), len(steps)), np.nan)
+        for i, r in enumerate(recs):  # a diverged run stops early: NaN after that
+            c = r.curves.get(name, np.full(len(r.eval_steps), np.nan))
+            ys[i, : len(c)] = c
+            ax.plot(r.eval_steps[: len(c)], c, color="0.6", lw=0.8, label="one seed" if i == 0 else None)
+        with warnings.catch_warnings():  # all-NaN columns (every seed diverged) stay NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            ax.plot(steps, np.nanmean(ys, 0), color="C3", lw=2, label=f"mean of {len(recs)} seeds")
+        window = steps[-result.config.eval_last:]
+        ax.axvspan(window[0], steps[-1], color="C0", alpha=0.12, lw=0,
+                   label=f"averaged: last {len(window)} evaluations")
+        info = metric_info(name)
+        ax.set_xlabel("training step")
+        ax.set_ylabel(unit_label(name, dataset, result.config.base.n_eval_samples))
+        ax.set_title(info.label, fontsize=9)
+        if info.scale == "modes":
+            ax.set_ylim(-0.3, dataset_facts(dataset).n_modes + 0.3)
+        elif info.scale == "unit":
+            ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(title or f"{dataset}, λ_G = {lambda_label(g)}, λ_D = {lambda_label(d)}: "
+                 f"every seed over training", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def plot_sample_panels(result, points, title: str | None = None, seed: int = 0, n_images: int = 36,
                        nrow: int = 6) -> Figure:
     """One seed's stored image samples at a few grid points, side by side.

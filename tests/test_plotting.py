@@ -254,3 +254,24 @@ def test_sample_panels_reject_bad_input(stacked_sweep):
                      train_missing=False)
     with pytest.raises(ValueError, match="draws image samples"):
         plotting.plot_sample_panels(ring, [(0.0, 0.0, "2-D points")])
+
+
+# --- a cell's curves over training: has it levelled off? ----------------------------------------
+
+
+def test_baseline_curves_draw_every_seed_the_mean_and_the_averaged_window():
+    from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
+
+    res = run_sweep(SweepConfig.default("ring8"), shipped_results_dir(), progress=False, train_missing=False)
+    fig = plotting.plot_baseline_curves(res, ("modes_covered",))
+    ax = fig.axes[0]
+    recs = res.records_at(0.0, 0.0)
+    assert len(ax.lines) == len(recs) + 1  # one line per seed, then the mean
+    mean = np.mean([r.curves["modes_covered"] for r in recs], axis=0)
+    np.testing.assert_allclose(ax.lines[-1].get_ydata(), mean)
+    span = ax.patches[0]  # the shaded span: the last eval_last evaluations
+    steps = recs[0].eval_steps
+    assert span.get_x() == steps[-res.config.eval_last] and span.get_x() + span.get_width() == steps[-1]
+    plt.close(fig)
+    with pytest.raises(ValueError, match="has a 'no_such_curve' curve"):
+        plotting.plot_baseline_curves(res, ("no_such_curve",))
