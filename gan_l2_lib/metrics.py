@@ -759,7 +759,8 @@ class MeanInterval:
 
     Attributes:
         mean: the sample mean.
-        low, high: the interval's ends (equal to ``mean`` when every value is the same).
+        low, high: the interval's ends (equal to ``mean`` when every value is the same, up to
+            rounding: relative spread ≤ 1e-12).
         n: the sample size.
         confidence: the interval's confidence level (0.95: a 95 % interval).
         method: ``"BCa"``, ``"percentile"`` (where BCa fails: too few or too tied values)
@@ -819,7 +820,7 @@ def bootstrap_mean_interval(values: np.ndarray | Sequence[float], confidence: fl
     n_resamples = positive_int(n_resamples, "n_resamples")
     gen = _bootstrap_rng(rng)
     mean = float(x.mean())
-    if np.all(x == x[0]):  # every resample has the same mean: nothing to resample
+    if np.ptp(x) <= 1e-12 * np.abs(x).max():  # equal up to rounding: every resample has this mean
         return MeanInterval(mean, mean, mean, int(x.size), confidence, "constant")
     for method in ("BCa", "percentile"):
         with warnings.catch_warnings():
