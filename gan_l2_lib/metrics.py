@@ -751,6 +751,8 @@ def stability_stats(history: History, window: int = 20, spike_factor: float = 5.
 #: What a paired effect can say: its interval lies on the metric's better / worse side of 0,
 #: or contains 0 ("neutral"). A metric with no better direction gets "higher" / "lower".
 VERDICTS = ("better", "worse", "neutral", "higher", "lower")
+#: Bootstrap interval methods, in fallback order.
+BOOTSTRAP_METHODS = ("BCa", "percentile")
 
 
 @dataclass(frozen=True)
@@ -784,12 +786,16 @@ def _bootstrap_rng(rng: int | np.random.Generator) -> np.random.Generator:
 
 
 def bootstrap_mean_interval(values: np.ndarray | Sequence[float], confidence: float = 0.95,
-                            n_resamples: int = 9999, rng: int | np.random.Generator = 0) -> MeanInterval:
+                            n_resamples: int = 9999, rng: int | np.random.Generator = 0,
+                            method: str = "BCa") -> MeanInterval:
     """The mean of a sample with a bootstrap confidence interval (``scipy.stats.bootstrap``).
 
     For paired data pass the per-pair differences: resampling them resamples whole pairs.
     BCa is tried first; where it fails or warns (few or heavily tied values) the percentile
     interval is used, and a sample of equal values gets a zero-width interval without warning.
+    With very few values (3 seeds, say) BCa can be narrower than the percentile interval and
+    exclude 0 although one value lies on the other side; ``method="percentile"`` is the more
+    cautious choice there.
 
     Args:
         values: the sample, shape (n,), n >= 2, all finite.
@@ -797,13 +803,14 @@ def bootstrap_mean_interval(values: np.ndarray | Sequence[float], confidence: fl
         n_resamples: bootstrap resamples, >= 1.
         rng: an integer seed (a fresh generator each call: the same seed, the same interval)
             or a ``np.random.Generator`` (advanced by the call).
+        method: ``"BCa"`` (falling back to percentile) or ``"percentile"``.
 
     Returns:
         A ``MeanInterval``.
 
     Raises:
         ValueError: for a sample that is not 1-D, has fewer than 2 values or a non-finite
-            one, a confidence outside (0, 1), ``n_resamples`` < 1, or a bad ``rng``.
+            one, a confidence outside (0, 1), ``n_resamples`` < 1, a bad ``rng`` or method.
     """
     from scipy import stats  # scipy is slow to import; only the statistics need it
 
@@ -818,22 +825,24 @@ def bootstrap_mean_interval(values: np.ndarray | Sequence[float], confidence: fl
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
     n_resamples = positive_int(n_resamples, "n_resamples")
+    if method not in BOOTSTRAP_METHODS:
+        raise ValueError(f"method must be one of {BOOTSTRAP_METHODS}, got {method!r}")
     gen = _bootstrap_rng(rng)
     mean = float(x.mean())
     if np.ptp(x) <= 1e-12 * np.abs(x).max():  # equal up to rounding: every resample has this mean
         return MeanInterval(mean, mean, mean, int(x.size), confidence, "constant")
-    for method in ("BCa", "percentile"):
+    for tried in BOOTSTRAP_METHODS[BOOTSTRAP_METHODS.index(method):]:
         with warnings.catch_warnings():
             # a BCa warning (degenerate jackknife, 0/0 acceleration) means: fall back
             warnings.simplefilter("error", RuntimeWarning)
             try:
                 ci = stats.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-                                     method=method, rng=gen).confidence_interval
+                                     method=tried, rng=gen).confidence_interval
             except (RuntimeWarning, ValueError, FloatingPointError, ZeroDivisionError):
                 continue
         low, high = float(ci.low), float(ci.high)
         if np.isfinite(low) and np.isfinite(high):
-            return MeanInterval(mean, low, high, int(x.size), confidence, method)
+            return MeanInterval(mean, low, high, int(x.size), confidence, tried)
     raise ValueError(f"no bootstrap interval could be computed for {x.tolist()}")  # pragma: no cover
 
 
@@ -928,7 +937,7 @@ def pair_by_seed(values: Mapping[int, float], baseline: Mapping[int, float]
 
 def paired_effect(values: Mapping[int, float], baseline: Mapping[int, float], higher_is_better: bool | None,
                   confidence: float = 0.95, n_resamples: int = 9999,
-                  rng: int | np.random.Generator = 0) -> PairedEffect:
+                  rng: int | np.random.Generator = 0, method: str = "BCa") -> PairedEffect:
     """The effect of one condition against a baseline, paired by seed, with a bootstrap interval.
 
     Runs that share a seed share initialization and data stream, so the effect is measured
@@ -938,7 +947,7 @@ def paired_effect(values: Mapping[int, float], baseline: Mapping[int, float], hi
     Args:
         values, baseline: ``{seed: value}`` of the condition and of the baseline.
         higher_is_better: the metric's direction (``evaluate.METRICS[key].higher_is_better``).
-        confidence, n_resamples, rng: passed to ``bootstrap_mean_interval``.
+        confidence, n_resamples, rng, method: passed to ``bootstrap_mean_interval``.
 
     Returns:
         A ``PairedEffect``.
@@ -951,7 +960,7 @@ def paired_effect(values: Mapping[int, float], baseline: Mapping[int, float], hi
     if len(seeds) < 2:
         raise ValueError(f"fewer than 2 pairs: {len(seeds)} seed(s) finite in both conditions "
                          f"({len(dropped)} dropped: {list(dropped)}); a bootstrap interval needs 2")
-    ci = bootstrap_mean_interval(deltas, confidence, n_resamples, rng)
+    ci = bootstrap_mean_interval(deltas, confidence, n_resamples, rng, method)
     return PairedEffect(mean=ci.mean, low=ci.low, high=ci.high, confidence=ci.confidence, method=ci.method,
                         verdict=effect_verdict(ci.low, ci.high, higher_is_better), seeds=seeds,
                         deltas=tuple(float(d) for d in deltas), dropped_seeds=dropped)

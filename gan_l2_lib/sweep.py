@@ -777,7 +777,7 @@ def _check_pairable(result: SweepResult, baseline_result: SweepResult) -> None:
 def cell_effect(result: SweepResult, metric: str, cell: tuple[float, float],
                 baseline: tuple[float, float] = (0.0, 0.0), baseline_result: SweepResult | None = None,
                 last: int = 1, confidence: float = 0.95, n_resamples: int = 9999,
-                rng: int | np.random.Generator = 0) -> PairedEffect:
+                rng: int | np.random.Generator = 0, method: str = "BCa") -> PairedEffect:
     """The effect of one (λ_G, λ_D) cell against a baseline cell, paired by seed.
 
     The baseline cell may live in another sweep with the same seeds: a null control pairs
@@ -792,7 +792,7 @@ def cell_effect(result: SweepResult, metric: str, cell: tuple[float, float],
         baseline: the baseline's (λ_G, λ_D).
         baseline_result: the sweep holding ``baseline``; None: ``result``.
         last: for a logged scalar, the mean over its last ``last`` logs (see ``seed_values``).
-        confidence, n_resamples, rng: the bootstrap's (see ``metrics.bootstrap_mean_interval``).
+        confidence, n_resamples, rng, method: the bootstrap's (see ``metrics.bootstrap_mean_interval``).
 
     Returns:
         A ``metrics.PairedEffect`` (seeds missing or NaN in either cell are dropped and listed).
@@ -810,7 +810,7 @@ def cell_effect(result: SweepResult, metric: str, cell: tuple[float, float],
     values = result.values_by_seed(metric, result.config.lambda_g[i], result.config.lambda_d[j], last)
     base = baseline_result.values_by_seed(metric, baseline_result.config.lambda_g[bi],
                                           baseline_result.config.lambda_d[bj], last)
-    return paired_effect(values, base, higher_is_better, confidence, n_resamples, rng)
+    return paired_effect(values, base, higher_is_better, confidence, n_resamples, rng, method)
 
 
 @dataclass(frozen=True, eq=False)
@@ -849,7 +849,7 @@ class EffectGrid:
 
 def effect_grid(result: SweepResult, metric: str, baseline: tuple[float, float] = (0.0, 0.0),
                 baseline_result: SweepResult | None = None, last: int = 1, confidence: float = 0.95,
-                n_resamples: int = 9999, rng: int | np.random.Generator = 0) -> EffectGrid:
+                n_resamples: int = 9999, rng: int | np.random.Generator = 0, method: str = "BCa") -> EffectGrid:
     """``cell_effect`` of every cell of a sweep against one baseline cell (default λ_G = λ_D = 0).
 
     Every cell's bootstrap starts from the same ``rng`` seed (an integer), so a cell's
@@ -857,7 +857,7 @@ def effect_grid(result: SweepResult, metric: str, baseline: tuple[float, float] 
 
     Args:
         result: the sweep.
-        metric, baseline, baseline_result, last, confidence, n_resamples: as in ``cell_effect``.
+        metric, baseline, baseline_result, last, confidence, n_resamples, method: as in ``cell_effect``.
         rng: an integer seed (one fresh generator per cell) or a ``np.random.Generator``
             (advanced cell by cell, λ_G-major).
 
@@ -889,7 +889,7 @@ def effect_grid(result: SweepResult, metric: str, baseline: tuple[float, float] 
             n[i, j] = len(seeds)
             if len(seeds) < 2:
                 continue
-            eff = paired_effect(values, base, higher_is_better, confidence, n_resamples, rng)
+            eff = paired_effect(values, base, higher_is_better, confidence, n_resamples, rng, method)
             mean[i, j], low[i, j], high[i, j], verdict[i, j] = eff.mean, eff.low, eff.high, eff.verdict
             effects[(g, d)] = eff
     own = (bi, bj) if baseline_result is result else None

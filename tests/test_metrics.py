@@ -542,6 +542,18 @@ def test_two_deltas_span_their_own_interval():
     assert (ci.mean, ci.low, ci.high) == (2.0, 1.0, 3.0)
 
 
+def test_the_percentile_interval_of_three_deltas_is_their_range():
+    from gan_l2_lib.metrics import bootstrap_mean_interval, paired_effect
+
+    # all three resamples equal to the smallest value have probability 1/27 > 2.5 %: with 3 seeds
+    # the "95 %" percentile interval is [min, max], and it excludes 0 only if every seed agrees
+    x = [-0.3, -0.12, 0.01]
+    ci = bootstrap_mean_interval(x, method="percentile", rng=2)
+    assert_close((ci.low, ci.high), (-0.3, 0.01)) and ci.method == "percentile"
+    eff = paired_effect({0: 0.0, 1: 0.0, 2: 0.0}, {0: 0.3, 1: 0.12, 2: 0.05}, False, method="percentile")
+    assert_close((eff.low, eff.high), (-0.3, -0.05)) and eff.verdict == "better"
+
+
 def test_a_symmetric_sample_gets_an_interval_around_its_mean_reproducibly():
     from gan_l2_lib.metrics import bootstrap_mean_interval
 
@@ -644,7 +656,7 @@ def test_paired_effect_rejects_what_it_cannot_pair(values, baseline, match):
     (dict(values=[[1.0, 2.0]]), "1-D"), (dict(values=[1.0]), "at least 2 values"),
     (dict(values=[1.0, np.nan]), "finite"), (dict(confidence=1.0), r"confidence must be in \(0, 1\)"),
     (dict(n_resamples=0), "n_resamples"), (dict(rng=-1), "rng must be an integer seed"),
-    (dict(rng=0.5), "rng must be"),
+    (dict(rng=0.5), "rng must be"), (dict(method="bca"), "method must be one of"),
 ])
 def test_bootstrap_mean_interval_rejects_bad_input(kw, match):
     from gan_l2_lib.metrics import bootstrap_mean_interval

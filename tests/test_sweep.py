@@ -449,6 +449,16 @@ def test_effect_grid_holds_every_cells_effect_shaped_like_the_map(ring8_sweep):
     assert len(grid.effects) == int((~few).sum())
 
 
+def test_with_two_or_three_seeds_the_percentile_interval_is_the_range_of_the_deltas(ring8_sweep):
+    from gan_l2_lib.sweep import effect_grid
+
+    grid = effect_grid(ring8_sweep, "high_quality_fraction", method="percentile")
+    assert len(grid.effects) == 25
+    for eff in grid.effects.values():  # every resample of one repeated value has probability ≥ 1/27 > 2.5 %
+        assert_close((eff.low, eff.high), (min(eff.deltas), max(eff.deltas)))
+        assert eff.method in ("percentile", "constant")
+
+
 def test_effect_grid_of_a_diagonal_sweep_leaves_the_off_diagonal_empty(mnist5k_sweep):
     from gan_l2_lib.sweep import effect_grid
 
