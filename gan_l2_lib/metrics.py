@@ -12,13 +12,17 @@ Everything here returns data (frozen dataclasses, numpy arrays, tensors); nothin
   *its own* feature space (not the Inception FID). ``background_noise`` measures speckle
   where real digits are dark, which classifier confidence does not see.
 * Training stability from a ``History``: ``stability_stats``.
+* Effects over seeds: ``paired_effect`` pairs two conditions seed by seed and puts a
+  bootstrap interval on the mean difference (``bootstrap_mean_interval``); ``sweep.cell_effect``
+  and ``sweep.effect_grid`` apply it to the cells of a sweep.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -738,3 +742,225 @@ def stability_stats(history: History, window: int = 20, spike_factor: float = 5.
         diverged=bool(history.diverged),
         diverged_step=history.diverged_step,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Paired effects over seeds: bootstrap intervals
+# ---------------------------------------------------------------------------------------------
+
+#: What a paired effect can say: its interval lies on the metric's better / worse side of 0,
+#: or contains 0 ("neutral"). A metric with no better direction gets "higher" / "lower".
+VERDICTS = ("better", "worse", "neutral", "higher", "lower")
+#: Bootstrap interval methods, in fallback order.
+BOOTSTRAP_METHODS = ("BCa", "percentile")
+
+
+@dataclass(frozen=True)
+class MeanInterval:
+    """A sample mean with a bootstrap confidence interval.
+
+    Attributes:
+        mean: the sample mean.
+        low, high: the interval's ends (equal to ``mean`` when every value is the same, up to
+            rounding: relative spread ≤ 1e-12).
+        n: the sample size.
+        confidence: the interval's confidence level (0.95: a 95 % interval).
+        method: ``"BCa"``, ``"percentile"`` (where BCa fails: too few or too tied values)
+            or ``"constant"`` (every value equal: a zero-width interval, no resampling).
+    """
+
+    mean: float
+    low: float
+    high: float
+    n: int
+    confidence: float
+    method: str
+
+
+def _bootstrap_rng(rng: int | np.random.Generator) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise ValueError(f"rng must be an integer seed >= 0 or a numpy Generator, got {rng!r}")
+    return np.random.default_rng(int(rng))
+
+
+def bootstrap_mean_interval(values: np.ndarray | Sequence[float], confidence: float = 0.95,
+                            n_resamples: int = 9999, rng: int | np.random.Generator = 0,
+                            method: str = "BCa") -> MeanInterval:
+    """The mean of a sample with a bootstrap confidence interval (``scipy.stats.bootstrap``).
+
+    For paired data pass the per-pair differences: resampling them resamples whole pairs.
+    BCa is tried first; where it fails or warns (few or heavily tied values) the percentile
+    interval is used, and a sample of equal values gets a zero-width interval without warning.
+    With very few values (3 seeds, say) BCa can be narrower than the percentile interval and
+    exclude 0 although one value lies on the other side; ``method="percentile"`` is the more
+    cautious choice there.
+
+    Args:
+        values: the sample, shape (n,), n >= 2, all finite.
+        confidence: the confidence level, in (0, 1).
+        n_resamples: bootstrap resamples, >= 1.
+        rng: an integer seed (a fresh generator each call: the same seed, the same interval)
+            or a ``np.random.Generator`` (advanced by the call).
+        method: ``"BCa"`` (falling back to percentile) or ``"percentile"``.
+
+    Returns:
+        A ``MeanInterval``.
+
+    Raises:
+        ValueError: for a sample that is not 1-D, has fewer than 2 values or a non-finite
+            one, a confidence outside (0, 1), ``n_resamples`` < 1, a bad ``rng`` or method.
+    """
+    from scipy import stats  # scipy is slow to import; only the statistics need it
+
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"values must be 1-D, got shape {x.shape}")
+    if x.size < 2:
+        raise ValueError(f"a bootstrap interval needs at least 2 values, got {x.size}")
+    if not np.isfinite(x).all():
+        raise ValueError("values must be finite (drop NaN/inf pairs first)")
+    confidence = float(confidence)
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    n_resamples = positive_int(n_resamples, "n_resamples")
+    if method not in BOOTSTRAP_METHODS:
+        raise ValueError(f"method must be one of {BOOTSTRAP_METHODS}, got {method!r}")
+    gen = _bootstrap_rng(rng)
+    mean = float(x.mean())
+    if np.ptp(x) <= 1e-12 * np.abs(x).max():  # equal up to rounding: every resample has this mean
+        return MeanInterval(mean, mean, mean, int(x.size), confidence, "constant")
+    for tried in BOOTSTRAP_METHODS[BOOTSTRAP_METHODS.index(method):]:
+        with warnings.catch_warnings():
+            # a BCa warning (degenerate jackknife, 0/0 acceleration) means: fall back
+            warnings.simplefilter("error", RuntimeWarning)
+            try:
+                ci = stats.bootstrap((x,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
+                                     method=tried, rng=gen).confidence_interval
+            except (RuntimeWarning, ValueError, FloatingPointError, ZeroDivisionError):
+                continue
+        low, high = float(ci.low), float(ci.high)
+        if np.isfinite(low) and np.isfinite(high):
+            return MeanInterval(mean, low, high, int(x.size), confidence, tried)
+    raise ValueError(f"no bootstrap interval could be computed for {x.tolist()}")  # pragma: no cover
+
+
+def effect_verdict(low: float, high: float, higher_is_better: bool | None) -> str:
+    """What an interval of differences (condition − baseline) says, in the metric's direction.
+
+    Args:
+        low, high: the interval's ends.
+        higher_is_better: the metric's direction (``evaluate.METRICS[key].higher_is_better``);
+            None where neither direction is better.
+
+    Returns:
+        ``"neutral"`` if the interval contains 0; else ``"better"`` / ``"worse"``, or
+        ``"higher"`` / ``"lower"`` for a metric with no better direction.
+    """
+    if not (low > 0 or high < 0):
+        return "neutral"
+    up = low > 0
+    if higher_is_better is None:
+        return "higher" if up else "lower"
+    return "better" if up == bool(higher_is_better) else "worse"
+
+
+@dataclass(frozen=True)
+class PairedEffect:
+    """The effect of a condition against a baseline, paired by seed.
+
+    Attributes:
+        mean: the mean per-seed difference (condition − baseline).
+        low, high: its bootstrap confidence interval.
+        confidence: the interval's level (0.95).
+        method: how the interval was computed (see ``MeanInterval``).
+        verdict: one of ``VERDICTS`` (``effect_verdict`` of the interval).
+        seeds: the paired seeds, ascending.
+        deltas: the per-seed differences, in ``seeds`` order.
+        dropped_seeds: seeds left out: present in only one condition, or NaN/inf in either.
+    """
+
+    mean: float
+    low: float
+    high: float
+    confidence: float
+    method: str
+    verdict: str
+    seeds: tuple[int, ...]
+    deltas: tuple[float, ...]
+    dropped_seeds: tuple[int, ...]
+
+    @property
+    def n(self) -> int:
+        """The number of pairs."""
+        return len(self.seeds)
+
+    @property
+    def n_dropped(self) -> int:
+        """The number of seeds left out."""
+        return len(self.dropped_seeds)
+
+    @property
+    def excludes_zero(self) -> bool:
+        """Whether the interval lies wholly above or below 0."""
+        return self.low > 0 or self.high < 0
+
+
+def pair_by_seed(values: Mapping[int, float], baseline: Mapping[int, float]
+                 ) -> tuple[tuple[int, ...], np.ndarray, tuple[int, ...]]:
+    """Per-seed differences ``values[s] − baseline[s]`` over the seeds finite in both.
+
+    Args:
+        values, baseline: ``{seed: value}`` of the two conditions.
+
+    Returns:
+        ``(seeds, deltas, dropped_seeds)``: the paired seeds ascending, the differences
+        (shape (len(seeds),)), and the seeds left out (in one condition only, or NaN/inf in either).
+
+    Raises:
+        ValueError: if either is not a mapping, or the two share no seed.
+    """
+    for name, m in (("values", values), ("baseline", baseline)):
+        if not isinstance(m, Mapping):
+            raise ValueError(f"{name} must be a mapping {{seed: value}}, got {type(m).__name__}")
+    common = set(values) & set(baseline)
+    if not common:
+        raise ValueError(f"no common seeds: the condition has seeds {sorted(values)}, "
+                         f"the baseline {sorted(baseline)}")
+    seeds = tuple(s for s in sorted(common)
+                  if np.isfinite(float(values[s])) and np.isfinite(float(baseline[s])))
+    dropped = tuple(sorted((set(values) | set(baseline)) - set(seeds)))
+    deltas = np.array([float(values[s]) - float(baseline[s]) for s in seeds], dtype=np.float64)
+    return seeds, deltas, dropped
+
+
+def paired_effect(values: Mapping[int, float], baseline: Mapping[int, float], higher_is_better: bool | None,
+                  confidence: float = 0.95, n_resamples: int = 9999,
+                  rng: int | np.random.Generator = 0, method: str = "BCa") -> PairedEffect:
+    """The effect of one condition against a baseline, paired by seed, with a bootstrap interval.
+
+    Runs that share a seed share initialization and data stream, so the effect is measured
+    seed by seed (delta_s = value_s − baseline_s) and the bootstrap resamples those deltas.
+    The same function measures luck: pair a null perturbation (λ = 1e-8, say) with λ = 0.
+
+    Args:
+        values, baseline: ``{seed: value}`` of the condition and of the baseline.
+        higher_is_better: the metric's direction (``evaluate.METRICS[key].higher_is_better``).
+        confidence, n_resamples, rng, method: passed to ``bootstrap_mean_interval``.
+
+    Returns:
+        A ``PairedEffect``.
+
+    Raises:
+        ValueError: for no common seeds, fewer than 2 seeds finite in both, or bad
+            bootstrap arguments.
+    """
+    seeds, deltas, dropped = pair_by_seed(values, baseline)
+    if len(seeds) < 2:
+        raise ValueError(f"fewer than 2 pairs: {len(seeds)} seed(s) finite in both conditions "
+                         f"({len(dropped)} dropped: {list(dropped)}); a bootstrap interval needs 2")
+    ci = bootstrap_mean_interval(deltas, confidence, n_resamples, rng, method)
+    return PairedEffect(mean=ci.mean, low=ci.low, high=ci.high, confidence=ci.confidence, method=ci.method,
+                        verdict=effect_verdict(ci.low, ci.high, higher_is_better), seeds=seeds,
+                        deltas=tuple(float(d) for d in deltas), dropped_seeds=dropped)

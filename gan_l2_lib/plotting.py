@@ -11,6 +11,8 @@ from __future__ import annotations
 import warnings
 
 import matplotlib.colors
+import matplotlib.lines
+import matplotlib.patches
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
@@ -702,13 +704,89 @@ def lab_metrics(result) -> list[str]:
     return map_metrics(set().union(*(r.summary for r in result.records)) if result.records else ())
 
 
+#: How a map marks a cell's paired effect: verdict → (marker, face colour, edge colour, legend text).
+_EFFECT_STYLE = {
+    "better": ("^", "white", "black", "better than the baseline"),
+    "worse": ("v", "C3", "white", "worse than the baseline"),
+    "higher": ("^", "0.6", "black", "higher than the baseline"),
+    "lower": ("v", "0.6", "black", "lower than the baseline"),
+}
+_NEUTRAL_FADE = 0.6  # opacity of the white veil over a neutral cell: its colour stays legible
+_NEUTRAL_HATCH = (0.45, 0.45, 0.45, 0.5)  # its thin hatching: visible on bright cells too
+_NO_INTERVAL = "no interval (fewer than 2 seeds with values in both)"
+_MARK_DX, _MARK_DY, _TEXT_DY = 0.3, 0.25, -0.12  # mark in a cell's upper right, its number moved down
+
+
+def _check_effects(effects, metric: str, shape: tuple[int, int]) -> None:
+    if getattr(effects, "metric", None) != metric:
+        raise ValueError(f"effects must be the sweep.EffectGrid of {metric!r}, "
+                         f"got one of {getattr(effects, 'metric', type(effects).__name__)!r}")
+    if np.shape(effects.verdict) != shape:
+        raise ValueError(f"effects has shape {np.shape(effects.verdict)}, the map {shape}")
+
+
+def _draw_effects(ax, effects, values: np.ndarray) -> None:
+    """Veil neutral cells, put ▲ / ▼ in the corner of cells whose interval excludes 0, mark the baseline.
+
+    A cell with a value on the map but fewer than 2 pairs (no interval) gets a small ×.
+    """
+    verdict = np.asarray(effects.verdict, dtype=object)
+    own = effects.baseline_index
+    for i, j in zip(*np.nonzero(verdict == "neutral"), strict=True):
+        if own is not None and (i, j) == tuple(own):
+            continue  # the baseline against itself: Δ ≡ 0, marked on its own below
+        ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=(1, 1, 1, _NEUTRAL_FADE),
+                                                  edgecolor=_NEUTRAL_HATCH, hatch="////", lw=0,
+                                                  gid="effect-neutral", zorder=2))
+    base = f"λ_G = {lambda_label(effects.baseline[0])}, λ_D = {lambda_label(effects.baseline[1])}"
+    for v, (marker, face, edge, text) in _EFFECT_STYLE.items():
+        rows, cols = np.nonzero(verdict == v)
+        if rows.size:
+            ax.plot(cols + _MARK_DX, rows + _MARK_DY, marker, ms=7, mfc=face, mec=edge, mew=1.0, ls="none",
+                    gid=f"effect-{v}", label=text.replace("the baseline", base), zorder=4)
+    rows, cols = np.nonzero((verdict == "") & np.isfinite(values))
+    if rows.size:
+        ax.plot(cols + _MARK_DX, rows + _MARK_DY, "x", ms=5, mec="0.6", mew=1.2, ls="none", gid="effect-none",
+                label=_NO_INTERVAL, zorder=4)
+    if own is not None:
+        ax.plot(own[1] + _MARK_DX, own[0] + _MARK_DY, "s", ms=6, mfc="white", mec="black", mew=1.0, ls="none",
+                gid="effect-baseline", label=f"baseline ({base})", zorder=4)
+
+
+def _effect_legend_handles(effects: list, verdicts: set[str], no_interval: bool) -> list:
+    """Legend handles explaining a map's effect marks (one per kind of mark drawn)."""
+    e = effects[0]
+    base = f"λ_G = {lambda_label(e.baseline[0])}, λ_D = {lambda_label(e.baseline[1])}"
+    level = f"{100 * next(iter(e.effects.values())).confidence:g} %" if e.effects else "95 %"
+    handles = []
+    for v, (marker, face, edge, text) in _EFFECT_STYLE.items():
+        if v in verdicts:
+            handles.append(matplotlib.lines.Line2D([], [], marker=marker, ls="none", ms=7, mfc=face, mec=edge,
+                                                   label=text.replace("the baseline", base)))
+    if "neutral" in verdicts:
+        handles.append(matplotlib.patches.Patch(facecolor="0.9", edgecolor=_NEUTRAL_HATCH, hatch="////",
+                                                label=f"faded: neutral ({level} interval contains 0)"))
+    if no_interval:
+        handles.append(matplotlib.lines.Line2D([], [], marker="x", ls="none", ms=5, mec="0.6", mew=1.2,
+                                               label=_NO_INTERVAL))
+    if any(x.baseline_index is not None for x in effects):
+        handles.append(matplotlib.lines.Line2D([], [], marker="s", ls="none", ms=6, mfc="white", mec="black",
+                                               label="the baseline itself"))
+    handles.append(matplotlib.patches.Patch(facecolor="none", edgecolor="none",
+                                            label=f"▲▼: {level} bootstrap interval of the per-seed difference "
+                                                  "excludes 0"))
+    return handles
+
+
 def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: bool = True,
-                    colorbar: bool = True) -> None:
+                    colorbar: bool = True, effects=None) -> None:
     """One summary metric over the (λ_G, λ_D) grid as a coloured table, with the values written in.
 
     Rows are λ_G (up), columns λ_D (right); ticks are the grid's λ values. Cells without a
     run (off the diagonal of a diagonal sweep) are light grey. Colours run dark → bright from
-    worse to better.
+    worse to better. With ``effects``, a cell whose paired interval excludes 0 gets ▲ (better)
+    or ▼ (worse) in its corner, a neutral cell is faded under a white veil, and the baseline
+    cell gets a small square; the marks carry legend labels.
 
     Args:
         ax: the axes.
@@ -717,8 +795,15 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
         seed: one seed, or None for the mean over seeds.
         annotate: write each cell's value in it.
         colorbar: add a colour bar with the metric's unit.
+        effects: None, or ``sweep.effect_grid(result, metric)`` (an ``EffectGrid`` of this
+            metric, shaped like the map).
+
+    Raises:
+        ValueError: for effects of another metric or shape.
     """
     values = result.grid(metric, seed)
+    if effects is not None:
+        _check_effects(effects, metric, values.shape)
     info = metric_info(metric)
     higher_better = info.higher_is_better is not False
     dataset = result.config.base.dataset
@@ -741,8 +826,13 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
                     continue
                 shade = (v - vmin) / (vmax - vmin) if vmax > vmin else 0.5
                 bright = shade > 0.6 if higher_better else shade < 0.4
-                ax.text(j, i, format_value(metric, v), ha="center", va="center", fontsize=7,
-                        color="black" if bright else "white")
+                veiled = effects is not None and effects.verdict[i, j] == "neutral" and \
+                    (effects.baseline_index is None or (i, j) != tuple(effects.baseline_index))
+                ax.text(j, i + (_TEXT_DY if effects is not None else 0.0), format_value(metric, v),
+                        ha="center", va="center", fontsize=7,
+                        color="black" if bright or veiled else "white", zorder=3)
+    if effects is not None:
+        _draw_effects(ax, effects, values)
     if colorbar:
         cb = ax.figure.colorbar(im, ax=ax, fraction=0.07, pad=0.03)
         cb.set_label(unit_label(metric, dataset, n_samples), fontsize=7)
@@ -750,7 +840,7 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
 
 
 def plot_metric_maps(result, metrics=None, seed: int | None = None, marks: dict | None = None,
-                     title: str | None = None) -> Figure:
+                     title: str | None = None, effects: dict | None = None) -> Figure:
     """A row of metric maps over the (λ_G, λ_D) grid of one sweep.
 
     Args:
@@ -759,28 +849,46 @@ def plot_metric_maps(result, metrics=None, seed: int | None = None, marks: dict 
         seed: one seed, or None for the mean over seeds.
         marks: label → (λ_G, λ_D) points to circle on every map (e.g. the article's λ = 1e-4).
         title: the figure title (default: data set, steps, seeds).
+        effects: metric → ``sweep.effect_grid(result, metric)``: those maps mark cells whose
+            paired interval excludes 0 (▲ better, ▼ worse) and fade the neutral ones
+            (see ``draw_metric_map``); a legend explains the marks.
 
     Returns:
         The figure.
+
+    Raises:
+        ValueError: for no metrics, or effects of a metric not mapped or of another grid.
     """
     metrics = list(metrics) if metrics is not None else lab_metrics(result)
     if not metrics:
         raise ValueError("no metrics to map")
+    effects = dict(effects or {})
+    if unknown := sorted(set(effects) - set(metrics)):
+        raise ValueError(f"effects given for metrics not on the maps: {unknown}; maps: {metrics}")
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.4), squeeze=False)
+    handles = []
     for k, (ax, metric) in enumerate(zip(axes[0], metrics, strict=True)):
-        draw_metric_map(ax, result, metric, seed)
+        draw_metric_map(ax, result, metric, seed, effects=effects.get(metric))
         for n, (label, (g, d)) in enumerate((marks or {}).items()):
-            ax.plot(lambda_position(d, result.config.lambda_d), lambda_position(g, result.config.lambda_g),
-                    "o", mfc="none", mec=f"C{n + 1}", ms=16, mew=2, label=label if k == 0 else None)
+            line, = ax.plot(lambda_position(d, result.config.lambda_d), lambda_position(g, result.config.lambda_g),
+                            "o", mfc="none", mec=f"C{n + 1}", ms=16, mew=2, label=label)
+            if k == 0:
+                handles.append(line)
         if k:
             ax.set_ylabel("")
-    if marks:
-        fig.legend(loc="lower center", ncol=len(marks), fontsize=8, frameon=False)
+    if effects:
+        verdicts = set().union(*(set(np.asarray(e.verdict, dtype=object).ravel()) for e in effects.values()))
+        no_interval = any(line.get_gid() == "effect-none" for ax in axes[0] for line in ax.lines)
+        handles += _effect_legend_handles(list(effects.values()), verdicts, no_interval)
+    if handles:
+        ncol = min(len(handles), len(metrics) if len(metrics) <= 2 else len(metrics) - 1)  # text fits
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     base = result.config.base
     seeds = f"seed {seed}" if seed is not None else f"means over seeds {list(result.config.seeds)}"
     fig.suptitle(title or f"{base.dataset}: {base.steps:,} steps, batch {base.batch_size}; {seeds}",
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0.06 if marks else 0, 1, 1))
+    rows = -(-len(handles) // ncol) if handles else 0
+    fig.tight_layout(rect=(0, 0.06 * rows, 1, 1))
     return fig
 
 

@@ -37,12 +37,14 @@ from .data import (
 from .engine import check_engine, run_tasks, subnormals_flushed
 from .evaluate import (
     LEGACY_KEYS,
+    METRICS,
     decision_surface,
     evaluate_run,
     surface_extent,
     surface_points,
 )
 from .files import atomic_write_bytes, stable_hash
+from .metrics import PairedEffect, pair_by_seed, paired_effect
 from .regularizers import validate_coef
 from .train import SCALAR_KEYS, History, TrainConfig
 
@@ -546,6 +548,11 @@ class SweepResult:
             return np.array([r.summary.get(metric, np.nan) for r in recs], dtype=np.float64)
         return np.array([r.scalars[metric][-last:].mean() for r in recs], dtype=np.float64)
 
+    def values_by_seed(self, metric: str, lambda_g: float, lambda_d: float, last: int = 1) -> dict[int, float]:
+        """``seed_values`` keyed by seed: ``{seed: value}`` (NaN kept), what ``metrics.paired_effect`` pairs."""
+        values = self.seed_values(metric, lambda_g, lambda_d, last)
+        return {s: float(v) for s, v in zip(self.config.seeds, values, strict=True)}
+
     def mean(self, metric: str, lambda_g: float, lambda_d: float, last: int = 1) -> float:
         """The seed mean of ``seed_values`` (NaNs ignored; NaN if no seed has a value).
 
@@ -829,3 +836,169 @@ def point_sweep(sweep: SweepConfig, lambda_g: float, lambda_d: float, seed: int,
                         eval_every=max(1, min(steps, round(base.eval_every * scale))))
     return SweepConfig(base, lambda_g=(lambda_g,), lambda_d=(lambda_d,), seeds=(int(seed),),
                        eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples, snapshots=sweep.snapshots)
+
+
+# ---------------------------------------------------------------------------------------------
+# Paired effects: a cell against a baseline cell, seed by seed
+# ---------------------------------------------------------------------------------------------
+
+
+def _cell_index(result: SweepResult, cell: tuple[float, float], what: str) -> tuple[int, int]:
+    """The (row, column) of a (λ_G, λ_D) cell that has runs in ``result``, else a ValueError."""
+    try:
+        g, d = (float(v) for v in cell)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} cell must be a (lambda_g, lambda_d) pair, got {cell!r}") from None
+    cfg = result.config
+    rows = [i for i, v in enumerate(cfg.lambda_g) if math.isclose(v, g, rel_tol=1e-9, abs_tol=0.0)]
+    cols = [j for j, v in enumerate(cfg.lambda_d) if math.isclose(v, d, rel_tol=1e-9, abs_tol=0.0)]
+    if not rows or not cols or (cfg.diagonal and rows[0] != cols[0]):
+        kind = "the diagonal of" if cfg.diagonal else "the grid"
+        raise ValueError(f"{what} cell (lambda_g, lambda_d) = ({g:g}, {d:g}) is not in {kind} "
+                         f"lambda_g {cfg.lambda_g} x lambda_d {cfg.lambda_d}")
+    return rows[0], cols[0]
+
+
+def _direction(result: SweepResult, metric: str) -> bool | None:
+    """A metric's better direction from ``evaluate.METRICS`` (None for logged scalars), checking the key."""
+    summary_keys = set().union(*(r.summary for r in result.records))
+    if metric not in summary_keys and metric not in SCALAR_KEYS:
+        raise ValueError(f"unknown metric {metric!r}; summary metrics: {', '.join(sorted(summary_keys))}; "
+                         f"logged scalars: {', '.join(SCALAR_KEYS)}")
+    return METRICS[metric].higher_is_better if metric in METRICS else None
+
+
+def _check_pairable(result: SweepResult, baseline_result: SweepResult) -> None:
+    for name, r in (("result", result), ("baseline_result", baseline_result)):
+        if not isinstance(r, SweepResult):
+            raise ValueError(f"{name} must be a SweepResult, got {type(r).__name__}")
+    a, b = result.config.base.dataset, baseline_result.config.base.dataset
+    if a != b:
+        raise ValueError(f"cannot pair runs on {a} with runs on {b}: the data sets differ")
+    if not set(result.config.seeds) & set(baseline_result.config.seeds):
+        raise ValueError(f"no common seeds: the sweep has seeds {list(result.config.seeds)}, "
+                         f"the baseline's sweep {list(baseline_result.config.seeds)}")
+
+
+def cell_effect(result: SweepResult, metric: str, cell: tuple[float, float],
+                baseline: tuple[float, float] = (0.0, 0.0), baseline_result: SweepResult | None = None,
+                last: int = 1, confidence: float = 0.95, n_resamples: int = 9999,
+                rng: int | np.random.Generator = 0, method: str = "BCa") -> PairedEffect:
+    """The effect of one (λ_G, λ_D) cell against a baseline cell, paired by seed.
+
+    The baseline cell may live in another sweep with the same seeds: a null control pairs
+    a λ_G = λ_D = 1e-8 sweep's cell with the main grid's λ = 0 cell and so measures how far
+    seed-to-seed luck alone moves a metric.
+
+    Args:
+        result: the sweep holding ``cell``.
+        metric: a summary metric (direction from ``evaluate.METRICS``) or a logged scalar
+            (no direction: verdicts "higher" / "lower").
+        cell: the condition's (λ_G, λ_D).
+        baseline: the baseline's (λ_G, λ_D).
+        baseline_result: the sweep holding ``baseline``; None: ``result``.
+        last: for a logged scalar, the mean over its last ``last`` logs (see ``seed_values``).
+        confidence, n_resamples, rng, method: the bootstrap's (see ``metrics.bootstrap_mean_interval``).
+
+    Returns:
+        A ``metrics.PairedEffect`` (seeds missing or NaN in either cell are dropped and listed).
+
+    Raises:
+        ValueError: for an unknown metric, a cell or baseline not in its grid, sweeps on
+            different data sets or without a common seed, or fewer than 2 pairs.
+    """
+    baseline_result = result if baseline_result is None else baseline_result
+    _check_pairable(result, baseline_result)
+    higher_is_better = _direction(result, metric)
+    _direction(baseline_result, metric)
+    i, j = _cell_index(result, cell, "the")
+    bi, bj = _cell_index(baseline_result, baseline, "the baseline")
+    values = result.values_by_seed(metric, result.config.lambda_g[i], result.config.lambda_d[j], last)
+    base = baseline_result.values_by_seed(metric, baseline_result.config.lambda_g[bi],
+                                          baseline_result.config.lambda_d[bj], last)
+    return paired_effect(values, base, higher_is_better, confidence, n_resamples, rng, method)
+
+
+@dataclass(frozen=True, eq=False)
+class EffectGrid:
+    """The paired effects of every cell of a sweep against one baseline cell, shaped like its map.
+
+    Attributes:
+        metric: the metric.
+        baseline: the baseline's (λ_G, λ_D).
+        baseline_index: the baseline's (row, column) in this grid when it is one of its own
+            cells (its effect is 0 by construction), else None (a baseline from another sweep).
+        lambda_g, lambda_d: the grid's λ values (rows, columns).
+        mean, low, high: the mean per-seed difference and its interval, shape
+            (len(lambda_g), len(lambda_d)); NaN where a cell has no run or fewer than 2 pairs.
+        verdict: ``metrics.VERDICTS`` per cell, same shape; "" where there is no effect.
+        n: pairs per cell, same shape (0 where there is no run).
+        effects: every computed ``PairedEffect`` by (λ_G, λ_D).
+    """
+
+    metric: str
+    baseline: tuple[float, float]
+    baseline_index: tuple[int, int] | None
+    lambda_g: tuple[float, ...]
+    lambda_d: tuple[float, ...]
+    mean: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    verdict: np.ndarray
+    n: np.ndarray
+    effects: dict[tuple[float, float], PairedEffect]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.lambda_g), len(self.lambda_d))
+
+
+def effect_grid(result: SweepResult, metric: str, baseline: tuple[float, float] = (0.0, 0.0),
+                baseline_result: SweepResult | None = None, last: int = 1, confidence: float = 0.95,
+                n_resamples: int = 9999, rng: int | np.random.Generator = 0, method: str = "BCa") -> EffectGrid:
+    """``cell_effect`` of every cell of a sweep against one baseline cell (default λ_G = λ_D = 0).
+
+    Every cell's bootstrap starts from the same ``rng`` seed (an integer), so a cell's
+    interval does not depend on which other cells were computed.
+
+    Args:
+        result: the sweep.
+        metric, baseline, baseline_result, last, confidence, n_resamples, method: as in ``cell_effect``.
+        rng: an integer seed (one fresh generator per cell) or a ``np.random.Generator``
+            (advanced cell by cell, λ_G-major).
+
+    Returns:
+        An ``EffectGrid``; cells with fewer than 2 pairs (e.g. every seed NaN) get NaN and "".
+
+    Raises:
+        ValueError: for an unknown metric, a baseline not in its grid, or sweeps on different
+            data sets or without a common seed.
+    """
+    baseline_result = result if baseline_result is None else baseline_result
+    _check_pairable(result, baseline_result)
+    higher_is_better = _direction(result, metric)
+    _direction(baseline_result, metric)
+    bi, bj = _cell_index(baseline_result, baseline, "the baseline")
+    bcfg = baseline_result.config
+    base = baseline_result.values_by_seed(metric, bcfg.lambda_g[bi], bcfg.lambda_d[bj], last)
+    cfg = result.config
+    shape = (len(cfg.lambda_g), len(cfg.lambda_d))
+    mean, low, high = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    verdict, n = np.full(shape, "", dtype=object), np.zeros(shape, dtype=np.int64)
+    effects = {}
+    for i, g in enumerate(cfg.lambda_g):
+        for j, d in enumerate(cfg.lambda_d):
+            if cfg.diagonal and i != j:
+                continue  # no run off the diagonal
+            values = result.values_by_seed(metric, g, d, last)
+            seeds, _, _ = pair_by_seed(values, base)
+            n[i, j] = len(seeds)
+            if len(seeds) < 2:
+                continue
+            eff = paired_effect(values, base, higher_is_better, confidence, n_resamples, rng, method)
+            mean[i, j], low[i, j], high[i, j], verdict[i, j] = eff.mean, eff.low, eff.high, eff.verdict
+            effects[(g, d)] = eff
+    own = (bi, bj) if baseline_result is result else None
+    return EffectGrid(metric=metric, baseline=(float(bcfg.lambda_g[bi]), float(bcfg.lambda_d[bj])),
+                      baseline_index=own, lambda_g=cfg.lambda_g, lambda_d=cfg.lambda_d, mean=mean, low=low,
+                      high=high, verdict=verdict, n=n, effects=effects)

@@ -4,6 +4,7 @@ distance, background noise and stability (the classifier itself: test_classifier
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -511,3 +512,155 @@ def test_mode_curve_keeps_the_per_mode_counts():
     assert curve.counts.shape == (2, 8) and curve.counts.dtype == np.int64
     assert curve.counts.sum(1).tolist() == [40, 80]  # real samples: all high quality
     assert (curve.counts >= 1).sum(1).tolist() == curve.modes_covered.tolist()
+
+
+# --- paired effects over seeds: bootstrap intervals ------------------------------------------
+
+
+def test_equal_deltas_give_their_value_and_a_zero_width_interval_without_warnings():
+    from gan_l2_lib.metrics import bootstrap_mean_interval, paired_effect
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # BCa would divide 0 by 0 here
+        ci = bootstrap_mean_interval([0.7, 0.7, 0.7])
+        eff = paired_effect({0: 1.2, 1: 2.2, 2: 3.2}, {0: 0.5, 1: 1.5, 2: 2.5}, higher_is_better=True)
+    assert ci.low == ci.mean == ci.high and (ci.n, ci.method) == (3, "constant")
+    assert_close(ci.mean, 0.7)
+    assert len(set(eff.deltas)) > 1  # 1.2 − 0.5 and 2.2 − 1.5 differ in the last bit: still constant
+    assert eff.low == eff.mean == eff.high and eff.method == "constant"
+    assert_close(eff.mean, 0.7)
+    assert eff.verdict == "better" and eff.method == "constant" and eff.n == 3
+    zero = paired_effect({0: 1.0, 1: 2.0}, {0: 1.0, 1: 2.0}, True)  # a condition against itself
+    assert (zero.mean, zero.low, zero.high, zero.verdict) == (0.0, 0.0, 0.0, "neutral")
+
+
+def test_two_deltas_span_their_own_interval():
+    from gan_l2_lib.metrics import bootstrap_mean_interval
+
+    # resample means of (1, 3) are 1, 2, 3 with weights ¼, ½, ¼: the 2.5 % and 97.5 % points are 1 and 3
+    ci = bootstrap_mean_interval([1.0, 3.0], rng=5)
+    assert (ci.mean, ci.low, ci.high) == (2.0, 1.0, 3.0)
+
+
+def test_the_percentile_interval_of_three_deltas_is_their_range():
+    from gan_l2_lib.metrics import bootstrap_mean_interval, paired_effect
+
+    # all three resamples equal to the smallest value have probability 1/27 > 2.5 %: with 3 seeds
+    # the "95 %" percentile interval is [min, max], and it excludes 0 only if every seed agrees
+    x = [-0.3, -0.12, 0.01]
+    ci = bootstrap_mean_interval(x, method="percentile", rng=2)
+    assert_close((ci.low, ci.high), (-0.3, 0.01)) and ci.method == "percentile"
+    eff = paired_effect({0: 0.0, 1: 0.0, 2: 0.0}, {0: 0.3, 1: 0.12, 2: 0.05}, False, method="percentile")
+    assert_close((eff.low, eff.high), (-0.3, -0.05)) and eff.verdict == "better"
+
+
+def test_a_symmetric_sample_gets_an_interval_around_its_mean_reproducibly():
+    from gan_l2_lib.metrics import bootstrap_mean_interval
+
+    x = 3.0 + np.array([-2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0])
+    a, b = bootstrap_mean_interval(x, rng=11), bootstrap_mean_interval(x, rng=11)
+    assert a == b  # same seed, same interval
+    assert a.low < 3.0 < a.high and a.mean == 3.0 and a.method == "BCa"
+    # symmetric about the mean to within one step of the resample means' grid (1/18)
+    assert_close(3.0 - a.low, a.high - 3.0, rtol=0.0, atol=1 / 18)
+    g1, g2 = np.random.default_rng(4), np.random.default_rng(4)
+    assert bootstrap_mean_interval(x, rng=g1) == bootstrap_mean_interval(x, rng=g2)
+
+
+def test_the_interval_of_a_large_normal_sample_has_the_textbook_width():
+    from gan_l2_lib.metrics import bootstrap_mean_interval
+
+    x = np.random.default_rng(0).normal(0.4, 1.0, 400)
+    ci = bootstrap_mean_interval(x, rng=0)
+    # ± 1.96 standard errors of the mean, to within bootstrap noise
+    assert_close(ci.high - ci.low, 2 * 1.96 * x.std(ddof=1) / math.sqrt(x.size), rtol=0.1, atol=0.0)
+    assert_close((ci.low + ci.high) / 2, x.mean(), rtol=0.0, atol=0.02)
+    narrow = bootstrap_mean_interval(x, confidence=0.5, rng=0)
+    assert ci.low < narrow.low < narrow.high < ci.high
+    # continuous data: another seed, or a Generator already used, resamples differently
+    assert bootstrap_mean_interval(x, rng=1) != ci
+    gen = np.random.default_rng(0)
+    assert bootstrap_mean_interval(x, rng=gen) == ci and bootstrap_mean_interval(x, rng=gen) != ci
+
+
+def test_bca_failures_fall_back_to_the_percentile_interval(monkeypatch):
+    from scipy import stats
+
+    from gan_l2_lib.metrics import bootstrap_mean_interval
+
+    x = np.array([0.0, 1.0, 1.0, 4.0])
+    real = stats.bootstrap
+
+    def bca_warns(*args, method="BCa", **kw):
+        if method == "BCa":
+            warnings.warn("degenerate", stats.DegenerateDataWarning, stacklevel=2)
+        return real(*args, method=method, **kw)
+
+    monkeypatch.setattr(stats, "bootstrap", bca_warns)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ci = bootstrap_mean_interval(x, n_resamples=999, rng=3)
+    want = real((x,), np.mean, n_resamples=999, method="percentile", rng=np.random.default_rng(3))
+    assert ci.method == "percentile" and ci.low < ci.mean < ci.high
+    # the BCa attempt draws no resamples before warning here, so the generator is where a direct call starts
+    assert (ci.low, ci.high) == (want.confidence_interval.low, want.confidence_interval.high)
+
+
+@pytest.mark.parametrize("low, high, higher_is_better, verdict", [
+    (0.1, 0.5, True, "better"), (0.1, 0.5, False, "worse"), (-0.5, -0.1, False, "better"),
+    (-0.5, -0.1, True, "worse"), (-0.1, 0.5, True, "neutral"), (0.0, 0.5, True, "neutral"),
+    (0.0, 0.0, False, "neutral"), (0.1, 0.5, None, "higher"), (-0.5, -0.1, None, "lower"),
+])
+def test_effect_verdicts_follow_the_metric_direction(low, high, higher_is_better, verdict):
+    from gan_l2_lib.metrics import VERDICTS, effect_verdict
+
+    assert effect_verdict(low, high, higher_is_better) == verdict and verdict in VERDICTS
+
+
+def test_a_lower_is_better_metric_that_falls_is_better():
+    from gan_l2_lib.metrics import paired_effect
+
+    eff = paired_effect({0: 1.0, 1: 2.0, 2: 2.5}, {0: 2.0, 1: 3.5, 2: 3.5}, higher_is_better=False)
+    assert eff.deltas == (-1.0, -1.5, -1.0) and eff.high < 0 and eff.excludes_zero
+    assert eff.verdict == "better"
+    assert paired_effect({0: 1.0, 1: 2.0, 2: 2.5}, {0: 2.0, 1: 3.5, 2: 3.5}, True).verdict == "worse"
+
+
+def test_pairing_drops_seeds_missing_or_nan_in_either_condition_and_says_which():
+    from gan_l2_lib.metrics import pair_by_seed, paired_effect
+
+    values = {0: 1.0, 1: 2.0, 2: float("nan"), 3: 5.0, 7: 1.0}
+    baseline = {0: 0.0, 1: 0.5, 2: 0.0, 3: 1.0, 4: 0.0, 7: float("inf")}
+    seeds, deltas, dropped = pair_by_seed(values, baseline)
+    assert seeds == (0, 1, 3) and dropped == (2, 4, 7)
+    np.testing.assert_array_equal(deltas, [1.0, 1.5, 4.0])
+    eff = paired_effect(values, baseline, True, rng=1)
+    assert eff.n == 3 and eff.n_dropped == 3 and eff.dropped_seeds == (2, 4, 7) and eff.seeds == (0, 1, 3)
+    assert_close(eff.mean, 6.5 / 3)
+
+
+@pytest.mark.parametrize("values, baseline, match", [
+    ({0: 1.0, 1: 2.0}, {2: 1.0, 3: 1.0}, "no common seeds"),
+    ({0: 1.0, 1: 2.0}, {0: 1.0, 1: float("nan")}, "fewer than 2 pairs: 1 seed"),
+    ({0: 1.0}, {0: 0.0}, "fewer than 2 pairs"),
+    ([1.0, 2.0], {0: 0.0, 1: 0.0}, "values must be a mapping"),
+])
+def test_paired_effect_rejects_what_it_cannot_pair(values, baseline, match):
+    from gan_l2_lib.metrics import paired_effect
+
+    with pytest.raises(ValueError, match=match):
+        paired_effect(values, baseline, True)
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(values=[[1.0, 2.0]]), "1-D"), (dict(values=[1.0]), "at least 2 values"),
+    (dict(values=[1.0, np.nan]), "finite"), (dict(confidence=1.0), r"confidence must be in \(0, 1\)"),
+    (dict(n_resamples=0), "n_resamples"), (dict(rng=-1), "rng must be an integer seed"),
+    (dict(rng=0.5), "rng must be"), (dict(method="bca"), "method must be one of"),
+])
+def test_bootstrap_mean_interval_rejects_bad_input(kw, match):
+    from gan_l2_lib.metrics import bootstrap_mean_interval
+
+    args = dict(values=[1.0, 2.0, 4.0]) | kw
+    with pytest.raises(ValueError, match=match):
+        bootstrap_mean_interval(**args)

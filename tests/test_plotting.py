@@ -275,3 +275,72 @@ def test_baseline_curves_draw_every_seed_the_mean_and_the_averaged_window():
     plt.close(fig)
     with pytest.raises(ValueError, match="has a 'no_such_curve' curve"):
         plotting.plot_baseline_curves(res, ("no_such_curve",))
+
+
+# --- maps marked with paired effects (notebook 05) ----------------------------------------
+
+
+def _marks(ax, kind: str) -> int:
+    """How many cells of a map carry the effect mark ``kind`` (points of its lines, or veils)."""
+    if kind == "neutral":
+        return sum(p.get_gid() == "effect-neutral" for p in ax.patches)
+    return sum(len(line.get_xdata()) for line in ax.lines if line.get_gid() == f"effect-{kind}")
+
+
+def _hand_made_effects(result, metric, verdict):
+    """An EffectGrid with chosen verdicts on ``result``'s grid (the figure only draws what it gets)."""
+    from gan_l2_lib.sweep import EffectGrid
+
+    verdict = np.array(verdict, dtype=object)
+    nan = np.full(verdict.shape, np.nan)
+    return EffectGrid(metric=metric, baseline=(0.0, 0.0), baseline_index=(0, 0), lambda_g=result.config.lambda_g,
+                      lambda_d=result.config.lambda_d, mean=nan, low=nan, high=nan, verdict=verdict,
+                      n=np.full(verdict.shape, 2), effects={})
+
+
+def test_a_map_with_effects_marks_exactly_the_cells_it_is_told(lab_sweeps):
+    ring = lab_sweeps[0]["ring8"]  # 2 × 3 grid
+    effects = _hand_made_effects(ring, "modes_covered", [["neutral", "better", "worse"],
+                                                         ["neutral", "better", "neutral"]])
+    fig = plotting.plot_metric_maps(ring, metrics=["modes_covered", "diverged"], effects={"modes_covered": effects})
+    marked, plain = [ax for ax in fig.axes if ax.get_xlabel()]  # the maps, not their colour bars
+    assert (marked.get_title(), plain.get_title()) == ("modes covered", "divergence")
+    assert [_marks(marked, k) for k in ("better", "worse", "neutral", "baseline", "none")] == [2, 1, 2, 1, 0]
+    better = next(line for line in marked.lines if line.get_gid() == "effect-better")
+    np.testing.assert_allclose(np.round(better.get_xdata()), [1, 1])  # columns, i.e. λ_D index
+    np.testing.assert_allclose(np.round(better.get_ydata()), [0, 1])  # rows, i.e. λ_G index
+    assert all(_marks(plain, k) == 0 for k in ("better", "worse", "neutral", "baseline"))
+    texts = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "better than λ_G = 0, λ_D = 0" in texts and "worse than λ_G = 0, λ_D = 0" in texts
+    assert any(t.startswith("faded: neutral (95 % interval contains 0)") for t in texts)
+    # a neutral cell's number is written in black on its white veil
+    veiled = [t for t in marked.texts if round(t.get_position()[0]) == 2 and round(t.get_position()[1]) == 1]
+    assert len(veiled) == 1 and veiled[0].get_color() == "black"
+
+
+def test_the_shipped_ring8_maps_mark_every_computed_effect():
+    from gan_l2_lib.sweep import effect_grid, run_sweep, shipped_results_dir, shipped_sweeps
+
+    ring = run_sweep(shipped_sweeps()["ring8"], shipped_results_dir(), progress=False, train_missing=False)
+    metrics = ["modes_covered", "reverse_kl"]
+    effects = {m: effect_grid(ring, m) for m in metrics}
+    fig = plotting.plot_metric_maps(ring, metrics=metrics, effects=effects)
+    maps = [ax for ax in fig.axes if ax.get_xlabel()]
+    for ax, m in zip(maps, metrics, strict=True):
+        v, values = effects[m].verdict, ring.grid(m)
+        assert _marks(ax, "better") == (v == "better").sum() and _marks(ax, "worse") == (v == "worse").sum()
+        assert _marks(ax, "neutral") == (v == "neutral").sum() - 1 and _marks(ax, "baseline") == 1
+        assert _marks(ax, "none") == ((v == "") & np.isfinite(values)).sum()
+    assert _marks(maps[1], "none") > 0  # reverse KL: cells where fewer than 2 seeds hit a mode
+
+
+def test_effects_of_another_metric_or_grid_are_rejected(lab_sweeps):
+    ring = lab_sweeps[0]["ring8"]
+    good = _hand_made_effects(ring, "modes_covered", [["neutral"] * 3] * 2)
+    with pytest.raises(ValueError, match="effects must be the sweep.EffectGrid of 'diverged'"):
+        plotting.plot_metric_maps(ring, metrics=["diverged"], effects={"diverged": good})
+    with pytest.raises(ValueError, match=r"effects has shape \(2, 2\), the map \(2, 3\)"):
+        plotting.plot_metric_maps(ring, metrics=["modes_covered"], effects={
+            "modes_covered": _hand_made_effects(ring, "modes_covered", [["neutral"] * 2] * 2)})
+    with pytest.raises(ValueError, match=r"effects given for metrics not on the maps: \['modes_covered'\]"):
+        plotting.plot_metric_maps(ring, metrics=["diverged"], effects={"modes_covered": good})

@@ -440,3 +440,148 @@ def test_evidence_sweeps_have_ten_seeds_and_average_the_last_quarter():
     assert [(m.lambda_g, m.lambda_d) for m in article.members()][::10] == [(0.0, 0.0), (ARTICLE_LAMBDA,) * 2]
     long = sweeps["ring8_b256"]
     assert long.base.batch_size == 256 and long.eval_last * 4 * long.base.eval_every == long.base.steps
+
+
+# --- paired effects against a baseline cell (notebook 05's verdicts) --------------------------
+
+
+@pytest.fixture(scope="module")
+def ring8_sweep():
+    from gan_l2_lib.sweep import shipped_results_dir, shipped_sweeps
+
+    return run_sweep(shipped_sweeps()["ring8"], shipped_results_dir(), progress=False, train_missing=False)
+
+
+def _relabelled(result, cell, seeds, lam=1e-8):
+    """A one-cell sweep at λ_G = λ_D = ``lam`` whose runs are ``result``'s at ``cell`` (seed s → seeds[k])."""
+    import dataclasses
+
+    from gan_l2_lib.sweep import SweepResult
+
+    cfg = SweepConfig(result.config.base, lambda_g=(lam,), lambda_d=(lam,), seeds=tuple(seeds))
+    recs = [dataclasses.replace(r, config=r.config.replace(lambda_g=lam, lambda_d=lam, seed=s))
+            for r, s in zip(result.records_at(*cell), seeds, strict=False)]
+    return SweepResult(cfg, recs, trained=0, wall_time_s=0.0)
+
+
+def test_a_cells_effect_is_its_per_seed_difference_to_the_baseline(ring8_sweep):
+    from gan_l2_lib.evaluate import METRICS
+    from gan_l2_lib.metrics import effect_verdict
+    from gan_l2_lib.sweep import cell_effect
+
+    res = ring8_sweep
+    eff = cell_effect(res, "modes_covered", (1e-4, 1e-4))
+    want = res.seed_values("modes_covered", 1e-4, 1e-4) - res.seed_values("modes_covered", 0.0, 0.0)
+    assert_close(np.array(eff.deltas), want)
+    assert_close(eff.mean, float(want.mean()))
+    assert eff.seeds == (0, 1, 2) and eff.n == 3 and eff.dropped_seeds == () and eff.low <= eff.mean <= eff.high
+    assert eff.verdict == effect_verdict(eff.low, eff.high, METRICS["modes_covered"].higher_is_better)
+    assert cell_effect(res, "modes_covered", (1e-4, 1e-4), rng=0) == eff  # deterministic
+    # D's loss std is lower-is-better: λ_D = 0.1 stills it in every seed, so it reads "better"
+    calm = cell_effect(res, "d_loss_tail_std", (0.0, 0.1))
+    assert max(calm.deltas) < 0 and calm.verdict == "better"
+    # a logged scalar has no better direction: higher / lower
+    assert cell_effect(res, "weight_norm_d", (0.0, 0.1), last=20).verdict in ("higher", "lower", "neutral")
+
+
+def test_a_seed_nan_in_either_cell_is_dropped_and_counted(ring8_sweep):
+    from gan_l2_lib.sweep import cell_effect
+
+    res = ring8_sweep
+    nan_seeds = [s for s, v in res.values_by_seed("reverse_kl", 1e-2, 0.0).items() if not np.isfinite(v)]
+    assert nan_seeds == [2]  # the shipped run: seed 2 puts no sample near a mode there
+    eff = cell_effect(res, "reverse_kl", (1e-2, 0.0))
+    assert eff.seeds == (0, 1) and eff.dropped_seeds == (2,) and eff.n_dropped == 1
+
+
+def test_effect_grid_holds_every_cells_effect_shaped_like_the_map(ring8_sweep):
+    from gan_l2_lib.sweep import cell_effect, effect_grid
+
+    res = ring8_sweep
+    grid = effect_grid(res, "reverse_kl")
+    assert grid.shape == grid.mean.shape == grid.verdict.shape == grid.n.shape == (5, 5)
+    assert grid.baseline == (0.0, 0.0) and grid.baseline_index == (0, 0)
+    assert (grid.mean[0, 0], grid.low[0, 0], grid.high[0, 0], grid.verdict[0, 0]) == (0.0, 0.0, 0.0, "neutral")
+    for (g, d), eff in grid.effects.items():
+        i, j = res.config.lambda_g.index(g), res.config.lambda_d.index(d)
+        assert cell_effect(res, "reverse_kl", (g, d)) == eff  # one fresh generator per cell
+        assert (grid.mean[i, j], grid.low[i, j], grid.high[i, j], grid.verdict[i, j], grid.n[i, j]) == \
+            (eff.mean, eff.low, eff.high, eff.verdict, eff.n)
+    # cells with fewer than 2 seeds finite in both: no effect, NaN and ""
+    few = grid.n < 2
+    assert few.any() and np.isnan(grid.mean[few]).all() and set(grid.verdict[few]) == {""}
+    assert len(grid.effects) == int((~few).sum())
+
+
+def test_with_two_or_three_seeds_the_percentile_interval_is_the_range_of_the_deltas(ring8_sweep):
+    from gan_l2_lib.sweep import effect_grid
+
+    grid = effect_grid(ring8_sweep, "high_quality_fraction", method="percentile")
+    assert len(grid.effects) == 25
+    for eff in grid.effects.values():  # every resample of one repeated value has probability ≥ 1/27 > 2.5 %
+        assert_close((eff.low, eff.high), (min(eff.deltas), max(eff.deltas)))
+        assert eff.method in ("percentile", "constant")
+
+
+def test_effect_grid_of_a_diagonal_sweep_leaves_the_off_diagonal_empty(mnist5k_sweep):
+    from gan_l2_lib.sweep import effect_grid
+
+    grid = effect_grid(mnist5k_sweep, "frechet_distance")
+    off = ~np.eye(4, dtype=bool)
+    assert np.isnan(grid.mean[off]).all() and set(grid.verdict[off]) == {""} and (grid.n[off] == 0).all()
+    assert np.isfinite(np.diag(grid.mean)).all() and len(grid.effects) == 4
+
+
+def test_a_null_sweep_pairs_with_the_main_grids_baseline(ring8_sweep):
+    from gan_l2_lib.sweep import cell_effect, effect_grid
+
+    res = ring8_sweep
+    # a "null" sweep whose runs are the baseline's own: no effect at all
+    same = _relabelled(res, (0.0, 0.0), (0, 1, 2))
+    eff = cell_effect(same, "modes_covered", (1e-8, 1e-8), baseline_result=res)
+    assert eff.deltas == (0.0, 0.0, 0.0) and eff.verdict == "neutral" and eff.low == eff.high == 0.0
+    # runs of another cell relabelled as the null sweep: the same effect as inside the grid
+    moved = _relabelled(res, (1e-4, 0.0), (0, 1, 2))
+    assert cell_effect(moved, "high_quality_fraction", (1e-8, 1e-8), baseline_result=res) == \
+        cell_effect(res, "high_quality_fraction", (1e-4, 0.0))
+    grid = effect_grid(moved, "high_quality_fraction", baseline_result=res)
+    assert grid.shape == (1, 1) and grid.baseline_index is None and grid.n[0, 0] == 3
+    # seeds the two sweeps do not share are dropped and listed
+    partial = _relabelled(res, (1e-4, 0.0), (1, 2, 5))
+    eff = cell_effect(partial, "high_quality_fraction", (1e-8, 1e-8), baseline_result=res)
+    assert eff.seeds == (1, 2) and eff.dropped_seeds == (0, 5)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda res, mn: _cell(res, "fid", (1e-4, 1e-4)), "unknown metric 'fid'"),
+    (lambda res, mn: _cell(res, "modes_covered", (1e-4, 1e-4), baseline=(0.5, 0.0)),
+     r"the baseline cell \(lambda_g, lambda_d\) = \(0.5, 0\) is not in the grid"),
+    (lambda res, mn: _cell(res, "modes_covered", (3e-4, 1e-4)), r"the cell .* = \(0.0003, 0.0001\) is not in"),
+    (lambda res, mn: _cell(res, "modes_covered", (1e-4, 1e-4), baseline_result=_relabelled(res, (0.0, 0.0), (0, 1))),
+     r"the baseline cell .* = \(0, 0\) is not in the grid lambda_g \(1e-08,\)"),
+    (lambda res, mn: _cell(_relabelled(res, (0.0, 0.0), (7, 8)), "modes_covered", (1e-8, 1e-8), baseline_result=res),
+     "no common seeds"),
+    (lambda res, mn: _cell(res, "reverse_kl", (1e-2, 1e-3)), "fewer than 2 pairs: 1 seed"),
+    (lambda res, mn: _cell(mn, "frechet_distance", (0.0, 1e-2)), "not in the diagonal of"),
+    (lambda res, mn: _cell(mn, "reverse_kl", (0.0, 0.0), baseline_result=res), "cannot pair runs on mnist5k"),
+    (lambda res, mn: _grid(res, "fid"), "unknown metric 'fid'"),
+    (lambda res, mn: _grid(res, "modes_covered", baseline=(1e-8, 0.0)), "the baseline cell"),
+    (lambda res, mn: _grid(_relabelled(res, (0.0, 0.0), (7,)), "modes_covered", baseline_result=res),
+     "no common seeds"),
+    (lambda res, mn: _grid(res, "modes_covered", baseline_result="sweep"), "baseline_result must be a SweepResult"),
+])
+def test_paired_effects_reject_what_they_cannot_pair(ring8_sweep, mnist5k_sweep, call, match):
+    with pytest.raises(ValueError, match=match):
+        call(ring8_sweep, mnist5k_sweep)
+
+
+def _cell(*args, **kw):
+    from gan_l2_lib.sweep import cell_effect
+
+    return cell_effect(*args, **kw)
+
+
+def _grid(*args, **kw):
+    from gan_l2_lib.sweep import effect_grid
+
+    return effect_grid(*args, **kw)
