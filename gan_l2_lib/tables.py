@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from .evaluate import METRICS, format_value, lambda_label, metric
+from .metrics import PairedEffect
 from .sweep import SweepResult
 from .train import SCALAR_KEYS
 
@@ -127,4 +128,38 @@ def format_table(result: SweepResult) -> str:
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(f"{r['lambda_g']:>9g} {r['lambda_d']:>9g} " + " ".join(f"{r[c]:>21.3f}" for c in cols))
+    return "\n".join(lines)
+
+
+def effect_table(effects: Mapping[str, PairedEffect], metric_key: str, fmt: str | None = None) -> str:
+    """A markdown table of paired effects: one row per comparison, the effect with its interval.
+
+    Args:
+        effects: row label → ``metrics.PairedEffect`` (e.g. from ``sweep.cell_effect``), all of
+            ``metric_key``.
+        metric_key: the metric compared (its label and number format come from ``evaluate.METRICS``;
+            a logged scalar gets ``SCALAR_FORMAT``).
+        fmt: a ``str.format`` pattern for the numbers instead of the metric's own.
+
+    Returns:
+        The table: comparison, mean difference, 95 % interval, seeds (paired / left out), how
+        many seeds moved up and down, and the verdict.
+
+    Raises:
+        ValueError: for no effects.
+    """
+    if not effects:
+        raise ValueError("effects is empty: give at least one {label: PairedEffect}")
+    label = metric(metric_key).label if metric_key in METRICS else metric_key
+
+    def num(v: float) -> str:
+        return _number(fmt, metric_key, v)
+
+    lines = [f"| comparison | Δ {label} (mean) | {round(100 * next(iter(effects.values())).confidence)} % interval "
+             "| seeds paired (left out) | seeds up / down | verdict |",
+             "|---|---:|---:|---:|---:|---|"]
+    for name, e in effects.items():
+        deltas = np.asarray(e.deltas)
+        lines.append(f"| {name} | {num(e.mean)} | [{num(e.low)}, {num(e.high)}] | {e.n} ({e.n_dropped}) "
+                     f"| {int((deltas > 0).sum())} / {int((deltas < 0).sum())} | {e.verdict} |")
     return "\n".join(lines)

@@ -84,3 +84,19 @@ def test_seeds_without_a_value_are_left_out_and_none_gives_a_dash(mnist5k):
 def test_metric_table_rejects_bad_input(mnist5k, kwargs, match):
     with pytest.raises(ValueError, match=match):
         metric_table(mnist5k, **kwargs)
+
+
+def test_effect_table_lists_each_comparison_with_its_interval_and_seed_signs():
+    from gan_l2_lib.metrics import paired_effect
+    from gan_l2_lib.tables import effect_table
+
+    base = {0: 1.0, 1: 2.0, 2: 3.0, 3: 1.0}
+    up = paired_effect({0: 2.0, 1: 3.0, 2: 4.0, 3: 2.0}, base, higher_is_better=True)  # +1 every seed
+    mixed = paired_effect({0: 2.0, 1: 1.0, 2: 3.0, 3: float("nan")}, base, higher_is_better=True)
+    rows = _rows(effect_table({"all up": up, "mixed": mixed}, "modes_covered"))
+    assert rows[0][0] == "comparison" and "modes covered" in rows[0][1] and rows[0][2] == "95 % interval"
+    assert rows[2] == ["all up", format_value("modes_covered", 1.0), f"[{format_value('modes_covered', 1.0)}, "
+                       f"{format_value('modes_covered', 1.0)}]", "4 (0)", "4 / 0", "better"]
+    assert rows[3][3] == "3 (1)" and rows[3][4] == "1 / 1" and rows[3][5] == "neutral"
+    with pytest.raises(ValueError, match="effects is empty"):
+        effect_table({}, "modes_covered")
