@@ -919,6 +919,50 @@ def cell_effect(result: SweepResult, metric: str, cell: tuple[float, float],
     return paired_effect(values, base, higher_is_better, confidence, n_resamples, rng, method)
 
 
+def plateau_effect(result: SweepResult, metric: str, cell: tuple[float, float] = (0.0, 0.0),
+                   window: int | None = None, confidence: float = 0.95, n_resamples: int = 9999,
+                   rng: int | np.random.Generator = 0, method: str = "BCa") -> PairedEffect:
+    """Is a cell still moving? Its last window of evaluations against the window before, paired by seed.
+
+    Each seed's value is its curve's mean over the last ``window`` evaluations (what the maps
+    show) minus the mean over the ``window`` before them. An interval that contains 0 says the
+    cell has levelled off as far as its seeds can tell; one that excludes 0 says it is still
+    moving (its verdict says in which direction, as for any effect).
+
+    Args:
+        result: the sweep.
+        metric: a key of the records' ``curves`` (direction from ``evaluate.METRICS``).
+        cell: the (λ_G, λ_D) cell, by default the unpenalized baseline.
+        window: evaluations per window; None: the sweep's ``eval_last``.
+        confidence, n_resamples, rng, method: the bootstrap's (see ``metrics.bootstrap_mean_interval``).
+
+    Returns:
+        A ``metrics.PairedEffect`` of (last window − window before); a seed whose run stopped
+        (diverged) before two windows, or whose windows hold no finite value, is dropped.
+
+    Raises:
+        ValueError: for a metric without curves, a cell not in the grid, a window < 1, or fewer
+            than 2 seeds with both windows.
+    """
+    window = result.config.eval_last if window is None else positive_int(window, "window")
+    if metric not in set().union(*(r.curves for r in result.records)):
+        raise ValueError(f"{metric!r} has no curves in this sweep; curves: "
+                         f"{', '.join(sorted(set().union(*(r.curves for r in result.records))))}")
+    i, j = _cell_index(result, cell, "the")
+    g, d = result.config.lambda_g[i], result.config.lambda_d[j]
+    late, early = {}, {}
+    for rec in result.records_at(g, d):
+        c = rec.curves.get(metric, np.array([]))
+        if len(c) >= 2 * window and np.isfinite(c[-window:]).any() and np.isfinite(c[-2 * window:-window]).any():
+            late[rec.config.seed] = float(np.nanmean(c[-window:]))
+            early[rec.config.seed] = float(np.nanmean(c[-2 * window:-window]))
+    if len(early) < 2:
+        n_evals = max(len(r.eval_steps) for r in result.records_at(g, d))
+        raise ValueError(f"fewer than 2 seeds at λ_G = {g:g}, λ_D = {d:g} have two windows of {window} "
+                         f"evaluations with values ({n_evals} evaluations per run)")
+    return paired_effect(late, early, _direction(result, metric), confidence, n_resamples, rng, method)
+
+
 @dataclass(frozen=True, eq=False)
 class EffectGrid:
     """The paired effects of every cell of a sweep against one baseline cell, shaped like its map.

@@ -585,3 +585,23 @@ def _grid(*args, **kw):
     from gan_l2_lib.sweep import effect_grid
 
     return effect_grid(*args, **kw)
+
+
+def test_plateau_effect_pairs_each_seeds_last_window_with_the_window_before():
+    from gan_l2_lib.sweep import plateau_effect, shipped_results_dir
+
+    res = run_sweep(SweepConfig.default("ring8"), shipped_results_dir(), progress=False, train_missing=False)
+    eff = plateau_effect(res, "high_quality_fraction", window=3, method="percentile")
+    want = [r.curves["high_quality_fraction"][-3:].mean() - r.curves["high_quality_fraction"][-6:-3].mean()
+            for r in res.records_at(0.0, 0.0)]
+    assert eff.seeds == (0, 1, 2)
+    assert_close(np.array(eff.deltas), np.array(want))
+    assert eff.low <= eff.mean <= eff.high
+    # the window defaults to the sweep's eval_last (3 here)
+    assert plateau_effect(res, "high_quality_fraction", method="percentile").deltas == eff.deltas
+    with pytest.raises(ValueError, match="'d_loss' has no curves"):
+        plateau_effect(res, "d_loss")
+    with pytest.raises(ValueError, match="window must be a positive integer"):
+        plateau_effect(res, "modes_covered", window=0)
+    with pytest.raises(ValueError, match="fewer than 2"):
+        plateau_effect(res, "modes_covered", window=6)  # 10 evaluations hold one window of 6, not two
