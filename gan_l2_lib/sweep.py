@@ -956,6 +956,8 @@ def plateau_effect(result: SweepResult, metric: str, cell: tuple[float, float] =
         if len(c) >= 2 * window and np.isfinite(c[-window:]).any() and np.isfinite(c[-2 * window:-window]).any():
             late[rec.config.seed] = float(np.nanmean(c[-window:]))
             early[rec.config.seed] = float(np.nanmean(c[-2 * window:-window]))
+        else:  # listed among the dropped seeds of the effect
+            late[rec.config.seed] = float("nan")
     if len(early) < 2:
         n_evals = max(len(r.eval_steps) for r in result.records_at(g, d))
         raise ValueError(f"fewer than 2 seeds at λ_G = {g:g}, λ_D = {d:g} have two windows of {window} "
