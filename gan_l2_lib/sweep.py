@@ -218,7 +218,9 @@ def evidence_sweeps() -> dict[str, SweepConfig]:
       classifying their 30,000 channels 4.7–5.8 s). So ≈ 2.2 h of training in batches of 5
       (2.5 h as one batch) plus 150 evaluations ≈ 0.3 h: **about 2.5 hours**. Run it with
       ``max_batch=5``: a member keeps its 10 evaluations of 10,000 float32 images (0.94 GB)
-      until they are scored, 14 GB for one batch of 15.
+      until they are scored, 14 GB for one batch of 15. For scale: real stacked digits are read
+      confidently in 78 % of 10,000 samples (999 triples), the shipped 5,000-step generators in
+      0–8 % of their 64 stored samples, so a run's confident count rests on a few hundred samples.
 
     Returns:
         ``{name: SweepConfig}``.
