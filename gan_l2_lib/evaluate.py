@@ -22,6 +22,7 @@ from torch.func import functional_call
 from .checks import int_at_least, positive_int
 from .data import DatasetFacts, ImageDataset, Mixture, dataset_facts
 from .metrics import (
+    CONFIDENT,
     background_mask,
     background_noise,
     class_curve,
@@ -85,14 +86,24 @@ _METRIC_LIST = (
            "modes", "count", on_map=True, in_table=True),
     Metric("classes_covered", "classes covered", "digit classes hit (of {n})", True, ("digits",),
            "modes", "count", on_map=True, in_table=True),
+    # stacked MNIST, quality-aware: only samples whose three channels are all read confidently
+    Metric("confident_modes_covered", "confident triples",
+           f"triples, all 3 channels ≥ {CONFIDENT:g} (of {{n}})", True, ("stacked",),
+           "modes", "count", on_map=True, in_table=True),
     Metric("high_quality_fraction", "high-quality samples", "fraction within 3σ of a mode", True,
            ("mixture",), "unit", "fraction", on_map=True, in_table=True),
-    Metric("mean_confidence", "classifier confidence", "mean top-class probability", True, ("digits",),
+    Metric("confident_fraction", "confidently read samples",
+           f"fraction with all 3 channels ≥ {CONFIDENT:g}", True, ("stacked",),
            "unit", "fraction", on_map=True, in_table=True),
+    # on stacked MNIST: the mean over samples and their three channels
+    Metric("mean_confidence", "classifier confidence", "mean top-class probability", True,
+           ("digits", "stacked"), "unit", "fraction", on_map=True, in_table=True),
     Metric("frechet_distance", "Fréchet distance", "classifier-feature FD (lower = better)", False,
            ("digits",), "data", "short", on_map=True, in_table=True),
     Metric("reverse_kl", "reverse KL to uniform", "nats (0 = modes hit equally)", False, _ALL,
            "data", "short", on_map=True, in_table=True),
+    Metric("confident_reverse_kl", "confident reverse KL", "nats, confident samples (0 = triples hit equally)",
+           False, ("stacked",), "data", "short", in_table=True),
     Metric("background_brightness", "background speckle", "mean brightness where real digits are dark",
            False, ("digits",), "data", "short", in_table=True),
     # --- stability, from the logged losses ---
@@ -260,9 +271,14 @@ def evaluate_run(hist: History, data: Mixture | ImageDataset, eval_last: int = 3
     elif classifier is None:
         return curves, summary
     elif kind == "stacked":
-        stats = [stacked_stats(x, classifier) for x in hist.samples]
+        stats = [stacked_stats(x, classifier, CONFIDENT) for x in hist.samples]
         curves = {"modes_covered": np.array([float(st.modes_covered) for st in stats]),
-                  "reverse_kl": np.array([st.kl_to_uniform for st in stats])}
+                  "reverse_kl": np.array([st.kl_to_uniform for st in stats]),
+                  "mean_confidence": np.array([st.mean_confidence for st in stats]),
+                  "confident_fraction": np.array([st.confident_fraction for st in stats]),
+                  "confident_modes_covered": np.array([float(st.confident_modes_covered) for st in stats]),
+                  # NaN at an evaluation without a confident sample (ignored by the summary)
+                  "confident_reverse_kl": np.array([st.confident_kl_to_uniform for st in stats])}
     else:
         curve = class_curve(hist, classifier)
         pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:n_real]
@@ -275,7 +291,7 @@ def evaluate_run(hist: History, data: Mixture | ImageDataset, eval_last: int = 3
                   "frechet_distance": np.array([classifier_frechet_distance(x, real, classifier)
                                                 for x in hist.samples])}
     # a run's value is its mean over the last evaluations, not the final one (NaN ignored:
-    # the reverse KL is undefined at an evaluation with no high-quality sample)
+    # the reverse KL is undefined at an evaluation with no high-quality / confident sample)
     for key, values in curves.items():
         tail = values[-eval_last:]
         summary[key] = float(np.nanmean(tail)) if np.isfinite(tail).any() else nan

@@ -8,7 +8,8 @@ Everything here returns data (frozen dataclasses, numpy arrays, tensors); nothin
   snapshot is not trusted).
 * Digit images: from the class probabilities of the digit classifier (``classifier.py``,
   trained once and cached) come classes covered, the KL of the class histogram to uniform,
-  mean confidence and stacked-MNIST triples covered; from its features a Fréchet distance in
+  mean confidence and stacked-MNIST triples covered (all, and only those whose three channels
+  are confidently read, ``CONFIDENT``); from its features a Fréchet distance in
   *its own* feature space (not the Inception FID). ``background_noise`` measures speckle
   where real digits are dark, which classifier confidence does not see.
 * Training stability from a ``History``: ``stability_stats``.
@@ -384,58 +385,104 @@ def class_stats(images: Tensor, classifier: TrainedClassifier) -> ClassStats:
     return class_stats_from_probs(classify(images, classifier))
 
 
+#: A stacked-MNIST channel is *read* when its top-class probability is at least this; a triple
+#: counts as a confident mode only when all three channels are read (so a blurry generator
+#: cannot "cover" triples with channels the classifier only guesses at).
+CONFIDENT = 0.9
+
+
 @dataclass(frozen=True)
 class StackedStats:
     """Stacked-MNIST mode coverage: each channel classified, a mode is a digit triple.
 
     Attributes:
-        modes_covered: distinct triples (100·d₁ + 10·d₂ + d₃) seen, of 1,000.
+        modes_covered: distinct triples (100·d₁ + 10·d₂ + d₃) seen, of 1,000 (every sample
+            counts, however unsure its channels are).
         kl_to_uniform: KL(triple histogram ‖ uniform over 1,000) in nats. With N samples it
             is at least log(1000/N) when N < 1000; published numbers use N ≈ 26,000.
         mean_confidence: mean over samples and channels of the max-softmax probability.
         n_samples: N.
+        confident_fraction: share of the N samples whose three channels all have a top-class
+            probability ≥ ``threshold``.
+        confident_modes_covered: distinct triples among those confident samples only.
+        confident_kl_to_uniform: KL(confident samples' triple histogram ‖ uniform over 1,000)
+            in nats; NaN when no sample is confident.
+        threshold: the confidence cut used.
     """
 
     modes_covered: int
     kl_to_uniform: float
     mean_confidence: float
     n_samples: int
+    confident_fraction: float
+    confident_modes_covered: int
+    confident_kl_to_uniform: float
+    threshold: float
 
 
-def stacked_stats_from_probs(probs: Tensor) -> StackedStats:
+def _confidence_threshold(threshold: float, probs: Tensor | np.ndarray | Sequence) -> float:
+    """A cut in (0, 1], rounded to the precision of ``probs`` (so a float32 0.9 meets 0.9).
+
+    Raises:
+        ValueError: for a non-number, NaN, ±inf, a value ≤ 0 or > 1.
+    """
+    threshold = positive_float(threshold, "threshold")
+    if threshold > 1:
+        raise ValueError(f"threshold must be <= 1 (a top-class probability), got {threshold}")
+    if isinstance(probs, Tensor) and probs.is_floating_point():
+        return float(torch.tensor(threshold, dtype=probs.dtype))
+    if isinstance(probs, np.ndarray) and np.issubdtype(probs.dtype, np.floating):
+        return float(np.asarray(threshold, dtype=probs.dtype))
+    return threshold
+
+
+def stacked_stats_from_probs(probs: Tensor, threshold: float = CONFIDENT) -> StackedStats:
     """``StackedStats`` from per-channel class probabilities.
 
     Args:
         probs: shape (N, 3, 10): channel c of sample n classified.
+        threshold: a channel is read confidently when its top-class probability is ≥ this
+            (compared in the precision of ``probs``); in (0, 1], default ``CONFIDENT``.
 
     Returns:
         A ``StackedStats``.
+
+    Raises:
+        ValueError: for probs of another shape, or a threshold that is NaN, ≤ 0 or > 1.
     """
     p = _as_tensor(probs, "probs")
     if p.dim() != 3 or p.shape[0] == 0 or p.shape[1:] != (3, 10):
         raise ValueError(f"probs must have shape (N, 3, 10) with N >= 1, got {tuple(p.shape)}")
+    cut = _confidence_threshold(threshold, probs)
     conf, digit = p.max(dim=2)  # (N, 3)
     triple = 100 * digit[:, 0] + 10 * digit[:, 1] + digit[:, 2]
     counts = torch.bincount(triple, minlength=1000)
+    confident = (conf >= cut).all(dim=1)  # (N,)
+    confident_counts = torch.bincount(triple[confident], minlength=1000)
     return StackedStats(
         modes_covered=int((counts > 0).sum()),
         kl_to_uniform=kl_to_uniform(counts),
         mean_confidence=float(conf.mean()),
         n_samples=int(p.shape[0]),
+        confident_fraction=float(confident.double().mean()),
+        confident_modes_covered=int((confident_counts > 0).sum()),
+        confident_kl_to_uniform=kl_to_uniform(confident_counts),
+        threshold=float(threshold),
     )
 
 
-def stacked_stats(images: Tensor, classifier: TrainedClassifier) -> StackedStats:
-    """Triples covered of 1,000 and KL to uniform for stacked-MNIST images.
+def stacked_stats(images: Tensor, classifier: TrainedClassifier, threshold: float = CONFIDENT) -> StackedStats:
+    """Triples covered of 1,000 and KL to uniform for stacked-MNIST images, all and confident only.
 
     Args:
         images: shape (N, 3, H, W) in [-1, 1], one digit per channel.
         classifier: a single-channel ``TrainedClassifier`` (mnist5k) of size H×W.
+        threshold: the top-class probability every channel needs for a confident sample, in (0, 1].
 
     Returns:
         A ``StackedStats``.
     """
-    return stacked_stats_from_probs(stacked_probs(images, classifier))
+    return stacked_stats_from_probs(stacked_probs(images, classifier), threshold)
 
 
 @dataclass(frozen=True)

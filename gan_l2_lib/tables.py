@@ -82,7 +82,7 @@ def metric_table(
     labels, formats, extra = dict(labels or {}), dict(formats or {}), dict(extra or {})
     if not keys:
         raise ValueError("a table needs at least one metric key")
-    summary_keys = set().union(*(r.summary for r in result.records))
+    summary_keys = result.summary_keys()  # a metric of the data set that old files lack: "–" cells
     for key in keys:
         if key not in summary_keys and key not in SCALAR_KEYS:
             raise ValueError(f"unknown column {key!r}; summary metrics of this sweep: "

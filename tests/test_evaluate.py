@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gan_l2_lib import evaluate
-from gan_l2_lib.data import DATASET_NAMES, ImageDataset, dataset_facts, make_mixture
+from gan_l2_lib.data import DATASET_NAMES, ImageDataset, dataset_facts, make_mixture, make_stacked
 from gan_l2_lib.evaluate import (
     METRICS,
     colour_range,
@@ -19,6 +19,7 @@ from gan_l2_lib.evaluate import (
     metrics_for,
     unit_label,
 )
+from gan_l2_lib.metrics import CONFIDENT, stacked_stats
 from gan_l2_lib.train import History, TrainConfig
 
 
@@ -67,7 +68,50 @@ def test_digit_sets_get_class_keys_and_2d_sets_mode_keys():
     assert coverage_key("ring8") == coverage_key("stacked_mnist") == "modes_covered"
     assert "classes_covered" in metrics_for("mnist5k") and "modes_covered" not in metrics_for("mnist5k")
     assert "high_quality_fraction" in metrics_for("grid25") and "mean_confidence" not in metrics_for("grid25")
-    assert metrics_for("stacked_mnist")[:2] == ["modes_covered", "reverse_kl"]
+    assert metrics_for("stacked_mnist")[:5] == ["modes_covered", "confident_modes_covered", "confident_fraction",
+                                                "mean_confidence", "reverse_kl"]
+    quality_aware = {"confident_modes_covered", "confident_fraction", "confident_reverse_kl"}
+    for name in DATASET_NAMES:  # only stacked MNIST has three channels to read
+        assert (quality_aware <= set(metrics_for(name))) == (name == "stacked_mnist")
+
+
+def test_stacked_runs_get_confident_triples_and_confidence_curves(tiny_classifier, digits8):
+    clf, _ = tiny_classifier
+    stacked = make_stacked(digits8, n=600, seed=0)
+    # a good generator (real stacked digits), then a blurry one (digits averaged in pairs)
+    sharp, blur = stacked.images[:300], 0.5 * (stacked.images[:300] + stacked.images[300:])
+    hist = _history([sharp, blur, sharp], "stacked_mnist")
+    curves, summary = evaluate_run(hist, stacked, eval_last=2, classifier=clf)
+    assert set(curves) == {"modes_covered", "reverse_kl", "mean_confidence", "confident_fraction",
+                           "confident_modes_covered", "confident_reverse_kl"}
+    assert all("stacked" in METRICS[k].kinds for k in summary)
+    for i, x in enumerate(hist.samples):  # each curve is the evaluation's StackedStats
+        st = stacked_stats(x, clf, CONFIDENT)
+        assert (curves["modes_covered"][i], curves["confident_modes_covered"][i]) == \
+            (st.modes_covered, st.confident_modes_covered)
+        assert curves["confident_fraction"][i] == st.confident_fraction
+        assert curves["mean_confidence"][i] == st.mean_confidence
+        assert curves["confident_reverse_kl"][i] == pytest.approx(st.confident_kl_to_uniform, nan_ok=True)
+    for key, values in curves.items():
+        assert summary[key] == pytest.approx(np.nanmean(values[-2:]))
+    # blurring lowers the confidence and the confident count more than the plain count
+    assert curves["mean_confidence"][1] < curves["mean_confidence"][0]
+    assert curves["confident_fraction"][1] < curves["confident_fraction"][0]
+    assert curves["confident_modes_covered"][1] < curves["confident_modes_covered"][0] <= curves["modes_covered"][0]
+
+
+def test_stacked_summary_ignores_evaluations_without_a_confident_sample(tiny_classifier, digits8):
+    clf, _ = tiny_classifier
+    stacked = make_stacked(digits8, n=100, seed=0)
+    flat = torch.zeros(50, 3, 8, 8)  # a blank image: no class reaches the cut
+    assert stacked_stats(flat, clf).confident_fraction == 0.0
+    curves, summary = evaluate_run(_history([stacked.images[:50], flat], "stacked_mnist"), stacked,
+                                   eval_last=2, classifier=clf)
+    assert np.isnan(curves["confident_reverse_kl"][1]) and np.isfinite(curves["confident_reverse_kl"][0])
+    assert summary["confident_reverse_kl"] == pytest.approx(curves["confident_reverse_kl"][0])
+    assert curves["confident_modes_covered"][1] == 0 and curves["confident_fraction"][1] == 0
+    _, none = evaluate_run(_history([flat], "stacked_mnist"), stacked, classifier=clf)
+    assert np.isnan(none["confident_reverse_kl"]) and none["confident_modes_covered"] == 0
 
 
 def test_image_run_without_classifier_has_only_stability_numbers():
@@ -83,6 +127,11 @@ def test_map_metrics_prefer_three_quality_maps_then_stability():
                                  "diverged"]
     digits = ["classes_covered", "mean_confidence", "frechet_distance", "reverse_kl", "diverged"]
     assert map_metrics(digits) == ["classes_covered", "mean_confidence", "frechet_distance", "diverged"]
+    # stacked MNIST: the confident count and share first; old files without them keep their maps
+    stacked = ["modes_covered", "reverse_kl", "mean_confidence", "confident_fraction", "confident_modes_covered",
+               "confident_reverse_kl", "diverged"]
+    assert map_metrics(stacked) == ["modes_covered", "confident_modes_covered", "confident_fraction", "diverged"]
+    assert map_metrics(["modes_covered", "reverse_kl", "diverged"]) == ["modes_covered", "reverse_kl", "diverged"]
 
 
 def test_colour_ranges_follow_the_metric_scale():
@@ -102,6 +151,10 @@ def test_unit_labels_fill_in_the_data_set():
     assert unit_label("classes_covered", "mnist5k", 500) == "digit classes hit (of 10)"
     assert unit_label("modes_covered", "stacked_mnist", 500) == \
         "triples hit (of 1000; a perfect G ≈ 394 with 500 samples)"
+    # with 10,000 samples a perfect G hits ≈ all 1,000 triples: the metric's own unit
+    assert unit_label("confident_modes_covered", "stacked_mnist", 10_000) == \
+        "triples, all 3 channels ≥ 0.9 (of 1000)"
+    assert colour_range("confident_modes_covered", np.array([3.0]), "stacked_mnist", 10_000) == (0.0, 1000.0)
 
 
 @pytest.mark.parametrize("key, value, text", [

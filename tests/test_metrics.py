@@ -14,6 +14,7 @@ from torch.testing import assert_close
 from gan_l2_lib.classifier import classify, stacked_probs
 from gan_l2_lib.data import make_mixture, make_stacked
 from gan_l2_lib.metrics import (
+    CONFIDENT,
     ModeCurve,
     background_mask,
     background_noise,
@@ -315,6 +316,67 @@ def test_stacked_stats_from_probs_counts_ordered_triples():
         stacked_stats_from_probs(torch.zeros(4, 10))
 
 
+def _channel_probs(digits: list[list[int]], top: list[list[float]], dtype=torch.float64) -> torch.Tensor:
+    """(N, 3, 10) probabilities: channel c of sample n puts ``top[n][c]`` on ``digits[n][c]``, the rest evenly."""
+    d, t = torch.tensor(digits), torch.tensor(top, dtype=torch.float64)
+    rest = ((1 - t) / 9).unsqueeze(-1).expand(*d.shape, 10)
+    probs = rest.scatter(2, d.unsqueeze(-1), t.unsqueeze(-1))
+    return probs.to(dtype)
+
+
+def test_stacked_stats_count_only_samples_read_confidently_in_all_three_channels():
+    digits = [[1, 2, 3], [1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    top = [[0.95, 0.99, 0.91],  # confident: triple 123
+           [0.99, 0.97, 0.95],  # confident: triple 123 again
+           [0.99, 0.99, 0.50],  # one unsure channel: 456 is covered, but not confidently
+           [0.20, 0.30, 0.40]]  # a blur: 789 is covered, but not confidently
+    stats = stacked_stats_from_probs(_channel_probs(digits, top))
+    assert stats.modes_covered == 3 and stats.n_samples == 4 and stats.threshold == CONFIDENT == 0.9
+    assert stats.confident_fraction == 0.5
+    assert stats.confident_modes_covered == 1
+    assert_close(stats.confident_kl_to_uniform, math.log(1000))  # all confident mass on one triple
+    assert_close(stats.mean_confidence, float(np.mean(top)))
+    # a looser cut lets the third sample in (and a stricter one keeps only the second)
+    loose = stacked_stats_from_probs(_channel_probs(digits, top), threshold=0.5)
+    assert (loose.confident_fraction, loose.confident_modes_covered) == (0.75, 2)
+    expected = 2 / 3 * math.log(1000 * 2 / 3) + 1 / 3 * math.log(1000 / 3)
+    assert_close(loose.confident_kl_to_uniform, expected)
+    strict = stacked_stats_from_probs(_channel_probs(digits, top), threshold=0.95)
+    assert (strict.confident_fraction, strict.confident_modes_covered) == (0.25, 1)
+    # the fields of the plain count do not depend on the cut
+    for other in (loose, strict):
+        assert (other.modes_covered, other.kl_to_uniform, other.mean_confidence) == \
+            (stats.modes_covered, stats.kl_to_uniform, stats.mean_confidence)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_a_channel_exactly_at_the_threshold_counts_as_confident(dtype):
+    digits = [[0, 0, 0], [5, 5, 5]]
+    at = stacked_stats_from_probs(_channel_probs(digits, [[0.9, 0.9, 0.9], [0.9, 0.9, 0.8999]], dtype))
+    assert (at.confident_fraction, at.confident_modes_covered) == (0.5, 1)
+
+
+def test_no_confident_sample_covers_nothing_and_has_no_kl():
+    stats = stacked_stats_from_probs(_channel_probs([[1, 2, 3], [3, 2, 1]], [[0.5, 0.95, 0.95], [0.95, 0.95, 0.89]]))
+    assert stats.modes_covered == 2
+    assert stats.confident_fraction == 0.0 and stats.confident_modes_covered == 0
+    assert math.isnan(stats.confident_kl_to_uniform)
+
+
+@pytest.mark.parametrize(("threshold", "match"), [
+    (0.0, "threshold must be a finite number > 0, got 0.0"),
+    (-0.5, "threshold must be a finite number > 0"),
+    (float("nan"), "threshold must be a finite number > 0, got nan"),
+    (1.01, r"threshold must be <= 1 \(a top-class probability\), got 1.01"),
+    (True, "threshold must be a finite number > 0"),
+])
+def test_stacked_stats_reject_a_bad_threshold(threshold, match):
+    probs = _channel_probs([[1, 2, 3]], [[0.95, 0.95, 0.95]])
+    with pytest.raises(ValueError, match=match):
+        stacked_stats_from_probs(probs, threshold=threshold)
+    assert stacked_stats_from_probs(probs, threshold=1.0).confident_fraction == 0.0  # 1 itself is allowed
+
+
 def test_class_and_stacked_stats_with_the_classifier(tiny_classifier, digits8):
     clf, _ = tiny_classifier
     only_0_to_4 = digits8.images[digits8.labels < 5][:300]
@@ -339,6 +401,12 @@ def test_class_and_stacked_stats_with_the_classifier(tiny_classifier, digits8):
     # distinct triples of the channel-by-channel predictions (each channel classified alone)
     pred = torch.stack([classify(stacked.images[:, c:c + 1], clf).argmax(1) for c in range(3)], 1)
     assert s.modes_covered == len({tuple(t) for t in pred.tolist()}) and s.n_samples == 300
+    # confident triples: the same count over the samples whose three channels all reach the cut
+    top = torch.stack([classify(stacked.images[:, c:c + 1], clf).max(1).values for c in range(3)], 1)
+    sure = (top >= CONFIDENT).all(1)
+    assert 0 < sure.sum() < 300  # the check below is not vacuous
+    assert s.confident_fraction == pytest.approx(float(sure.double().mean()))
+    assert s.confident_modes_covered == len({tuple(t) for t in pred[sure].tolist()})
     # every correctly read sample's true triple is among them
     assert s.modes_covered >= len(torch.unique(stacked.labels[(pred == true_digits).all(1)]))
 

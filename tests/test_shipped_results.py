@@ -74,6 +74,32 @@ def test_schema_1_digit_records_load_with_honest_keys():
     assert rec.summary["classes_covered"] == meta["summary"]["modes_covered"]
 
 
+def test_stacked_records_from_before_the_confident_metrics_load_draw_and_read_as_nan():
+    """The shipped stacked_mnist runs predate the quality-aware metrics: maps, tables and curves still work."""
+    import matplotlib.pyplot as plt
+
+    from gan_l2_lib.evaluate import metrics_for
+    from gan_l2_lib.plotting import lab_metrics, plot_metric_curves, plot_metric_maps
+    from gan_l2_lib.tables import format_table, metric_table
+
+    res = run_sweep(SHIPPED["stacked_mnist"], shipped_results_dir(), progress=False, train_missing=False)
+    new = ("confident_modes_covered", "confident_fraction", "confident_reverse_kl", "mean_confidence")
+    assert set(new) <= set(metrics_for("stacked_mnist"))
+    assert not any(k in r.summary or k in r.curves for r in res.records for k in new)
+    for key in new:
+        assert np.isnan(res.grid(key)).all() and np.isnan(res.mean(key, 0.0, 0.0))
+    assert np.isfinite(np.diag(res.grid("modes_covered"))).all()  # the old metrics are untouched
+    assert lab_metrics(res) == ["modes_covered", "reverse_kl", "d_loss_tail_std", "diverged"]
+    assert "confident" not in format_table(res) and "modes_covered" in format_table(res)
+    rows = metric_table(res, ["modes_covered", "confident_modes_covered"]).splitlines()[2:]
+    assert len(rows) == 4 and all(r.rstrip(" |").endswith("–") for r in rows)
+    figs = [plot_metric_maps(res), plot_metric_maps(res, ["modes_covered", "confident_modes_covered"]),
+            plot_metric_curves(res, [(0.0, 0.0)], metrics=("modes_covered", "confident_fraction"))]
+    for fig in figs:
+        fig.canvas.draw()
+        plt.close(fig)
+
+
 def test_shipped_results_are_small():
     total = sum(f.stat().st_size for f in Path(shipped_results_dir()).rglob("*") if f.is_file())
     assert total < 5 * 2**20, f"shipped results take {total / 2**20:.1f} MiB"

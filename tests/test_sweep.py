@@ -229,6 +229,40 @@ def test_seed_values_reject_bad_input(mnist5k_sweep, args, match):
         mnist5k_sweep.mean(*args)
 
 
+def test_a_metric_some_runs_predate_reads_as_nan_not_an_error(mnist5k_sweep):
+    """Files written before a metric existed lack it: its map cells are NaN, the others unchanged."""
+    import dataclasses
+
+    from gan_l2_lib.sweep import SweepResult
+
+    res = mnist5k_sweep
+
+    def without(rec, key):
+        summary = {k: v for k, v in rec.summary.items() if k != key}
+        return dataclasses.replace(rec, summary=summary, curves={k: v for k, v in rec.curves.items() if k != key})
+
+    # every run predates it: a metric of the data set still gives a grid, all NaN
+    old = SweepResult(res.config, [without(r, "mean_confidence") for r in res.records], 0, 0.0)
+    assert "mean_confidence" in old.summary_keys() and not any("mean_confidence" in r.summary for r in old.records)
+    assert old.grid("mean_confidence").shape == res.grid("mean_confidence").shape
+    assert np.isnan(old.grid("mean_confidence")).all()
+    assert np.isnan(old.seed_values("mean_confidence", 0.0, 0.0)).all() and np.isnan(old.mean("mean_confidence", 0.0, 0.0))
+    assert all("mean_confidence" not in row for row in old.table())  # the table lists what was recorded
+    assert_close(old.grid("frechet_distance"), res.grid("frechet_distance"), equal_nan=True)
+    # seed 0 predates it at every point: the cells average the other seeds
+    mixed = SweepResult(res.config, [without(r, "mean_confidence") if r.config.seed == 0 else r for r in res.records],
+                        0, 0.0)
+    for lam in res.config.lambda_g:
+        vals = res.seed_values("mean_confidence", lam, lam)
+        assert_close(mixed.seed_values("mean_confidence", lam, lam)[1:], vals[1:])
+        assert np.isnan(mixed.seed_values("mean_confidence", lam, lam)[0])
+        assert mixed.mean("mean_confidence", lam, lam) == pytest.approx(vals[1:].mean())
+    # a metric of another data kind, or none at all, is still an error
+    for bad in ("high_quality_fraction", "confident_modes_covered", "fid"):
+        with pytest.raises(ValueError, match=f"unknown metric '{bad}'; available: "):
+            old.grid(bad)
+
+
 def test_records_at_rejects_a_point_off_the_grid(mnist5k_sweep):
     with pytest.raises(ValueError, match="no run with"):
         mnist5k_sweep.records_at(0.3, 0.3)
@@ -605,3 +639,20 @@ def test_plateau_effect_pairs_each_seeds_last_window_with_the_window_before():
         plateau_effect(res, "modes_covered", window=0)
     with pytest.raises(ValueError, match="fewer than 2"):
         plateau_effect(res, "modes_covered", window=6)  # 10 evaluations hold one window of 6, not two
+
+
+def test_quality_aware_stacked_sweep_is_the_default_base_with_10k_samples_and_l2_on_d_only():
+    from gan_l2_lib.sweep import ARTICLE_LAMBDA, evidence_sweeps, run_key, shipped_sweeps
+
+    sweep = evidence_sweeps()["stacked_mnist_quality"]
+    default = SweepConfig.default("stacked_mnist")
+    assert sweep.base == default.base.replace(n_eval_samples=10_000) and sweep.base.n_eval_samples >= 10_000
+    assert not sweep.diagonal and sweep.seeds == tuple(range(5))
+    assert [(m.lambda_g, m.lambda_d, m.seed) for m in sweep.members()] == \
+        [(0.0, d, s) for d in (0.0, ARTICLE_LAMBDA, 1e-3) for s in range(5)]
+    n_evals = sweep.base.steps // sweep.base.eval_every
+    assert n_evals == 10 and sweep.eval_last == n_evals // 4 == 2
+    assert (sweep.n_stored_samples, sweep.snapshots) == (64, 16)
+    # its runs are new files: none shares a key with a shipped run
+    shipped = {run_key(m, s) for s in shipped_sweeps().values() for m in s.members()}
+    assert not shipped & {run_key(m, sweep) for m in sweep.members()}
