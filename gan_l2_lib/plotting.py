@@ -134,7 +134,9 @@ def _mark_nonfinite(ax, x: np.ndarray, y: np.ndarray, color, label: str) -> None
 
 
 def plot_weight_trajectories(trajectories: dict, loss_grid=None, points: dict | None = None,
-                             distances: dict | None = None, title: str = "Optimizer paths") -> Figure:
+                             distances: dict | None = None, title: str = "Optimizer paths",
+                             distance_label: str = "distance to the minimizer of L + λΣw²",
+                             log_steps: bool = False) -> Figure:
     """Paths of a two-weight model under several optimizers, optionally with distances to a target.
 
     Args:
@@ -144,6 +146,8 @@ def plot_weight_trajectories(trajectories: dict, loss_grid=None, points: dict | 
         distances: label → shape (T + 1,) distance of each step to a reference point; drawn
             against the step on a log axis in a second panel. None draws only the paths.
         title: the figure title.
+        distance_label: what the distances measure (the second panel's y label).
+        log_steps: draw the step axis on a log scale too (for long runs).
 
     Returns:
         The figure.
@@ -171,9 +175,14 @@ def plot_weight_trajectories(trajectories: dict, loss_grid=None, points: dict | 
         ax = axes[0, 1]
         for label, dist in distances.items():
             d = _to_numpy(dist)
-            ax.semilogy(np.arange(len(d)), np.maximum(d, 1e-16), label=label)
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel("distance to the minimizer of L + λΣw² (log scale)")
+            steps = np.arange(len(d))
+            if log_steps:  # step 0 cannot sit on a log axis
+                steps, d = steps[1:], d[1:]
+            ax.semilogy(steps, np.maximum(d, 1e-16), label=label)
+        if log_steps:
+            ax.set_xscale("log")
+        ax.set_xlabel("optimizer step" + (" (log scale)" if log_steps else ""))
+        ax.set_ylabel(f"{distance_label} (log scale)")
         ax.set_title("Which optimizer solves the penalized problem?")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
@@ -307,6 +316,54 @@ def plot_loss_and_grad(x, losses: dict, grads: dict, xlabel: str = "logit l",
         ax.legend(fontsize=7)
     axes[0].set_title(f"{title}: loss" if title else "loss")
     axes[1].set_title(f"{title}: gradient" if title else "gradient")
+    fig.tight_layout()
+    return fig
+
+
+def plot_penalized_loss_on_lines(ratio_panels: dict, line: tuple, title: str = "") -> Figure:
+    """The penalized D loss near w = 0 (one panel per network) and along one whole line.
+
+    Args:
+        ratio_panels: ``{panel title: (t, {label: (random, trained)})}``: t of shape (S,) > 0
+            (log axis); per label (one λ_D, one colour) the rise [L(t·d) - 2 log 2] / (λ_D t²)
+            along K random directions, shape (K, S) (thin lines), and along the trained
+            direction d*, shape (S,) (thick dashed).
+        line: ``(t, {label: rise}, panel title)``: t of shape (S,), each rise L(t·d*) - 2 log 2
+            of shape (S,) in nats.
+        title: the figure title.
+
+    Returns:
+        The figure.
+    """
+    n = len(ratio_panels) + 1
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4))
+    for ax, (sub, (t, curves)) in zip(axes, ratio_panels.items(), strict=False):
+        ts = _to_numpy(t)
+        for i, (label, (random, trained)) in enumerate(curves.items()):
+            for k, row in enumerate(np.atleast_2d(_to_numpy(random))):
+                ax.plot(ts, row, color=f"C{i}", lw=0.6, alpha=0.5,
+                        label=f"{label}, random d" if k == 0 else None)
+            ax.plot(ts, _to_numpy(trained), color=f"C{i}", lw=2.2, ls="--", label=f"{label}, trained d*")
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_xlabel("distance t from w = 0 along a unit direction d")
+        ax.set_ylabel("[L(t·d) − 2 log 2] / (λ_D t²)   (> 0: the loss rises)")
+        ax.set_title(sub)
+    t, curves, sub = line
+    ax = axes[-1]
+    for i, (label, y) in enumerate(curves.items()):
+        ax.plot(_to_numpy(t), _to_numpy(y), color=f"C{i}", lw=1.8, label=label)
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.set_ylim(-1.5, 2.0)
+    ax.set_xlabel("distance t from w = 0 along d*")
+    ax.set_ylabel("L(t·d*) − 2 log 2   (nats)")
+    ax.set_title(sub)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
