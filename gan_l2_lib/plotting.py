@@ -230,17 +230,23 @@ def plot_penalty_vs_norm(norms, values: dict, grad_lengths: dict, markers: dict 
 
 
 def plot_discriminators_1d(x, p_data, p_g, d_star, fits: dict, slopes: dict | None = None,
-                           d_star_slope=None, title: str = "Optimal discriminator") -> Figure:
-    """The 1-D densities, D*(x) and fitted discriminators, and optionally their slopes dD/dx.
+                           d_star_slope=None, title: str = "Optimal discriminator",
+                           slope_label: str = "slope dD/dx (per unit of x)", star_slope_label: str = "dD*/dx",
+                           slope_title: str = "Slopes dD/dx") -> Figure:
+    """The 1-D densities, D*(x) and fitted discriminators, and optionally a signal per fit.
 
     Args:
         x: shape (K,) grid.
         p_data, p_g: shape (K,) densities of the real and generated data.
         d_star: shape (K,) the optimal discriminator p_data / (p_data + p_g).
         fits: label → shape (K,) fitted D(x) (e.g. one per λ_D).
-        slopes: label → shape (K,) dD/dx of each fit (same labels); adds a third panel.
-        d_star_slope: shape (K,) dD*/dx, drawn dashed in the slope panel.
+        slopes: label → shape (K,) a derivative of each fit (same labels), e.g. dD/dx or the
+            non-saturating generator's push (1 - D) dℓ/dx; adds a third panel.
+        d_star_slope: shape (K,) the same quantity for D*, drawn dashed in that panel.
         title: the figure title.
+        slope_label: the third panel's y label (say what is drawn, with its unit).
+        star_slope_label: the legend entry of ``d_star_slope``.
+        slope_title: the third panel's title.
 
     Returns:
         The figure.
@@ -265,12 +271,12 @@ def plot_discriminators_1d(x, p_data, p_g, d_star, fits: dict, slopes: dict | No
     if slopes is not None:
         ax = axes[2]
         if d_star_slope is not None:
-            ax.plot(xs, _to_numpy(d_star_slope), "k--", lw=2.5, zorder=5, label="dD*/dx")
+            ax.plot(xs, _to_numpy(d_star_slope), "k--", lw=2.5, zorder=5, label=star_slope_label)
         for c, (label, y) in zip(colors, slopes.items(), strict=False):
             ax.plot(xs, _to_numpy(y), color=c, lw=1.6, label=label)
         ax.axhline(0.0, color="0.6", lw=0.8)
-        ax.set_ylabel("slope dD/dx (per unit of x)")
-        ax.set_title("Slopes: the signal G would follow")
+        ax.set_ylabel(slope_label)
+        ax.set_title(slope_title)
     for ax in axes:
         ax.set_xlabel("x (data value)")
         ax.grid(alpha=0.3)
