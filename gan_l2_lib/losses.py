@@ -13,8 +13,9 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.func import functional_call
 
-from .regularizers import l2_penalty, validate_coef
+from .regularizers import is_penalized, l2_penalty, validate_coef
 
 GEN_LOSS_CHOICES = ("nonsaturating", "minimax")
 
@@ -129,3 +130,60 @@ def regularized_generator_loss(
     adv = generator_loss(fake_logits, gen_loss=gen_loss)
     pen = lambda_g * l2_penalty(generator, penalize) if lambda_g > 0 else adv.new_zeros(())
     return RegularizedLoss(adv + pen, adv, pen)
+
+
+def regularized_discriminator_loss_along(
+    discriminator: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    lambda_d: float,
+    directions: torch.Tensor,
+    scales: torch.Tensor,
+    penalize: str = "all",
+    center: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """L_D + λ_D Σw² of ``discriminator``'s architecture at the parameters w = center + t·d.
+
+    A loss landscape along lines: the value for every direction d and every scale t, with
+    the penalty covering the tensors ``regularizers.is_penalized`` selects. The module's own
+    parameters are read for their shapes only and are not changed.
+
+    Args:
+        discriminator: the network (its architecture and buffers are used).
+        real: a batch of real inputs, shape (N, ...) as the network accepts.
+        fake: a batch of generated inputs, shape (M, ...).
+        lambda_d: λ_D >= 0.
+        directions: shape (K, P), P = the number of scalar parameters, in ``parameters()``
+            order (as ``torch.nn.utils.parameters_to_vector`` flattens them).
+        scales: shape (S,), the values of t.
+        penalize: ``"all"`` or ``"weights"``.
+        center: shape (P,), the point all lines pass through; default all parameters 0.
+
+    Returns:
+        Shape (K, S), dtype of ``directions``: the penalized loss at each point.
+    """
+    lambda_d = validate_coef(lambda_d, "lambda_d")
+    named = list(discriminator.named_parameters())
+    n_params = sum(p.numel() for _, p in named)
+    if directions.dim() != 2 or directions.shape[1] != n_params:
+        raise ValueError(f"directions must have shape (K, {n_params}), got {tuple(directions.shape)}")
+    if scales.dim() != 1:
+        raise ValueError(f"scales must have shape (S,), got {tuple(scales.shape)}")
+    if center is None:
+        center = directions.new_zeros(n_params)
+    elif center.shape != (n_params,):
+        raise ValueError(f"center must have shape ({n_params},), got {tuple(center.shape)}")
+    penalized = torch.cat([torch.full((p.numel(),), is_penalized(p, penalize)) for _, p in named])
+    out = directions.new_empty(directions.shape[0], scales.shape[0])
+    with torch.no_grad():
+        for k, direction in enumerate(directions):
+            for s, t in enumerate(scales):
+                flat = center + t * direction
+                params, start = {}, 0
+                for name, p in named:
+                    params[name] = flat[start:start + p.numel()].view_as(p)
+                    start += p.numel()
+                adv = discriminator_loss(functional_call(discriminator, params, (real,)),
+                                         functional_call(discriminator, params, (fake,)))
+                out[k, s] = adv + lambda_d * (flat[penalized] ** 2).sum()
+    return out

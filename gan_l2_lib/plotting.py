@@ -136,7 +136,9 @@ def _mark_nonfinite(ax, x: np.ndarray, y: np.ndarray, color, label: str) -> None
 
 
 def plot_weight_trajectories(trajectories: dict, loss_grid=None, points: dict | None = None,
-                             distances: dict | None = None, title: str = "Optimizer paths") -> Figure:
+                             distances: dict | None = None, title: str = "Optimizer paths",
+                             distance_label: str = "distance to the minimizer of L + λΣw²",
+                             log_steps: bool = False) -> Figure:
     """Paths of a two-weight model under several optimizers, optionally with distances to a target.
 
     Args:
@@ -146,6 +148,8 @@ def plot_weight_trajectories(trajectories: dict, loss_grid=None, points: dict | 
         distances: label → shape (T + 1,) distance of each step to a reference point; drawn
             against the step on a log axis in a second panel. None draws only the paths.
         title: the figure title.
+        distance_label: what the distances measure (the second panel's y label).
+        log_steps: draw the step axis on a log scale too (for long runs).
 
     Returns:
         The figure.
@@ -173,9 +177,14 @@ def plot_weight_trajectories(trajectories: dict, loss_grid=None, points: dict | 
         ax = axes[0, 1]
         for label, dist in distances.items():
             d = _to_numpy(dist)
-            ax.semilogy(np.arange(len(d)), np.maximum(d, 1e-16), label=label)
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel("distance to the minimizer of L + λΣw² (log scale)")
+            steps = np.arange(len(d))
+            if log_steps:  # step 0 cannot sit on a log axis
+                steps, d = steps[1:], d[1:]
+            ax.semilogy(steps, np.maximum(d, 1e-16), label=label)
+        if log_steps:
+            ax.set_xscale("log")
+        ax.set_xlabel("optimizer step" + (" (log scale)" if log_steps else ""))
+        ax.set_ylabel(f"{distance_label} (log scale)")
         ax.set_title("Which optimizer solves the penalized problem?")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
@@ -223,17 +232,23 @@ def plot_penalty_vs_norm(norms, values: dict, grad_lengths: dict, markers: dict 
 
 
 def plot_discriminators_1d(x, p_data, p_g, d_star, fits: dict, slopes: dict | None = None,
-                           d_star_slope=None, title: str = "Optimal discriminator") -> Figure:
-    """The 1-D densities, D*(x) and fitted discriminators, and optionally their slopes dD/dx.
+                           d_star_slope=None, title: str = "Optimal discriminator",
+                           slope_label: str = "slope dD/dx (per unit of x)", star_slope_label: str = "dD*/dx",
+                           slope_title: str = "Slopes dD/dx") -> Figure:
+    """The 1-D densities, D*(x) and fitted discriminators, and optionally a signal per fit.
 
     Args:
         x: shape (K,) grid.
         p_data, p_g: shape (K,) densities of the real and generated data.
         d_star: shape (K,) the optimal discriminator p_data / (p_data + p_g).
         fits: label → shape (K,) fitted D(x) (e.g. one per λ_D).
-        slopes: label → shape (K,) dD/dx of each fit (same labels); adds a third panel.
-        d_star_slope: shape (K,) dD*/dx, drawn dashed in the slope panel.
+        slopes: label → shape (K,) a derivative of each fit (same labels), e.g. dD/dx or the
+            non-saturating generator's push (1 - D) dℓ/dx; adds a third panel.
+        d_star_slope: shape (K,) the same quantity for D*, drawn dashed in that panel.
         title: the figure title.
+        slope_label: the third panel's y label (say what is drawn, with its unit).
+        star_slope_label: the legend entry of ``d_star_slope``.
+        slope_title: the third panel's title.
 
     Returns:
         The figure.
@@ -258,12 +273,12 @@ def plot_discriminators_1d(x, p_data, p_g, d_star, fits: dict, slopes: dict | No
     if slopes is not None:
         ax = axes[2]
         if d_star_slope is not None:
-            ax.plot(xs, _to_numpy(d_star_slope), "k--", lw=2.5, zorder=5, label="dD*/dx")
+            ax.plot(xs, _to_numpy(d_star_slope), "k--", lw=2.5, zorder=5, label=star_slope_label)
         for c, (label, y) in zip(colors, slopes.items(), strict=False):
             ax.plot(xs, _to_numpy(y), color=c, lw=1.6, label=label)
         ax.axhline(0.0, color="0.6", lw=0.8)
-        ax.set_ylabel("slope dD/dx (per unit of x)")
-        ax.set_title("Slopes: the signal G would follow")
+        ax.set_ylabel(slope_label)
+        ax.set_title(slope_title)
     for ax in axes:
         ax.set_xlabel("x (data value)")
         ax.grid(alpha=0.3)
@@ -309,6 +324,54 @@ def plot_loss_and_grad(x, losses: dict, grads: dict, xlabel: str = "logit l",
         ax.legend(fontsize=7)
     axes[0].set_title(f"{title}: loss" if title else "loss")
     axes[1].set_title(f"{title}: gradient" if title else "gradient")
+    fig.tight_layout()
+    return fig
+
+
+def plot_penalized_loss_on_lines(ratio_panels: dict, line: tuple, title: str = "") -> Figure:
+    """The penalized D loss near w = 0 (one panel per network) and along one whole line.
+
+    Args:
+        ratio_panels: ``{panel title: (t, {label: (random, trained)})}``: t of shape (S,) > 0
+            (log axis); per label (one λ_D, one colour) the rise [L(t·d) - 2 log 2] / (λ_D t²)
+            along K random directions, shape (K, S) (thin lines), and along the trained
+            direction d*, shape (S,) (thick dashed).
+        line: ``(t, {label: rise}, panel title)``: t of shape (S,), each rise L(t·d*) - 2 log 2
+            of shape (S,) in nats.
+        title: the figure title.
+
+    Returns:
+        The figure.
+    """
+    n = len(ratio_panels) + 1
+    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4))
+    for ax, (sub, (t, curves)) in zip(axes, ratio_panels.items(), strict=False):
+        ts = _to_numpy(t)
+        for i, (label, (random, trained)) in enumerate(curves.items()):
+            for k, row in enumerate(np.atleast_2d(_to_numpy(random))):
+                ax.plot(ts, row, color=f"C{i}", lw=0.6, alpha=0.5,
+                        label=f"{label}, random d" if k == 0 else None)
+            ax.plot(ts, _to_numpy(trained), color=f"C{i}", lw=2.2, ls="--", label=f"{label}, trained d*")
+        ax.axhline(0.0, color="black", lw=0.8)
+        ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
+        ax.set_xscale("log")
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_xlabel("distance t from w = 0 along a unit direction d")
+        ax.set_ylabel("[L(t·d) − 2 log 2] / (λ_D t²)   (> 0: the loss rises)")
+        ax.set_title(sub)
+    t, curves, sub = line
+    ax = axes[-1]
+    for i, (label, y) in enumerate(curves.items()):
+        ax.plot(_to_numpy(t), _to_numpy(y), color=f"C{i}", lw=1.8, label=label)
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.set_ylim(-1.5, 2.0)
+    ax.set_xlabel("distance t from w = 0 along d*")
+    ax.set_ylabel("L(t·d*) − 2 log 2   (nats)")
+    ax.set_title(sub)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -1,16 +1,19 @@
+import copy
 import math
 
 import pytest
 import torch
+from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from torch.testing import assert_close
 
 from gan_l2_lib.losses import (
     discriminator_loss,
     generator_loss,
     regularized_discriminator_loss,
+    regularized_discriminator_loss_along,
     regularized_generator_loss,
 )
-from gan_l2_lib.models import MLPDiscriminator, MLPGenerator
+from gan_l2_lib.models import MLPDiscriminator, MLPGenerator, ToyDiscriminator
 from gan_l2_lib.regularizers import l2_penalty
 
 
@@ -95,3 +98,96 @@ def test_bad_shapes_and_kind_raise():
         generator_loss(torch.zeros(3, dtype=torch.long))
     with pytest.raises(ValueError, match="gen_loss must be one of"):
         generator_loss(torch.zeros(3), gen_loss="wasserstein")
+
+
+# ----- the penalized D loss along lines in parameter space (notebook 03, deep D) ----------
+
+
+def _toy_batches():
+    gen = torch.Generator().manual_seed(0)
+    real = torch.randn(64, 2, generator=gen, dtype=torch.float64) + torch.tensor([2.0, 0.0], dtype=torch.float64)
+    fake = 0.3 * torch.randn(64, 2, generator=gen, dtype=torch.float64)
+    return real, fake, gen
+
+
+def test_loss_along_lines_matches_the_module_loss():
+    real, fake, gen = _toy_batches()
+    disc = ToyDiscriminator(hidden=8, n_hidden=2).double()
+    n = sum(p.numel() for p in disc.parameters())
+    directions = torch.randn(3, n, generator=gen, dtype=torch.float64)
+    center = torch.randn(n, generator=gen, dtype=torch.float64)
+    scales = torch.tensor([-0.5, 0.0, 0.3], dtype=torch.float64)
+    for penalize in ("all", "weights"):
+        got = regularized_discriminator_loss_along(disc, real, fake, 0.07, directions, scales, penalize, center)
+        for k in range(3):
+            for s in range(3):
+                ref = copy.deepcopy(disc)
+                vector_to_parameters(center + scales[s] * directions[k], ref.parameters())
+                expected = regularized_discriminator_loss(ref(real), ref(fake), ref, 0.07, penalize).total
+                assert_close(got[k, s], expected.detach())
+
+
+def _one_path_direction(n_hidden: int) -> tuple[ToyDiscriminator, torch.Tensor]:
+    """A unit direction along which D's logit is t^(n_hidden+1) · relu(x₀) (one path of weights)."""
+    disc = ToyDiscriminator(hidden=4, n_hidden=n_hidden).double()
+    with torch.no_grad():
+        for p in disc.parameters():
+            p.zero_()
+        linears = [m for m in disc.modules() if isinstance(m, torch.nn.Linear)]
+        for m in linears:
+            m.weight[0, 0] = 1.0
+    d = parameters_to_vector(disc.parameters()).detach()
+    return disc, d / d.norm()
+
+
+@pytest.mark.parametrize("lam", [1e-3, 1e-1])
+def test_zero_weights_are_a_strict_local_minimum_with_three_weight_layers(lam):
+    # real at x₀ = 1, fake at x₀ = -1: along the one-path direction the logit on real data is
+    # (t/√3)³ and 0 on fakes, so L_adv = 2 log 2 - t³/(2·3√3) + O(t⁶) and the penalty is λt².
+    real = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    fake = torch.tensor([[-1.0, 0.0]], dtype=torch.float64)
+    disc, d = _one_path_direction(n_hidden=2)
+    zero = 2 * math.log(2)
+    small = lam * torch.arange(-10, 11, dtype=torch.float64) / 10  # inside the basin t < 6√3 λ; [10] = 0
+    f = regularized_discriminator_loss_along(disc, real, fake, lam, d[None], small)[0]
+    assert_close(f[10], torch.tensor(zero, dtype=torch.float64))
+    assert (f[small != 0] > zero).all()
+    # ... but only a local one: far out along the same line the loss falls below 2 log 2
+    far = torch.linspace(0.5, 20, 40, dtype=torch.float64)
+    assert regularized_discriminator_loss_along(disc, real, fake, lam, d[None], far).min() < zero
+    # and random directions (biases included, all penalized) rise at small t as well
+    disc = ToyDiscriminator(hidden=16, n_hidden=2).double()
+    n = sum(p.numel() for p in disc.parameters())
+    dirs = torch.randn(10, n, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    dirs = dirs / dirs.norm(dim=1, keepdim=True)
+    t = torch.tensor([-lam, -lam / 10, lam / 10, lam], dtype=torch.float64)
+    assert (regularized_discriminator_loss_along(disc, real, fake, lam, dirs, t) > zero).all()
+
+
+def test_two_weight_layers_are_not_a_minimum_below_a_threshold():
+    # logit (t/√2)² on real, 0 on fakes: L_adv = 2 log 2 - t²/4 + O(t⁴), penalty λt²:
+    # w = 0 is a minimum along this line only for λ > 1/4.
+    real = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    fake = torch.tensor([[-1.0, 0.0]], dtype=torch.float64)
+    disc, d = _one_path_direction(n_hidden=1)
+    t = torch.tensor([1e-3, 1e-2], dtype=torch.float64)
+    zero = 2 * math.log(2)
+    below = regularized_discriminator_loss_along(disc, real, fake, 0.2, d[None], t)[0]
+    above = regularized_discriminator_loss_along(disc, real, fake, 0.3, d[None], t)[0]
+    assert (below < zero).all() and (above > zero).all()
+    assert_close((below - zero) / t**2, torch.full_like(t, 0.2 - 0.25), rtol=1e-3, atol=0)
+
+
+def test_loss_along_lines_bad_input_raises():
+    real, fake, _ = _toy_batches()
+    disc = ToyDiscriminator(hidden=4, n_hidden=1).double()
+    n = sum(p.numel() for p in disc.parameters())
+    ok_dirs, ok_t = torch.zeros(1, n, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    with pytest.raises(ValueError, match="directions must have shape"):
+        regularized_discriminator_loss_along(disc, real, fake, 0.1, torch.zeros(1, n + 1), ok_t)
+    with pytest.raises(ValueError, match="scales must have shape"):
+        regularized_discriminator_loss_along(disc, real, fake, 0.1, ok_dirs, torch.zeros(2, 2))
+    with pytest.raises(ValueError, match="center must have shape"):
+        regularized_discriminator_loss_along(disc, real, fake, 0.1, ok_dirs, ok_t, center=torch.zeros(3))
+    with pytest.raises(ValueError, match="lambda_d"):
+        regularized_discriminator_loss_along(disc, real, fake, -1.0, ok_dirs, ok_t)

@@ -35,6 +35,21 @@ def test_plot_weight_trajectories_draws_paths_and_distances():
     assert len(fig.axes) == 2
     _labels_ok(fig)
     assert fig.axes[1].get_yscale() == "log"
+    fig = plotting.plot_weight_trajectories({"a": traj}, distances={"a": t}, distance_label="distance to (1, 1)",
+                                            log_steps=True)
+    assert fig.axes[1].get_xscale() == "log" and "(1, 1)" in fig.axes[1].get_ylabel()
+    assert fig.axes[1].lines[0].get_xdata()[0] == 1, "step 0 cannot be drawn on a log axis"
+
+
+def test_plot_penalized_loss_on_lines_panels():
+    t = torch.logspace(-3, 0, 5)
+    ratios = {"3 layers": (t, {"λ = 0.1": (torch.ones(4, 5), torch.ones(5))}),
+              "2 layers": (t, {"λ = 0.1": (-torch.ones(4, 5), torch.ones(5))})}
+    line_t = torch.linspace(0, 2, 7)
+    fig = plotting.plot_penalized_loss_on_lines(ratios, (line_t, {"λ = 0.1": line_t**2}, "line"), title="t")
+    assert len(fig.axes) == 3
+    _labels_ok(fig)
+    assert fig.axes[0].get_xscale() == "log" and len(fig.axes[0].lines) == 4 + 1 + 2  # rows, d*, 0 and 1
 
 
 def test_plot_penalty_vs_norm_log_axes():
