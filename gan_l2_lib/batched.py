@@ -132,6 +132,8 @@ class StackedGAN:
         g_params, g_buffers, d_params, d_buffers: the stacked state, each tensor (K, ...).
         opt_g, opt_d: Adam over the stacked parameters.
         v_gen, v_disc: ``(params, buffers, x) -> out`` vmapped over members: (K, B, ...) → (K, B, ...).
+            Like the modules they stand for, in training mode they update buffers in place: G's
+            BatchNorm statistics, and a spectral-normed D's u, v (one power iteration per call).
         v_d_loss, v_g_loss: the losses vmapped over members: logits (K, B) → (K,).
         r1_gamma: the members' R1 γ, shape (K,); None when every γ is 0.
         decay_g, decay_d: the members' decoupled decay rates, float64 (K,); None when all are 0.
