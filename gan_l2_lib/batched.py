@@ -1,12 +1,15 @@
-"""Train K runs that differ only in (λ_G, λ_D, seed) as one batched model.
+"""Train K runs that differ only in their regularizers' strengths and seeds as one batched model.
 
 The runs are *members* of one model (``torch.func``: ``stack_module_state`` +
 ``functional_call`` + ``vmap``). The optimized loss is the **sum** of the members' losses, so
 member k's gradient, and therefore its Adam state, is exactly that of its own run;
 ``tests/test_batched.py`` checks a member against the same run trained alone with
 ``train.train_gan``. Both loops share their rules through ``train`` and ``regularizers``: the
-seeded generators (``run_generators``), the logged row (``log_row``) and which tensors the
-penalty covers (``is_penalized``).
+seeded generators (``run_generators``), the logged row (``log_row``), which tensors the
+penalty and the decay cover (``is_penalized``), the R1 penalty (``r1_penalty``) and the spectral
+norm's power iteration (``power_iteration``, here on each member's own u, v buffers).
+
+Members may differ in ``MEMBER_FIELDS``: λ_G, λ_D, R1's γ, AdamW's decay rates and the seed.
 """
 
 from __future__ import annotations
@@ -20,24 +23,34 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
+from torch.nn.utils import parametrize
 from tqdm.auto import tqdm
 
 from .data import ImageDataset, Mixture, load_dataset
 from .losses import discriminator_loss, generator_loss
-from .regularizers import select_parameters
+from .regularizers import (
+    SPECTRAL_NORM_ITERATIONS,
+    power_iteration,
+    r1_penalty,
+    select_parameters,
+    spectral_norm_prefixes,
+    spectral_normalized,
+)
 from .train import History, TrainConfig, build_models, log_row, run_generators
+
+#: The config fields in which the members of one batch may differ (each is a per-member tensor).
+MEMBER_FIELDS = ("lambda_g", "lambda_d", "r1_gamma", "weight_decay_g", "weight_decay_d", "seed")
 
 
 def _check_batchable(members: Sequence[TrainConfig]) -> TrainConfig:
-    """The shared config of ``members``; raises unless they differ only in λ_G, λ_D and seed."""
+    """The shared config of ``members``; raises unless they differ only in ``MEMBER_FIELDS``."""
     if not members:
         raise ValueError("no runs to train")
-    ref = members[0].replace(lambda_g=0.0, lambda_d=0.0, seed=0)
+    unset = dict.fromkeys(MEMBER_FIELDS, 0)
+    ref = members[0].replace(**unset)
     for m in members:
-        if m.replace(lambda_g=0.0, lambda_d=0.0, seed=0) != ref:
-            raise ValueError("batched runs may differ only in lambda_g, lambda_d and seed")
-        if m.weight_decay_g or m.weight_decay_d:
-            raise ValueError("batched runs support L2 penalties only, not decoupled weight decay")
+        if m.replace(**unset) != ref:
+            raise ValueError(f"batched runs may differ only in {', '.join(MEMBER_FIELDS)}")
     return members[0]
 
 
@@ -53,6 +66,54 @@ def per_member_sq_norm(tensors: Sequence[Tensor]) -> Tensor:
     return sum(t.pow(2).flatten(1).sum(1) for t in tensors)
 
 
+@torch.no_grad()
+def decay_members(tensors: Sequence[Tensor], lr: float, rates: Tensor) -> None:
+    """Decoupled weight decay of K members in place: member k's slice p_k ← p_k·(1 − lr·rate_k).
+
+    This is what ``torch.optim.AdamW`` does to a parameter just before its Adam step, with the
+    factor computed in float64 as AdamW computes it from Python floats.
+
+    Args:
+        tensors: stacked tensors, each of shape (K, ...).
+        lr: the learning rate.
+        rates: the members' decay rates, shape (K,).
+    """
+    factors = 1 - lr * rates.double()
+    for t in tensors:
+        t.mul_(factors.to(t.dtype).view(-1, *[1] * (t.dim() - 1)))
+
+
+def _spectral_normed_state(params: dict[str, Tensor], buffers: dict[str, Tensor], prefixes: Sequence[str],
+                           training: bool) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """One member's D state with torch's spectral norm applied, for the plain (unparametrized) D.
+
+    In training mode each layer's u, v buffers take ``SPECTRAL_NORM_ITERATIONS`` power
+    iterations in place, as torch's parametrization does at every forward pass.
+
+    Args:
+        params: parameters by the parametrized D's names (``<layer>.parametrizations.weight.original``).
+        buffers: buffers, with each layer's ``<layer>.parametrizations.weight.0._u`` / ``._v``.
+        prefixes: the spectral-normed layers (``regularizers.spectral_norm_prefixes``).
+        training: run the power iteration.
+
+    Returns:
+        ``(params, buffers)`` by the plain D's names: ``<layer>.weight`` = W / σ̂.
+    """
+    params, buffers = dict(params), dict(buffers)
+    for prefix in prefixes:
+        weight = params.pop(f"{prefix}.parametrizations.weight.original")
+        u = buffers.pop(f"{prefix}.parametrizations.weight.0._u")
+        v = buffers.pop(f"{prefix}.parametrizations.weight.0._v")
+        if training:
+            new_u, new_v = power_iteration(weight, u, v, SPECTRAL_NORM_ITERATIONS)
+            with torch.no_grad():
+                u.copy_(new_u)
+                v.copy_(new_v)
+        # clones, as torch's: a later in-place update of the buffers must not reach this graph
+        params[f"{prefix}.weight"] = spectral_normalized(weight, u.clone(), v.clone())
+    return params, buffers
+
+
 # ---------------------------------------------------------------------------------------------
 # The stacked members and one training step
 # ---------------------------------------------------------------------------------------------
@@ -63,14 +124,19 @@ class StackedGAN:
     """K members' (G, D) as stacked tensors, their optimizers and their vmapped functions.
 
     Attributes:
-        cfg: the members' shared config (``lambda_g``, ``lambda_d``, ``seed`` are member 0's).
+        cfg: the members' shared config (its ``MEMBER_FIELDS`` are member 0's).
         lam_g, lam_d: the members' λ_G and λ_D, shape (K,).
         g_base, d_base: stateless copies of one member's networks on the meta device
-            (``functional_call`` needs only their structure).
+            (``functional_call`` needs only their structure); a spectral-normed D's copy is the
+            plain network, to which ``v_disc`` passes W / σ̂.
         g_params, g_buffers, d_params, d_buffers: the stacked state, each tensor (K, ...).
         opt_g, opt_d: Adam over the stacked parameters.
         v_gen, v_disc: ``(params, buffers, x) -> out`` vmapped over members: (K, B, ...) → (K, B, ...).
+            Like the modules they stand for, in training mode they update buffers in place: G's
+            BatchNorm statistics, and a spectral-normed D's u, v (one power iteration per call).
         v_d_loss, v_g_loss: the losses vmapped over members: logits (K, B) → (K,).
+        r1_gamma: the members' R1 γ, shape (K,); None when every γ is 0.
+        decay_g, decay_d: the members' decoupled decay rates, float64 (K,); None when all are 0.
     """
 
     cfg: TrainConfig
@@ -88,6 +154,9 @@ class StackedGAN:
     v_disc: Callable[..., Tensor]
     v_d_loss: Callable[..., Tensor]
     v_g_loss: Callable[..., Tensor]
+    r1_gamma: Tensor | None = None
+    decay_g: Tensor | None = None
+    decay_d: Tensor | None = None
 
 
 def stack_gans(members: Sequence[TrainConfig], img_shape: tuple[int, int, int] | None = None,
@@ -95,7 +164,7 @@ def stack_gans(members: Sequence[TrainConfig], img_shape: tuple[int, int, int] |
     """Build every member's (G, D) as ``train.build_models`` does, then stack them.
 
     Args:
-        members: configs that differ only in λ_G, λ_D and seed.
+        members: configs that differ only in ``MEMBER_FIELDS``.
         img_shape: (C, H, W) for image data sets; None for 2-D mixtures.
         device: where the stacked state lives.
 
@@ -107,13 +176,23 @@ def stack_gans(members: Sequence[TrainConfig], img_shape: tuple[int, int, int] |
     gens, discs = [n[0].to(device) for n in nets], [n[1].to(device) for n in nets]
     g_params, g_buffers = stack_module_state(gens)
     d_params, d_buffers = stack_module_state(discs)
-    g_base, d_base = copy.deepcopy(gens[0]).to("meta"), copy.deepcopy(discs[0]).to("meta")
+    g_base, d_base = copy.deepcopy(gens[0]).to("meta"), copy.deepcopy(discs[0])
+    sn_prefixes = spectral_norm_prefixes(d_params)
+    for prefix in sn_prefixes:  # the plain D: v_disc hands it the normalized weights
+        parametrize.remove_parametrizations(d_base.get_submodule(prefix), "weight")
+    d_base = d_base.to("meta")
 
     def g_fwd(p: dict, b: dict, z: Tensor) -> Tensor:
         return functional_call(g_base, (p, b), (z,))
 
     def d_fwd(p: dict, b: dict, x: Tensor) -> Tensor:
+        if sn_prefixes:
+            p, b = _spectral_normed_state(p, b, sn_prefixes, d_base.training)
         return functional_call(d_base, (p, b), (x,))
+
+    def member_tensor(name: str, dtype: torch.dtype | None = None) -> Tensor | None:
+        values = [getattr(m, name) for m in members]
+        return torch.tensor(values, dtype=dtype, device=device) if any(values) else None
 
     return StackedGAN(
         cfg=cfg,
@@ -126,6 +205,9 @@ def stack_gans(members: Sequence[TrainConfig], img_shape: tuple[int, int, int] |
         v_gen=vmap(g_fwd), v_disc=vmap(d_fwd),
         v_d_loss=vmap(partial(discriminator_loss, halve=cfg.halve_d_loss)),
         v_g_loss=vmap(partial(generator_loss, gen_loss=cfg.gen_loss)),
+        r1_gamma=member_tensor("r1_gamma"),
+        decay_g=member_tensor("weight_decay_g", torch.float64),
+        decay_d=member_tensor("weight_decay_d", torch.float64),
     )
 
 
@@ -134,7 +216,7 @@ class StepOutputs:
     """What one batched step computed, per member.
 
     Attributes:
-        d_adv, d_pen, g_adv, g_pen: adversarial losses and added penalties λΣw², each (K,).
+        d_adv, d_pen, g_adv, g_pen: adversarial losses and added penalties (λΣw², D's also R1), each (K,).
         d_grads, g_grads: the gradients applied, one stacked tensor (K, ...) per parameter.
         real_logits, fake_logits: D's logits in the D step, (K, B).
     """
@@ -153,15 +235,20 @@ class StepOutputs:
         return (torch.isfinite(self.d_adv + self.d_pen) & torch.isfinite(self.g_adv + self.g_pen)).cpu()
 
 
-def _apply_step(opt: torch.optim.Optimizer, params: dict[str, Tensor], member_losses: Tensor) -> tuple[Tensor, ...]:
+def _apply_step(opt: torch.optim.Optimizer, params: dict[str, Tensor], member_losses: Tensor,
+                decay: Tensor | None = None, lr: float = 0.0, penalize: str = "all") -> tuple[Tensor, ...]:
     """Gradient of the **sum** of member losses (K,) w.r.t. the stacked params, then one step.
 
     Summing keeps each member's gradient its own: member k's slice of the gradient is
-    ∂loss_k/∂θ_k, since no other loss depends on θ_k.
+    ∂loss_k/∂θ_k, since no other loss depends on θ_k. With ``decay`` (K,), the tensors
+    ``penalize`` covers first shrink by the members' decoupled decay (``decay_members``), so
+    Adam's step then makes it AdamW's.
     """
     grads = torch.autograd.grad(member_losses.sum(), list(params.values()))
     for p, g in zip(params.values(), grads, strict=True):
         p.grad = g
+    if decay is not None:
+        decay_members(select_parameters(params.values(), penalize, stacked=True), lr, decay)
     opt.step()
     return grads
 
@@ -178,21 +265,25 @@ def stacked_step(gan: StackedGAN, real: Tensor, z_d: Tensor, z_g: Tensor) -> Ste
     Returns:
         The step's ``StepOutputs``.
     """
-    penalize = gan.cfg.penalize
+    cfg, penalize = gan.cfg, gan.cfg.penalize
     # --- D step: real batch vs. a detached fake batch; penalty on D's covered tensors, per member's λ_D ---
+    if gan.r1_gamma is not None:  # R1 differentiates D's logits with respect to the real batch
+        real = real.detach().requires_grad_(True)
     fake = gan.v_gen(gan.g_params, gan.g_buffers, z_d)
     real_logits = gan.v_disc(gan.d_params, gan.d_buffers, real)
     fake_logits = gan.v_disc(gan.d_params, gan.d_buffers, fake.detach())
     d_adv = gan.v_d_loss(real_logits, fake_logits)
     d_pen = gan.lam_d * per_member_sq_norm(select_parameters(gan.d_params.values(), penalize, stacked=True))
-    d_grads = _apply_step(gan.opt_d, gan.d_params, d_adv + d_pen)
+    if gan.r1_gamma is not None:
+        d_pen = d_pen + r1_penalty(real_logits, real, gan.r1_gamma)
+    d_grads = _apply_step(gan.opt_d, gan.d_params, d_adv + d_pen, gan.decay_d, cfg.lr_d, penalize)
 
     # --- G step: fresh noise, D's parameters held fixed ---
     fake = gan.v_gen(gan.g_params, gan.g_buffers, z_g)
     d_fixed = {n: p.detach() for n, p in gan.d_params.items()}
     g_adv = gan.v_g_loss(gan.v_disc(d_fixed, gan.d_buffers, fake))
     g_pen = gan.lam_g * per_member_sq_norm(select_parameters(gan.g_params.values(), penalize, stacked=True))
-    g_grads = _apply_step(gan.opt_g, gan.g_params, g_adv + g_pen)
+    g_grads = _apply_step(gan.opt_g, gan.g_params, g_adv + g_pen, gan.decay_g, cfg.lr_g, penalize)
     return StepOutputs(d_adv, d_pen, g_adv, g_pen, d_grads, g_grads, real_logits, fake_logits)
 
 
@@ -343,7 +434,7 @@ def train_batched(
     desc: str = "sweep",
     surface_points: Tensor | None = None,
 ) -> BatchedRuns:
-    """Train K runs that differ only in (λ_G, λ_D, seed) as one vmapped model.
+    """Train K runs that differ only in ``MEMBER_FIELDS`` (λ_G, λ_D, γ, decay rates, seed) as one vmapped model.
 
     Each member uses exactly the initialisation, data batches and noise of ``train_gan`` with
     its config (runs with the same seed share those draws, so they are made once per seed).

@@ -345,5 +345,6 @@ def decision_surface(cfg: TrainConfig, d_state: dict[str, Tensor], extent: tuple
     res = int_at_least(res, "res", 2)
     pts = surface_points(extent, res)
     _, d_net = build_models(cfg)
-    logits = functional_call(d_net, d_state, (pts,))
+    # eval mode: a spectral-normed D reads its u, v without a power iteration (nor changes d_state)
+    logits = functional_call(d_net.eval(), d_state, (pts,))
     return torch.sigmoid(logits).reshape(res, res).numpy()

@@ -1,4 +1,4 @@
-"""GAN losses computed from discriminator logits, plain and with the L2 penalty.
+"""GAN losses computed from discriminator logits, plain and with the L2 (or D's R1) penalty.
 
 Convention (documented once, used everywhere): the discriminator loss is the *sum*
     L_D = -E[log D(x)] - E[log(1 - D(G(z)))] + λ_D Σ w_D²
@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from .regularizers import is_penalized, l2_penalty, validate_coef
+from .regularizers import is_penalized, l2_penalty, r1_penalty, validate_coef
 
 GEN_LOSS_CHOICES = ("nonsaturating", "minimax")
 
@@ -25,7 +25,7 @@ class RegularizedLoss(NamedTuple):
 
     total: torch.Tensor  # adversarial + penalty, the scalar to call .backward() on
     adversarial: torch.Tensor  # the GAN term alone
-    penalty: torch.Tensor  # λ Σ w², already multiplied by λ
+    penalty: torch.Tensor  # λ Σ w² (or D's R1 term (γ/2)·E‖∇ₓ D(x)‖²), already multiplied by λ (γ/2)
 
 
 def _check_logits(logits: torch.Tensor, name: str) -> torch.Tensor:
@@ -87,23 +87,37 @@ def regularized_discriminator_loss(
     lambda_d: float,
     penalize: str = "all",
     halve: bool = False,
+    *,
+    r1_gamma: float = 0.0,
+    real: torch.Tensor | None = None,
 ) -> RegularizedLoss:
-    """L_D plus λ_D Σ w_D² over D's selected parameters.
+    """L_D plus λ_D Σ w_D² over D's selected parameters, plus the R1 penalty when γ > 0.
 
     Args:
-        real_logits: shape (N,) or (N, 1).
+        real_logits: shape (N,) or (N, 1); (N,) computed from ``real`` when ``r1_gamma > 0``.
         fake_logits: shape (M,) or (M, 1).
         discriminator: the network whose weights are penalized.
         lambda_d: λ_D >= 0.
         penalize: ``"all"`` or ``"weights"`` (see ``regularizers.is_penalized``).
         halve: reproduce the source article's (real + fake) / 2 on the adversarial part.
+        r1_gamma: γ >= 0 of the R1 penalty (γ/2)·E‖∇ₓ D(x)‖² on real data
+            (``regularizers.r1_penalty``); 0: none.
+        real: the real batch, (N, ...) with ``requires_grad``; needed when ``r1_gamma > 0``.
 
     Returns:
-        ``RegularizedLoss(total, adversarial, penalty)``.
+        ``RegularizedLoss(total, adversarial, penalty)``, the penalty being the sum of both terms.
+
+    Raises:
+        ValueError: for a negative or non-finite λ_D or γ, or ``r1_gamma > 0`` without ``real``.
     """
     lambda_d = validate_coef(lambda_d, "lambda_d")
+    r1_gamma = validate_coef(r1_gamma, "r1_gamma")
+    if r1_gamma > 0 and real is None:
+        raise ValueError("r1_gamma > 0 needs real: the real batch (requires_grad) that real_logits came from")
     adv = discriminator_loss(real_logits, fake_logits, halve=halve)
     pen = lambda_d * l2_penalty(discriminator, penalize) if lambda_d > 0 else adv.new_zeros(())
+    if r1_gamma > 0:
+        pen = pen + r1_penalty(real_logits, real, r1_gamma)
     return RegularizedLoss(adv + pen, adv, pen)
 
 

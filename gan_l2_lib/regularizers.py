@@ -1,4 +1,6 @@
-"""The L2 penalty Σ p² and the helpers that decide which parameters it covers."""
+"""D's and G's regularizers: the L2 penalty Σ p² (and the rule for which tensors it covers), the
+R1 gradient penalty, and spectral normalization (torch's parametrization and a functional twin).
+"""
 
 from __future__ import annotations
 
@@ -6,12 +8,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import spectral_norm
 
 from .checks import nonnegative_float
 
 #: Which parameters the penalty covers: every tensor, or weight matrices only (``is_penalized``).
 PENALIZE_CHOICES = ("all", "weights")
+#: What regularizes the discriminator (``TrainConfig.d_regularizer``), each with its own strength:
+#: ``"l2"`` the penalty λ_D Σ w² (``lambda_d``; λ_D = 0 is no regularization), ``"r1"`` the
+#: gradient penalty (γ/2)·E‖∇ₓ D(x)‖² on real data (``r1_gamma``), ``"spectral_norm"`` every
+#: weight matrix divided by its top singular value (no strength).
+D_REGULARIZER_CHOICES = ("l2", "r1", "spectral_norm")
+#: Power iterations per forward pass of a spectral-normed layer in training (torch's default).
+SPECTRAL_NORM_ITERATIONS = 1
+#: The eps of torch's spectral norm (``F.normalize``'s floor on a vector's length).
+SPECTRAL_NORM_EPS = 1e-12
 
 
 def validate_coef(value: float, name: str = "l2_coef") -> float:
@@ -161,3 +175,129 @@ def penalty_coverage(module: nn.Module, penalize: str = "all") -> PenaltyCoverag
         total_tensors=len(all_params),
         total_elements=sum(p.numel() for p in all_params),
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# R1: the gradient penalty on real data
+# ---------------------------------------------------------------------------------------------
+
+
+def r1_penalty(real_logits: Tensor, real: Tensor, gamma: float | Tensor) -> Tensor:
+    """The R1 gradient penalty (γ/2)·E_x ‖∇ₓ D(x)‖² on real data, differentiable (double backward).
+
+    D(x) is the logit. The gradient of the summed logits gives every sample's own ∇ₓ D(x_i)
+    (and every member's, for stacked members), because no logit depends on another sample:
+    true for the project's discriminators, which have no BatchNorm.
+
+    Args:
+        real_logits: D's logits on ``real``, shape (N,) for one run or (K, N) for K members.
+        real: the real batch the logits were computed from, with ``requires_grad``; shape
+            (N, ...) or (K, N, ...).
+        gamma: γ >= 0, a float, or a tensor of shape (K,) with one γ per member.
+
+    Returns:
+        Shape () for one run, (K,) for members.
+
+    Raises:
+        ValueError: if ``real`` does not require grad, the shapes do not match, or a float γ
+            is negative or not finite.
+    """
+    if not isinstance(gamma, Tensor):
+        gamma = validate_coef(gamma, "r1_gamma")
+    if not isinstance(real, Tensor) or not real.requires_grad:
+        raise ValueError("real must be a tensor with requires_grad=True from which real_logits were computed")
+    if real_logits.dim() not in (1, 2) or real.shape[:real_logits.dim()] != real_logits.shape:
+        raise ValueError(f"real_logits must have shape (N,) or (K, N) matching real's leading dimensions, "
+                         f"got {tuple(real_logits.shape)} for real of shape {tuple(real.shape)}")
+    (grads,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    sq_norms = grads.pow(2).flatten(real_logits.dim()).sum(-1)  # ‖∇ₓ D(x_i)‖², like real_logits
+    return gamma / 2 * sq_norms.mean(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Spectral normalization: torch's parametrization, and the same computation as plain functions
+# ---------------------------------------------------------------------------------------------
+
+
+def spectral_normalize(module: nn.Module, n_power_iterations: int = SPECTRAL_NORM_ITERATIONS) -> nn.Module:
+    """Put torch's spectral norm on the weight of every ``nn.Linear`` in ``module`` (in place).
+
+    Each layer's weight becomes W / σ̂(W), σ̂ the top singular value estimated by power
+    iteration: ``n_power_iterations`` steps at every forward pass in training mode, none in eval
+    mode. Its u, v vectors are buffers (``<layer>.parametrizations.weight.0._u`` / ``._v``),
+    drawn from the global RNG when this is called; W is stored as
+    ``<layer>.parametrizations.weight.original``.
+
+    Args:
+        module: the network (a discriminator).
+        n_power_iterations: power iterations per forward pass, >= 1.
+
+    Returns:
+        ``module`` itself.
+
+    Raises:
+        ValueError: if ``module`` has no ``nn.Linear`` layer or ``n_power_iterations`` < 1.
+    """
+    if isinstance(n_power_iterations, bool) or not isinstance(n_power_iterations, int) or n_power_iterations < 1:
+        raise ValueError(f"n_power_iterations must be a positive integer, got {n_power_iterations!r}")
+    layers = [m for m in module.modules() if isinstance(m, nn.Linear)]
+    if not layers:
+        raise ValueError(f"spectral normalization needs nn.Linear layers; {type(module).__name__} has none")
+    for layer in layers:
+        spectral_norm(layer, n_power_iterations=n_power_iterations, eps=SPECTRAL_NORM_EPS)
+    return module
+
+
+def spectral_norm_prefixes(names: Iterable[str]) -> list[str]:
+    """The layers that carry torch's spectral norm, from a state's parameter names.
+
+    Args:
+        names: parameter (or state) names, e.g. ``"model.0.parametrizations.weight.original"``.
+
+    Returns:
+        The layers' prefixes (``"model.0"``), in order.
+    """
+    suffix = ".parametrizations.weight.original"
+    return [n[: -len(suffix)] for n in names if n.endswith(suffix)]
+
+
+def is_spectral_normed(module: nn.Module) -> bool:
+    """True when some weight of ``module`` is spectral-normed by ``spectral_normalize``."""
+    return any(parametrize.is_parametrized(m, "weight") for m in module.modules())
+
+
+@torch.no_grad()
+def power_iteration(weight: Tensor, u: Tensor, v: Tensor, n_power_iterations: int,
+                    eps: float = SPECTRAL_NORM_EPS) -> tuple[Tensor, Tensor]:
+    """``n_power_iterations`` steps u ← W v / ‖W v‖, v ← Wᵀ u / ‖Wᵀ u‖, as torch's spectral norm does.
+
+    A pure function (it returns new vectors), so it can run under ``torch.func.vmap`` with one
+    (u, v) per member. No gradient flows through u and v.
+
+    Args:
+        weight: W, shape (out, in).
+        u: shape (out,), unit length.
+        v: shape (in,), unit length.
+        n_power_iterations: the number of steps, >= 0.
+        eps: floor on the norms, as in ``F.normalize``.
+
+    Returns:
+        ``(u, v)``, new tensors of the same shapes.
+    """
+    for _ in range(n_power_iterations):
+        u = F.normalize(torch.mv(weight, v), dim=0, eps=eps)
+        v = F.normalize(torch.mv(weight.H, u), dim=0, eps=eps)
+    return u, v
+
+
+def spectral_normalized(weight: Tensor, u: Tensor, v: Tensor) -> Tensor:
+    """W / σ̂ with σ̂ = uᵀ W v, differentiable in W (u and v are constants), as torch computes it.
+
+    Args:
+        weight: W, shape (out, in).
+        u, v: the power iteration's vectors, shapes (out,) and (in,).
+
+    Returns:
+        Shape (out, in).
+    """
+    return weight / torch.vdot(u, torch.mv(weight, v))

@@ -88,7 +88,8 @@ class SweepConfig:
 
     Attributes:
         base: the shared training config; its ``lambda_g``, ``lambda_d`` and ``seed`` are
-            replaced member by member.
+            replaced member by member (its D regularizer, R1 γ and AdamW decay rates are every
+            member's).
         lambda_g, lambda_d: the λ values (0 allowed; log-spaced by convention).
         seeds: the seeds.
         eval_last: metrics are summarized over this many final evaluations.
@@ -112,8 +113,6 @@ class SweepConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.base, TrainConfig):
             raise ValueError(f"base must be a TrainConfig, got {type(self.base).__name__}")
-        if self.base.weight_decay_g or self.base.weight_decay_d:
-            raise ValueError("sweeps batch L2 penalties only; set weight_decay_g = weight_decay_d = 0")
         object.__setattr__(self, "lambda_g", _lambda_tuple(self.lambda_g, "lambda_g"))
         object.__setattr__(self, "lambda_d", _lambda_tuple(self.lambda_d, "lambda_d"))
         seeds = tuple(self.seeds)
@@ -131,6 +130,7 @@ class SweepConfig:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if isinstance(self.snapshots, bool) or not isinstance(self.snapshots, int) or self.snapshots < 0:
             raise ValueError(f"snapshots must be an integer >= 0 (0: no snapshots), got {self.snapshots!r}")
+        self.members()  # every member is a valid config (e.g. λ_D = 0 unless D's regularizer is L2)
 
     @classmethod
     def default(cls, dataset: str = "ring8", quick: bool = False) -> SweepConfig:

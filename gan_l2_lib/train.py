@@ -3,7 +3,8 @@
 One step is the source article's alternation: a discriminator step on a real and a fake
 batch, then a generator step on a fresh noise batch. L2 penalties (``lambda_g``/``lambda_d``)
 are added to the losses; decoupled weight decay (``weight_decay_g``/``weight_decay_d``, AdamW)
-is a separate mechanism and off by default.
+is a separate mechanism and off by default. D's regularizer can instead be the R1 gradient
+penalty or spectral normalization (``d_regularizer``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,14 @@ from .data import DATASET_NAMES, MIXTURE_NAMES, ImageDataset, Mixture, load_data
 from .files import atomic_torch_save, stable_hash
 from .losses import GEN_LOSS_CHOICES, regularized_discriminator_loss, regularized_generator_loss
 from .models import MLPDiscriminator, MLPGenerator, ToyDiscriminator, ToyGenerator
-from .regularizers import PENALIZE_CHOICES, l2_penalty, select_parameters, validate_coef
+from .regularizers import (
+    D_REGULARIZER_CHOICES,
+    PENALIZE_CHOICES,
+    l2_penalty,
+    select_parameters,
+    spectral_normalize,
+    validate_coef,
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,12 @@ class TrainConfig:
         lr_g, lr_d: Adam learning rates.
         betas: Adam's (β₁, β₂).
         lambda_g, lambda_d: L2 penalty coefficients λ_G, λ_D (added to the losses).
+        d_regularizer: what regularizes D, one of ``regularizers.D_REGULARIZER_CHOICES``:
+            ``"l2"`` (λ_D Σ w², strength ``lambda_d``), ``"r1"`` (the gradient penalty
+            (γ/2)·E‖∇ₓ D(x)‖² on real data, strength ``r1_gamma``) or ``"spectral_norm"``
+            (torch's spectral norm on every D layer, no strength). The strength of a regularizer
+            not chosen must be 0.
+        r1_gamma: γ of the R1 penalty (``d_regularizer="r1"``); 0 = none.
         penalize: which parameters the penalty and the decay cover, ``"all"`` or ``"weights"``
             (``regularizers.is_penalized``).
         weight_decay_g, weight_decay_d: decoupled (AdamW) decay rates, 0 = plain Adam.
@@ -61,6 +75,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     lambda_g: float = 0.0
     lambda_d: float = 0.0
+    d_regularizer: str = "l2"
+    r1_gamma: float = 0.0
     penalize: str = "all"
     weight_decay_g: float = 0.0
     weight_decay_d: float = 0.0
@@ -77,8 +93,14 @@ class TrainConfig:
             raise ValueError(f"unknown data set {self.dataset!r}; valid names are: {', '.join(DATASET_NAMES)}")
         for name in ("steps", "batch_size", "latent_dim", "toy_hidden", "log_every", "eval_every", "n_eval_samples"):
             object.__setattr__(self, name, positive_int(getattr(self, name), name))
-        for name in ("lambda_g", "lambda_d", "weight_decay_g", "weight_decay_d"):
+        for name in ("lambda_g", "lambda_d", "r1_gamma", "weight_decay_g", "weight_decay_d"):
             validate_coef(getattr(self, name), name)
+        if self.d_regularizer not in D_REGULARIZER_CHOICES:
+            raise ValueError(f"d_regularizer must be one of {D_REGULARIZER_CHOICES}, got {self.d_regularizer!r}")
+        for name, owner in (("lambda_d", "l2"), ("r1_gamma", "r1")):
+            if getattr(self, name) != 0 and self.d_regularizer != owner:
+                raise ValueError(f"{name} is the strength of d_regularizer={owner!r}; with "
+                                 f"d_regularizer={self.d_regularizer!r} it must be 0, got {getattr(self, name)!r}")
         for name in ("lr_g", "lr_d"):
             positive_float(getattr(self, name), name)
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
@@ -120,13 +142,17 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """Plain JSON-able dict of all fields."""
+        """Plain JSON-able dict of the fields; those of ``OMITTED_AT_DEFAULT`` only when not at their defaults."""
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
+        for name, default in OMITTED_AT_DEFAULT.items():
+            if d[name] == default:
+                del d[name]  # so the dict, the config hash and every run key stay as before the field existed
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
+        """The config of a ``to_dict`` dict (a field it leaves out takes its default)."""
         d = dict(d)
         d["betas"] = tuple(d["betas"])
         return cls(**d)
@@ -134,6 +160,11 @@ class TrainConfig:
     def config_hash(self) -> str:
         """Short stable hash of the config (for cache keys)."""
         return stable_hash(self.to_dict(), 16)
+
+
+#: Fields added after run keys were first shipped: ``to_dict`` leaves them out while they hold
+#: these defaults, so every earlier config keeps its dict, hash and run key.
+OMITTED_AT_DEFAULT = {"d_regularizer": "l2", "r1_gamma": 0.0}
 
 
 def pick_device(prefer_cuda: bool = True) -> torch.device:
@@ -149,16 +180,21 @@ def build_models(cfg: TrainConfig, img_shape: tuple[int, int, int] | None = None
         img_shape: (C, H, W) for image data sets; ignored for 2-D mixtures.
 
     Returns:
-        ``(generator, discriminator)`` on the CPU.
+        ``(generator, discriminator)`` on the CPU; D's layers carry torch's spectral norm when
+        ``cfg.d_regularizer == "spectral_norm"`` (its u, v drawn after the weights, from the same seed).
     """
     # fork_rng keeps model init from touching (or depending on) the caller's global RNG state
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         if cfg.dataset in MIXTURE_NAMES:
-            return ToyGenerator(cfg.latent_dim, cfg.toy_hidden), ToyDiscriminator(cfg.toy_hidden)
-        if img_shape is None:
+            gen_net, disc_net = ToyGenerator(cfg.latent_dim, cfg.toy_hidden), ToyDiscriminator(cfg.toy_hidden)
+        elif img_shape is None:
             raise ValueError(f"img_shape is needed to build the networks for image data set {cfg.dataset!r}")
-        return MLPGenerator(cfg.latent_dim, img_shape), MLPDiscriminator(img_shape)
+        else:
+            gen_net, disc_net = MLPGenerator(cfg.latent_dim, img_shape), MLPDiscriminator(img_shape)
+        if cfg.d_regularizer == "spectral_norm":
+            spectral_normalize(disc_net)
+        return gen_net, disc_net
 
 
 def make_optimizer(module: nn.Module, lr: float, betas: tuple[float, float], weight_decay: float,
@@ -209,7 +245,7 @@ def log_row(
 
     Args:
         d_loss, g_loss: the adversarial losses, shape () for one run or (K,) for K stacked members.
-        d_penalty, g_penalty: the added λΣw², same shape.
+        d_penalty, g_penalty: the added penalties (λΣw², or D's R1 term), same shape.
         grad_norm_d, grad_norm_g: gradient norms of the regularized losses, same shape.
         weight_norm_d, weight_norm_g: ‖w‖ of all of a network's parameters, same shape.
         real_logits, fake_logits: D's logits in the D step, (N,) or (K, N); the row keeps the
@@ -235,7 +271,8 @@ class History:
         config: the run's ``TrainConfig.to_dict()``.
         steps: the step (1-based) of each logged row.
         scalars: for each key in ``SCALAR_KEYS`` a list aligned with ``steps``:
-            d_loss / g_loss the adversarial losses; d_penalty / g_penalty the added λΣw²;
+            d_loss / g_loss the adversarial losses; d_penalty / g_penalty the added λΣw² (D's
+            also the R1 term (γ/2)·E‖∇ₓ D(x)‖² when ``d_regularizer="r1"``);
             grad_norm_* the total gradient norm of the regularized loss; weight_norm_* = ‖w‖;
             d_real / d_fake the mean D(x) and D(G(z)) (probabilities) in the D step.
         sample_steps: the steps at which fixed-noise samples were kept.
@@ -353,16 +390,19 @@ def train_gan(
     fixed_z = torch.randn(cfg.n_eval_samples, cfg.latent_dim, generator=fixed_z_rng).to(device)
 
     hist = History(config=cfg.to_dict())
+    r1 = cfg.d_regularizer == "r1" and cfg.r1_gamma > 0
     start = time.perf_counter()
     bar = tqdm(range(1, cfg.steps + 1), disable=not progress, desc=f"train {cfg.dataset}", leave=False)
     for step in bar:
         # --- discriminator step: real batch vs. a detached fake batch ---
         real = data.sample(cfg.batch_size, data_rng)
+        if r1:  # R1 differentiates D's logits with respect to the real batch
+            real = real.detach().requires_grad_(True)
         z = torch.randn(cfg.batch_size, cfg.latent_dim, generator=noise_rng).to(device)
         fake = gen_net(z)
         real_logits, fake_logits = disc_net(real), disc_net(fake.detach())
         d_out = regularized_discriminator_loss(real_logits, fake_logits, disc_net, cfg.lambda_d,
-                                               cfg.penalize, cfg.halve_d_loss)
+                                               cfg.penalize, cfg.halve_d_loss, r1_gamma=cfg.r1_gamma, real=real)
         opt_d.zero_grad(set_to_none=True)
         d_out.total.backward()
         log_now = step % cfg.log_every == 0 or step == 1

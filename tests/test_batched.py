@@ -1,10 +1,18 @@
-"""Batched training: a member is exactly the run trained alone; members must share all but λ and seed."""
+"""Batched training: a member is exactly the run trained alone; members must share all but ``MEMBER_FIELDS``."""
+
+import contextlib
 
 import pytest
 import torch
 from torch.testing import assert_close
 
-from gan_l2_lib.batched import per_member_sq_norm, stack_gans, train_batched
+from gan_l2_lib.batched import (
+    MEMBER_FIELDS,
+    decay_members,
+    per_member_sq_norm,
+    stack_gans,
+    train_batched,
+)
 from gan_l2_lib.data import ImageDataset, load_images
 from gan_l2_lib.regularizers import is_penalized, select_parameters
 from gan_l2_lib.train import TrainConfig, build_models, train_gan
@@ -59,6 +67,74 @@ def test_member_equals_run_trained_alone_with_batchnorm():
                                runs.member_state("g", 1)["model.2.running_mean"])
     finally:
         torch.set_default_dtype(old)
+
+
+@contextlib.contextmanager
+def _default_float64():
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(old)
+
+
+#: Batches of each alternative to L2 on D: members differ in the method's strength, λ_G and seed.
+ALTERNATIVES = {
+    "r1": [dict(d_regularizer="r1", r1_gamma=g, lambda_g=lg, seed=s)
+           for g, lg, s in [(0.0, 0.0, 0), (1.0, 0.0, 1), (10.0, 1e-2, 0)]],
+    "spectral_norm": [dict(d_regularizer="spectral_norm", lambda_g=lg, seed=s) for lg, s in [(0.0, 0), (1e-2, 1)]],
+    "adamw": [dict(weight_decay_d=d, weight_decay_g=g, seed=s) for d, g, s in [(0.0, 0.0, 0), (1e-2, 0.0, 1),
+                                                                             (1e-1, 1e-2, 0)]],
+    "adamw_weights": [dict(penalize="weights", weight_decay_d=d, weight_decay_g=g, seed=s)
+                      for d, g, s in [(1e-1, 0.0, 0), (1e-2, 1e-1, 1)]],
+}
+
+
+@pytest.mark.parametrize("method", list(ALTERNATIVES))
+def test_member_equals_run_trained_alone_for_each_alternative(method):
+    # float64, where the two loops agree to rounding (≤ 1e-13 measured): one power iteration too
+    # many, or a decay step after Adam's instead of before, moves weights by far more than 1e-10.
+    # (In float32 the vmapped matrix-vector products of the spectral norm round differently from
+    # torch's, ≈ 5e-6 after 100 steps, which would hide such a slip.)
+    with _default_float64():
+        members = [_toy_base(steps=50).replace(**v) for v in ALTERNATIVES[method]]
+        runs = train_batched(members, progress=False)
+        for k, cfg in enumerate(members):
+            single = train_gan(cfg, progress=False)
+            _assert_member_equals_single(runs, k, single, rtol=1e-10, atol=1e-12)
+            assert_close(torch.tensor(runs.histories[k].scalars["d_penalty"]),
+                         torch.tensor(single.history.scalars["d_penalty"]), rtol=1e-10, atol=1e-12)
+    if method == "r1":
+        assert runs.histories[0].scalars["d_penalty"] == [0.0] * 6 and min(runs.histories[2].scalars["d_penalty"]) > 0
+    if method == "spectral_norm":
+        assert "model.0.parametrizations.weight.0._u" in runs.member_state("d", 1)
+
+
+def test_spectral_normed_members_surfaces_are_read_in_eval_mode():
+    from gan_l2_lib.data import load_dataset
+    from gan_l2_lib.evaluate import decision_surface, surface_extent, surface_points
+
+    cfg = _toy_base(steps=20, eval_every=10, d_regularizer="spectral_norm")
+    extent = surface_extent(load_dataset("ring8"))
+    runs = train_batched([cfg], progress=False, surface_points=surface_points(extent, 8))
+    state = runs.member_state("d", 0)
+    u = state["model.2.parametrizations.weight.0._u"].clone()
+    final = decision_surface(cfg, state, extent, res=8)
+    assert torch.equal(u, state["model.2.parametrizations.weight.0._u"])  # no power iteration on the way
+    assert_close(runs.surfaces[0][-1].reshape(8, 8), torch.from_numpy(final), rtol=1e-5, atol=1e-6)
+
+
+def test_decay_members_shrinks_each_members_slice_by_its_own_rate():
+    t = torch.ones(3, 2, 2)
+    decay_members([t], lr=0.5, rates=torch.tensor([0.0, 0.1, 1.0], dtype=torch.float64))
+    assert_close(t, torch.tensor([1.0, 0.95, 0.5]).view(3, 1, 1).expand(3, 2, 2))
+
+
+def test_batched_members_must_share_the_d_regularizer():
+    assert set(MEMBER_FIELDS) == {"lambda_g", "lambda_d", "r1_gamma", "weight_decay_g", "weight_decay_d", "seed"}
+    with pytest.raises(ValueError, match="may differ only in lambda_g, lambda_d, r1_gamma, weight_decay_g"):
+        train_batched([_toy_base(), _toy_base(d_regularizer="spectral_norm")], progress=False)
 
 
 def test_diverged_member_is_recorded_and_others_finish():

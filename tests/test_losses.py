@@ -6,6 +6,7 @@ import torch
 from torch.nn.utils import parameters_to_vector, vector_to_parameters
 from torch.testing import assert_close
 
+from gan_l2_lib.dirac import DiracGAN
 from gan_l2_lib.losses import (
     discriminator_loss,
     generator_loss,
@@ -14,7 +15,7 @@ from gan_l2_lib.losses import (
     regularized_generator_loss,
 )
 from gan_l2_lib.models import MLPDiscriminator, MLPGenerator, ToyDiscriminator
-from gan_l2_lib.regularizers import l2_penalty
+from gan_l2_lib.regularizers import l2_penalty, r1_penalty
 
 
 def test_discriminator_loss_matches_formula():
@@ -191,3 +192,49 @@ def test_loss_along_lines_bad_input_raises():
         regularized_discriminator_loss_along(disc, real, fake, 0.1, ok_dirs, ok_t, center=torch.zeros(3))
     with pytest.raises(ValueError, match="lambda_d"):
         regularized_discriminator_loss_along(disc, real, fake, -1.0, ok_dirs, ok_t)
+
+
+# --- R1 on the Dirac GAN: the linear D(x) = ψx has ∇ₓ D = ψ, so (γ/2)‖∇ₓ D‖² = (γ/2) ψ² --------
+
+
+@pytest.mark.parametrize(("theta", "psi", "c", "lam"), [(0.7, -1.3, 0.0, 1e-2), (-0.4, 0.9, 1.5, 0.3), (2.0, 0.2, -1.0, 1.0)])
+def test_r1_with_gamma_two_lambda_is_l2_on_psi_for_the_dirac_d(theta, psi, c, lam):
+    d = torch.nn.Linear(1, 1, bias=False).double()  # D(x) = ψx, its only weight is ψ
+    with torch.no_grad():
+        d.weight.fill_(psi)
+    real = torch.full((3, 1), c, dtype=torch.float64, requires_grad=True)
+    fake = torch.full((3, 1), theta, dtype=torch.float64)
+
+    def d_loss(**reg) -> tuple[torch.Tensor, torch.Tensor]:
+        out = regularized_discriminator_loss(d(real).squeeze(1), d(fake).squeeze(1), d, real=real, **reg)
+        (grad_psi,) = torch.autograd.grad(out.total, [d.weight])
+        return out.total, grad_psi.squeeze()
+
+    l2_total, l2_grad = d_loss(lambda_d=lam)
+    r1_total, r1_grad = d_loss(lambda_d=0.0, r1_gamma=2 * lam)
+    assert_close(r1_total, l2_total, rtol=1e-10, atol=1e-10)
+    assert_close(r1_grad, l2_grad, rtol=1e-10, atol=1e-10)
+    # and both are the Dirac GAN's closed-form field: v_ψ = -∂L_D/∂ψ
+    _, v_psi = DiracGAN(lambda_d=lam, c=c).vector_field(theta, psi)
+    assert_close(-r1_grad, torch.tensor(float(v_psi), dtype=torch.float64), rtol=1e-10, atol=1e-10)
+
+
+def test_r1_term_is_the_penalty_of_the_regularized_d_loss():
+    torch.manual_seed(0)
+    disc = MLPDiscriminator(img_shape=(1, 4, 4))
+    real = (torch.rand(5, 1, 4, 4) * 2 - 1).requires_grad_(True)
+    fake = torch.rand(5, 1, 4, 4)
+    out = regularized_discriminator_loss(disc(real), disc(fake), disc, 0.0, r1_gamma=3.0, real=real)
+    assert_close(out.penalty, r1_penalty(disc(real), real, 3.0))
+    assert_close(out.total, out.adversarial + out.penalty)
+    assert out.penalty > 0
+    plain = regularized_discriminator_loss(disc(real), disc(fake), disc, 0.0, r1_gamma=0.0)
+    assert plain.penalty == 0
+
+
+def test_r1_needs_the_real_batch_and_a_valid_gamma():
+    disc = MLPDiscriminator(img_shape=(1, 2, 2))
+    with pytest.raises(ValueError, match="r1_gamma > 0 needs real"):
+        regularized_discriminator_loss(torch.zeros(2), torch.zeros(2), disc, 0.0, r1_gamma=1.0)
+    with pytest.raises(ValueError, match=r"r1_gamma must be >= 0, got -0\.5"):
+        regularized_discriminator_loss(torch.zeros(2), torch.zeros(2), disc, 0.0, r1_gamma=-0.5)

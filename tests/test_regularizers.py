@@ -11,7 +11,12 @@ from gan_l2_lib.regularizers import (
     l2_norm,
     l2_penalty,
     penalty_coverage,
+    power_iteration,
+    r1_penalty,
     select_parameters,
+    spectral_norm_prefixes,
+    spectral_normalize,
+    spectral_normalized,
     validate_coef,
 )
 
@@ -177,3 +182,148 @@ def test_weights_rule_is_one_rule_for_single_and_stacked_tensors():
     assert select_parameters([w.expand(5, 4, 3), b.expand(5, 4)], "weights", stacked=True)[0].shape == (5, 4, 3)
     with pytest.raises(ValueError, match="penalize must be one of"):
         is_penalized(w, "biases")
+
+
+# --- R1: (γ/2)·E‖∇ₓ D(x)‖² on real data -------------------------------------------------------
+
+
+def _smooth_d(seed: int = 0) -> nn.Module:
+    """A small float64 D with a smooth activation, so finite differences of ∇ₓ D are clean."""
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 5), nn.Tanh(), nn.Linear(5, 1)).double()
+
+
+def _central_diff(f, x: torch.Tensor, h: float = 1e-5) -> torch.Tensor:
+    """∂f/∂x by central differences, f: tensor → scalar tensor; same shape as x."""
+    out = torch.zeros_like(x)
+    flat, grad = x.view(-1), out.view(-1)
+    for i in range(flat.numel()):
+        old = flat[i].item()
+        flat[i] = old + h
+        up = f(x).item()
+        flat[i] = old - h
+        down = f(x).item()
+        flat[i] = old
+        grad[i] = (up - down) / (2 * h)
+    return out
+
+
+def test_r1_value_matches_finite_differences_of_d():
+    d, gamma = _smooth_d(), 0.7
+    real = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    x = real.clone().requires_grad_(True)
+    value = r1_penalty(d(x).squeeze(1), x, gamma)
+    with torch.no_grad():
+        # ∇ₓ D(x_i) sample by sample, by finite differences of the logit (no autograd)
+        grads = torch.stack([_central_diff(lambda xi: d(xi.unsqueeze(0)).sum(), real[i].clone()) for i in range(4)])
+    assert_close(value, gamma / 2 * grads.pow(2).sum(1).mean(), rtol=1e-8, atol=1e-10)
+
+
+def test_r1_gradient_in_d_parameters_matches_finite_differences():
+    # the double backward: ∂R1/∂w by autograd against central differences of R1's value
+    d, gamma = _smooth_d(2), 1.3
+    real = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+
+    def r1_of_d() -> torch.Tensor:
+        x = real.clone().requires_grad_(True)
+        return r1_penalty(d(x).squeeze(1), x, gamma)
+
+    # the last bias shifts every logit alike, so it does not reach ∇ₓ D: no gradient, and FD says 0
+    params = list(d.parameters())
+    autograd_grads = [torch.zeros_like(p) if g is None else g
+                      for p, g in zip(params, torch.autograd.grad(r1_of_d(), params, allow_unused=True), strict=True)]
+    for p, g in zip(params, autograd_grads, strict=True):
+        # R1's value needs autograd (∇ₓ D), so grad stays on; p.data is nudged in place
+        fd = _central_diff(lambda _p: r1_of_d().detach(), p.data)
+        assert_close(g, fd, rtol=1e-6, atol=1e-9)
+    assert any(g.abs().max() > 1e-3 for g in autograd_grads)  # not a test of zeros
+
+
+def test_r1_of_stacked_members_is_each_members_own():
+    ds, gammas = [_smooth_d(s) for s in (4, 5)], torch.tensor([0.5, 2.0], dtype=torch.float64)
+    real = torch.randn(2, 6, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(6))
+    x = real.clone().requires_grad_(True)
+    logits = torch.stack([d(x[k]).squeeze(1) for k, d in enumerate(ds)])
+    together = r1_penalty(logits, x, gammas)
+    for k, d in enumerate(ds):
+        xk = real[k].clone().requires_grad_(True)
+        assert_close(together[k], r1_penalty(d(xk).squeeze(1), xk, float(gammas[k])), rtol=1e-12, atol=1e-14)
+
+
+def test_r1_bad_input():
+    d = _smooth_d()
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(ValueError, match="r1_gamma must be >= 0, got -1.0"):
+        r1_penalty(d(x).squeeze(1), x, -1.0)
+    with pytest.raises(ValueError, match="real must be a tensor with requires_grad=True"):
+        r1_penalty(d(x.detach()).squeeze(1), x.detach(), 1.0)
+    with pytest.raises(ValueError, match=r"real_logits must have shape \(N,\) or \(K, N\)"):
+        r1_penalty(d(x), x, 1.0)  # (N, 1) logits
+
+
+# --- spectral normalization -----------------------------------------------------------------
+
+
+def _sn_layer(seed: int = 0, shape: tuple[int, int] = (5, 7)) -> nn.Linear:
+    torch.manual_seed(seed)
+    layer = nn.Linear(shape[1], shape[0]).double()
+    with torch.no_grad():
+        layer.weight.mul_(4.0)  # top singular value well away from 1
+    return spectral_normalize(layer)
+
+
+def test_spectral_normed_layer_has_top_singular_value_one():
+    layer = _sn_layer()
+    raw = layer.parametrizations.weight.original
+    assert torch.linalg.matrix_norm(raw.detach(), ord=2) > 2.0
+    for _ in range(100):  # one power iteration per access in training mode
+        weight = layer.weight
+    assert_close(torch.linalg.matrix_norm(weight.detach(), ord=2), torch.tensor(1.0, dtype=torch.float64),
+                 rtol=1e-10, atol=0.0)
+
+
+@pytest.mark.parametrize("n_iterations", [1, 3])
+def test_functional_spectral_norm_equals_torchs_parametrization(n_iterations):
+    layers = [_sn_layer(s) for s in (0, 1)]
+    sn = [layer.parametrizations.weight[0] for layer in layers]
+    raw = [layer.parametrizations.weight.original for layer in layers]
+    start = [(m._u.clone(), m._v.clone()) for m in sn]
+    torch_weights = []
+    for layer in layers:
+        for _ in range(n_iterations):  # every access of .weight in training mode is one power iteration
+            weight = layer.weight
+        torch_weights.append(weight)
+    # the same computation as plain functions, vmapped over the two layers as over batched members
+    u0, v0 = torch.stack([s[0] for s in start]), torch.stack([s[1] for s in start])
+    w = torch.stack(raw).detach().requires_grad_(True)
+    u, v = torch.func.vmap(lambda w_, u_, v_: power_iteration(w_, u_, v_, n_iterations))(w, u0, v0)
+    normed = torch.func.vmap(spectral_normalized)(w, u, v)
+    probe = torch.randn(5, 7, dtype=torch.float64)
+    for k, (torch_weight, m) in enumerate(zip(torch_weights, sn, strict=True)):
+        assert_close(u[k], m._u, rtol=1e-12, atol=1e-14)
+        assert_close(v[k], m._v, rtol=1e-12, atol=1e-14)
+        assert_close(normed[k], torch_weight, rtol=1e-12, atol=1e-14)
+        # and the same gradient through σ̂ = uᵀ W v (u, v held constant)
+        (g_torch,) = torch.autograd.grad((torch_weight * probe).sum(), [raw[k]])
+        (g_func,) = torch.autograd.grad((normed[k] * probe).sum(), [w], retain_graph=True)
+        assert_close(g_func[k], g_torch, rtol=1e-10, atol=1e-12)
+    assert not torch.equal(u0, u)  # the iterations moved u
+
+
+def test_spectral_norm_eval_mode_runs_no_power_iteration():
+    layer = _sn_layer()
+    u = layer.parametrizations.weight[0]._u.clone()
+    layer.eval()
+    _ = layer.weight
+    assert torch.equal(u, layer.parametrizations.weight[0]._u)
+
+
+def test_spectral_normalize_covers_every_linear_layer_and_rejects_bad_input():
+    net = spectral_normalize(MLPDiscriminator())
+    names = [n for n, _ in net.named_parameters()]
+    assert spectral_norm_prefixes(names) == ["model.0", "model.2", "model.4"]
+    assert spectral_norm_prefixes([n for n, _ in MLPDiscriminator().named_parameters()]) == []
+    with pytest.raises(ValueError, match="needs nn.Linear layers; ReLU has none"):
+        spectral_normalize(nn.ReLU())
+    with pytest.raises(ValueError, match="n_power_iterations must be a positive integer, got 0"):
+        spectral_normalize(nn.Linear(2, 2), n_power_iterations=0)

@@ -16,6 +16,7 @@ from gan_l2_lib.sweep import (
     SCHEMA_VERSION,
     SweepConfig,
     load_record,
+    run_key,
     run_path,
     run_sweep,
 )
@@ -149,8 +150,17 @@ def test_run_sweep_trains_an_explicit_member_list(tmp_path):
 def test_bad_sweep_config(bad, match):
     with pytest.raises(ValueError, match=match):
         SweepConfig(_toy_base(), **bad)
-    with pytest.raises(ValueError, match="weight_decay"):
-        SweepConfig(_toy_base(weight_decay_d=0.1))
+    with pytest.raises(ValueError, match="lambda_d is the strength of d_regularizer='l2'"):
+        SweepConfig(_toy_base(d_regularizer="r1", r1_gamma=1.0), lambda_d=(0.0, 1e-2))
+
+
+def test_sweeps_carry_the_base_configs_d_regularizer_and_decay():
+    sweep = SweepConfig(_toy_base(d_regularizer="r1", r1_gamma=1.0, weight_decay_g=1e-2), lambda_d=(0.0,))
+    assert {(m.d_regularizer, m.r1_gamma, m.weight_decay_g) for m in sweep.members()} == {("r1", 1.0, 1e-2)}
+    # the new fields enter the run key only when set
+    plain = SweepConfig(_toy_base(), lambda_d=(0.0,))
+    assert run_key(sweep.members()[0], sweep) != run_key(plain.members()[0], plain)
+    assert "d_regularizer" not in plain.members()[0].to_dict()
 
 
 def test_diagonal_image_sweep_records_image_metrics(tmp_path):
