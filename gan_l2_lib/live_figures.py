@@ -331,7 +331,7 @@ class LambdaLabFigure(BlitFigure):
             return max(float(lo) / 1.5, LambdaLabFigure.LOG_FLOOR), max(float(hi) * 1.5, 10 * LambdaLabFigure.LOG_FLOOR)
 
         steps = max((int(r.steps[-1]) for r in records if len(r.steps)), default=1)
-        return {"steps": (0, max(steps, 1)),
+        return {"steps": (0, 1.02 * max(steps, 1)),  # a replay cursor at the last step stays visible
                 "loss": positive(("d_loss", "g_loss", "d_penalty", "g_penalty")),
                 "grad": positive(("grad_norm_d", "grad_norm_g"))}
 

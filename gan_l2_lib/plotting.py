@@ -1203,7 +1203,7 @@ def _replay_layout(record, fig: Figure, n_images: int):
     curve = record.curves.get(key, np.full(n_frames, np.nan))[:n_frames]
     ax_c.plot(steps, curve, "-o", ms=3, color="0.3", label=metric_info(key).label)
     moving["cursor"] = ax_c.axvline(steps[0], color="#e4002b", lw=1.5, label="this frame")
-    ax_c.set_xlim(0, max(c.steps, 1))
+    ax_c.set_xlim(0, 1.02 * max(c.steps, 1))  # a cursor at the last step stays visible
     ax_c.set_ylim(-0.3, facts.n_modes + 0.3)
     ax_c.set_xlabel("training step")
     ax_c.set_ylabel(unit_label(key, c.dataset, c.n_eval_samples))
