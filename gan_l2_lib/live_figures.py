@@ -28,10 +28,12 @@ from .plotting import (
     DIRAC_DISTANCE_FLOOR,
     dirac_arrows,
     draw_metric_map,
+    image_grid_array,
     lab_metrics,
     lambda_position,
     plot_dirac_distance,
     plot_dirac_field,
+    square_grid_size,
 )
 
 #: Colours of the λ lab's two settings A and B: their columns, samples and markers on the maps.
@@ -241,24 +243,18 @@ class DiracExplorerFigure(BlitFigure):
 # --- λ lab ---------------------------------------------------------------------------------------
 
 
-def _image_grid(samples: np.ndarray, n_show: int, ncol: int) -> np.ndarray:
-    """Up to ``n_show`` images (n, C, H, W) in [-1, 1] as one (rows·(H+1)+1, ncol·(W+1)+1, 3) array in [0, 1]."""
-    c, h, w = samples.shape[1:]
-    nrow = -(-n_show // ncol)
-    grid = np.ones((nrow * (h + 1) + 1, ncol * (w + 1) + 1, 3), dtype=np.float32)
-    imgs = (np.clip(samples[:n_show], -1, 1) + 1) / 2
-    for k, img in enumerate(imgs):
-        r, q = divmod(k, ncol)
-        y, x = 1 + r * (h + 1), 1 + q * (w + 1)
-        grid[y:y + h, x:x + w] = np.repeat(img, 3, 0).transpose(1, 2, 0) if c == 1 else img.transpose(1, 2, 0)
-    return grid
-
-
-def _lab_record_title(tag: str, rec) -> str:
-    c, s = rec.config, rec.summary
+def _lab_record_title(tag: str, rec, frame: int | None = None) -> str:
+    """A column's title: the run, then what it shows (its end, or evaluation ``frame`` of a replay)."""
+    c = rec.config
     head = f"{tag}: λ_G = {lambda_label(c.lambda_g)}, λ_D = {lambda_label(c.lambda_d)}, seed {c.seed}"
-    if rec.diverged:
+    if rec.diverged and frame is None:
         return f"{head}\nDIVERGED at step {rec.diverged_step}"
+    if frame is None:  # the end: the run's summary (over its last evaluations)
+        s = rec.summary
+        step = int(rec.eval_steps[-1]) if len(rec.eval_steps) else 0
+    else:  # a replay frame: the curves' values at that evaluation
+        s = {k: float(v[frame]) for k, v in rec.curves.items() if frame < len(v)}
+        step = int(rec.eval_steps[frame])
     facts, cover = dataset_facts(c.dataset), coverage_key(c.dataset)
     word = "classes" if facts.mode_word == "class" else "modes"
     parts = [f"{format_value(cover, s.get(cover, np.nan))}/{facts.n_modes} {word}"]
@@ -266,9 +262,11 @@ def _lab_record_title(tag: str, rec) -> str:
         parts.append(f"{100 * s['high_quality_fraction']:.0f} % high quality")
     elif "mean_confidence" in s:
         parts.append(f"confidence {s['mean_confidence']:.2f}")
-    step = int(rec.eval_steps[-1]) if len(rec.eval_steps) else 0
     what = "samples" if rec.samples.ndim == 2 else "generated images"
-    return f"{head}\n{what} at step {step:,}: {', '.join(parts)}"
+    if frame is None:
+        return f"{head}\n{what} at step {step:,}: {', '.join(parts)}"
+    died = f" (diverged at step {rec.diverged_step})" if rec.diverged else ""
+    return f"{head}\n{what} at step {step:,} of {c.steps:,}{died}: {', '.join(parts)}"
 
 
 def _log_axis(ax, limits: tuple[float, float], steps: tuple[float, float]) -> None:
@@ -287,7 +285,9 @@ class LambdaLabFigure(BlitFigure):
     Top row: ``lab_metrics(result)`` maps over the (λ_G, λ_D) grid (seed means) with A and B
     marked (A red circle, B blue square). Below, one column per run: generated samples over
     the real mode centres and D's decision surface σ(D(x)) (2-D data), or a grid of
-    generated images; then its loss and gradient-norm curves over training.
+    generated images; then its loss and gradient-norm curves over training. A run that kept
+    snapshots can be replayed (``draw(..., frames=...)``): its column then shows one evaluation's
+    samples (and D's surface) and a cursor at that step on its curves.
 
     Built for slider redraws, like ``DiracExplorerFigure``: the first ``draw`` for a sweep lays
     everything out and renders what does not move (maps, axes, ticks, labels, colour bars,
@@ -331,7 +331,7 @@ class LambdaLabFigure(BlitFigure):
             return max(float(lo) / 1.5, LambdaLabFigure.LOG_FLOOR), max(float(hi) * 1.5, 10 * LambdaLabFigure.LOG_FLOOR)
 
         steps = max((int(r.steps[-1]) for r in records if len(r.steps)), default=1)
-        return {"steps": (0, max(steps, 1)),
+        return {"steps": (0, 1.02 * max(steps, 1)),  # a replay cursor at the last step stays visible
                 "loss": positive(("d_loss", "g_loss", "d_penalty", "g_penalty")),
                 "grad": positive(("grad_norm_d", "grad_norm_g"))}
 
@@ -354,7 +354,7 @@ class LambdaLabFigure(BlitFigure):
             col = (self._build_2d_column if is_2d else self._build_image_column)(mid[0, c], result, tag)
             col["title"] = title
             col.update(self._build_curves(low[0, c], tag, limits))
-            col["artists"] += [title, *col["loss"], *col["grad"], *col["div"]]
+            col["artists"] += [title, *col["loss"], *col["grad"], *col["div"], *col["cursor"]]
             self._cols[tag] = col
         self._moving = [*(box for pair in self._markers for box in pair),
                         *self._cols["A"]["artists"], *self._cols["B"]["artists"]]
@@ -423,12 +423,13 @@ class LambdaLabFigure(BlitFigure):
         n_show = min(self.N_IMAGES, max(len(r.samples) for r in result.records) or 1)
         shape = result.records[0].samples.shape[1:]
         ncol = int(np.ceil(np.sqrt(n_show)))
-        grid = ax.imshow(_image_grid(np.zeros((0, *shape), np.float32), n_show, ncol), interpolation="nearest")
+        grid = ax.imshow(image_grid_array(np.zeros((0, *shape), np.float32), n_show, ncol),
+                         interpolation="nearest")
         ax.set_axis_off()  # the column title above says what and when
         return {"n_show": n_show, "ncol": ncol, "grid": grid, "artists": [grid]}
 
     def _build_curves(self, spec, tag: str, limits: dict) -> dict:
-        """Loss and gradient-norm panels on fixed log axes, with a (hidden) divergence line each."""
+        """Loss and gradient-norm panels on fixed log axes, with a (hidden) divergence line and replay cursor each."""
         fig, color = self.figure, LAB_COLORS[tag]
         cells = spec.subgridspec(1, 2, wspace=0.32)
         ax_l, ax_g = fig.add_subplot(cells[0, 0]), fig.add_subplot(cells[0, 1])
@@ -439,6 +440,8 @@ class LambdaLabFigure(BlitFigure):
             "grad": [ax_g.plot([], [], color=k, lw=1.1, label=lab)[0] for k, lab in (
                 ("tab:purple", "‖∇L_D‖ (D)"), ("tab:green", "‖∇L_G‖ (G)"))],
             "div": [ax.axvline(0, color="black", ls="--", lw=1, visible=False) for ax in (ax_l, ax_g)],
+            # the replay's time: the step of the evaluation the samples above show
+            "cursor": [ax.axvline(0, color=color, lw=1.6, alpha=0.8, visible=False) for ax in (ax_l, ax_g)],
         }
         for ax, key, ylabel in ((ax_l, "loss", f"{tag}: loss (log scale)"),
                                 (ax_g, "grad", f"{tag}: gradient norm (log scale)")):
@@ -475,15 +478,28 @@ class LambdaLabFigure(BlitFigure):
 
     # -- moving parts ---------------------------------------------------------------------
 
-    def _set_run(self, tag: str, rec, title: str) -> None:
+    def _set_run(self, tag: str, rec, title: str, frame: int | None = None) -> None:
+        """Put run ``rec`` into column ``tag``: its end, or evaluation ``frame`` of its snapshots."""
         col = self._cols[tag]
         col["title"].set_text(title)
         if "scatter" in col:
-            pts = rec.samples if rec.samples.ndim == 2 else np.zeros((0, 2))
-            col["scatter"].set_offsets(pts)
-            col["surface"].set_data(rec.surface if rec.surface is not None else np.full((2, 2), np.nan))
-        else:
-            col["grid"].set_data(_image_grid(rec.samples, col["n_show"], col["ncol"]))
+            if frame is None:
+                pts, surface = rec.samples, rec.surface
+            else:  # the coarser snapshot surface fills the same extent
+                pts = rec.snapshot_samples[frame]
+                surface = rec.snapshot_surfaces[frame] if rec.snapshot_surfaces is not None else None
+            col["scatter"].set_offsets(pts if pts.ndim == 2 else np.zeros((0, 2)))
+            col["surface"].set_data(surface if surface is not None else np.full((2, 2), np.nan))
+        elif frame is None:
+            col["grid"].set_data(image_grid_array(rec.samples, col["n_show"], col["ncol"]))
+        else:  # fewer images per snapshot: a square grid of them, stretched over the same square
+            n_show, ncol = square_grid_size(rec.snapshot_samples.shape[1], self.N_IMAGES)
+            col["grid"].set_data(image_grid_array(rec.snapshot_samples[frame], n_show, ncol))
+        for line in col["cursor"]:
+            line.set_visible(frame is not None)
+            if frame is not None:
+                step = rec.eval_steps[frame]
+                line.set_xdata([step, step])
         for line, key in zip(col["loss"], ("d_loss", "g_loss", "d_penalty", "g_penalty"), strict=True):
             y = rec.scalars[key]
             line.set_data(rec.steps, np.where(y > 0, y, np.nan))  # log axis: λ = 0 draws no penalty
@@ -502,7 +518,8 @@ class LambdaLabFigure(BlitFigure):
                 y = lambda_position(rec.config.lambda_g, result.config.lambda_g)
                 box.set_xy((x - box.get_width() / 2, y - box.get_height() / 2))
 
-    def draw(self, result, rec_a, rec_b, titles: tuple[str, str] = ("A", "B"), extra=()) -> Figure:
+    def draw(self, result, rec_a, rec_b, titles: tuple[str, str] = ("A", "B"), extra=(),
+             frames: dict | None = None) -> Figure:
         """Show runs ``rec_a`` and ``rec_b`` of ``result`` (or trained next to it) with the maps.
 
         Args:
@@ -511,18 +528,28 @@ class LambdaLabFigure(BlitFigure):
                 each is marked on the maps at its (λ_G, λ_D).
             titles: the tags that start the two columns' titles.
             extra: records not in ``result`` that may be shown (their ranges join the axes').
+            frames: ``{"A": k, "B": k}``: show evaluation k of a run's snapshots (its samples,
+                surface, and a cursor at its step on the curves) instead of its end; a missing
+                tag or None: the end (what a run without snapshots always shows).
 
         Returns:
             The figure, drawn.
 
         Raises:
-            ValueError: if a run is on another data set than ``result``.
+            ValueError: if a run is on another data set than ``result``, or a frame is not an
+                evaluation of the run's snapshots.
         """
         runs = {"A": (rec_a, titles[0]), "B": (rec_b, titles[1])}
+        frames = frames or {}
         for tag, (rec, _) in runs.items():
             if rec.config.dataset != result.config.base.dataset:
                 raise ValueError(f"run {tag} is on {rec.config.dataset!r}, the maps on "
                                  f"{result.config.base.dataset!r}")
+            k = frames.get(tag)
+            n = 0 if rec.snapshot_samples is None else len(rec.snapshot_samples)
+            if k is not None and (isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < n):
+                raise ValueError(f"frame of run {tag} must be None or an evaluation in [0, {n}) of its "
+                                 f"snapshots, got {k!r}")
         limits = self._limits([*result.records, *extra])
         key = (id(result), tuple(sorted(limits.items())))
         full = key != self._key or self._stale()
@@ -531,10 +558,11 @@ class LambdaLabFigure(BlitFigure):
             self._shown = {}
         changed = []
         for tag, (rec, tag_title) in runs.items():
-            title = _lab_record_title(tag_title, rec)
-            if full or self._shown.get(tag) != (id(rec), title):
-                self._set_run(tag, rec, title)
-                self._shown[tag] = (id(rec), title)
+            frame = None if frames.get(tag) is None else int(frames[tag])
+            title = _lab_record_title(tag_title, rec, frame)
+            if full or self._shown.get(tag) != (id(rec), title, frame):
+                self._set_run(tag, rec, title, frame)
+                self._shown[tag] = (id(rec), title, frame)
                 changed.append(tag)
         self._place_markers(result, rec_a, rec_b)
         if full:

@@ -2,13 +2,15 @@
 
 Each function returns a ``matplotlib.figure.Figure`` (or draws on a given axes) and keeps no
 state between calls. Sections by subject: data sets; penalty and losses; Dirac-GAN; training
-curves and digit metrics; sweep maps and curves. The slider canvases that redraw in place
-live in ``live_figures``.
+curves and digit metrics; sweep maps and curves; training replay (a run's snapshots as
+frames, and as an animated GIF). The slider canvases that redraw in place live in
+``live_figures``.
 """
 
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import matplotlib.colors
 import matplotlib.lines
@@ -16,12 +18,15 @@ import matplotlib.patches
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.animation import PillowWriter
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogFormatter, LogLocator, NullLocator
 
-from .data import dataset_facts
+from .data import dataset_facts, make_mixture
 from .evaluate import (
     colour_range,
+    coverage_key,
     format_value,
     lambda_label,
     map_metrics,
@@ -117,6 +122,34 @@ def plot_image_grid(images, nrow: int = 8, ax=None, title: str | None = None) ->
     if title:
         ax.set_title(title)
     return fig
+
+
+def image_grid_array(samples: np.ndarray, n_show: int, ncol: int) -> np.ndarray:
+    """Up to ``n_show`` images as one picture, white cells where there are fewer (fast, numpy only).
+
+    Args:
+        samples: (n, C, H, W) in [-1, 1], C 1 or 3.
+        n_show: cells of the grid (rows: ``ceil(n_show / ncol)``).
+        ncol: cells per row.
+
+    Returns:
+        (rows·(H+1)+1, ncol·(W+1)+1, 3) float32 in [0, 1], one white pixel between images.
+    """
+    c, h, w = samples.shape[1:]
+    nrow = -(-n_show // ncol)
+    grid = np.ones((nrow * (h + 1) + 1, ncol * (w + 1) + 1, 3), dtype=np.float32)
+    imgs = (np.clip(samples[:n_show], -1, 1) + 1) / 2
+    for k, img in enumerate(imgs):
+        r, q = divmod(k, ncol)
+        y, x = 1 + r * (h + 1), 1 + q * (w + 1)
+        grid[y:y + h, x:x + w] = np.repeat(img, 3, 0).transpose(1, 2, 0) if c == 1 else img.transpose(1, 2, 0)
+    return grid
+
+
+def square_grid_size(n: int, most: int = 64) -> tuple[int, int]:
+    """``(n_show, ncol)`` of a square grid for ``n`` images, at most ``most``: the same shape for any n it holds."""
+    ncol = int(np.ceil(np.sqrt(max(1, min(n, most)))))
+    return ncol * ncol, ncol
 
 
 # --- penalty and losses --------------------------------------------------------------------
@@ -1090,3 +1123,163 @@ def plot_sample_panels(result, points, title: str | None = None, seed: int = 0, 
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig
+
+
+# --- training replay -----------------------------------------------------------------------
+
+
+def check_replayable(record) -> int:
+    """The number of frames of a run's replay: its evaluations that kept snapshots.
+
+    Args:
+        record: a ``sweep.RunRecord``.
+
+    Returns:
+        E, the length of ``record.snapshot_samples`` (aligned with ``record.eval_steps``).
+
+    Raises:
+        ValueError: if the run kept only its last evaluation (``snapshots`` = 0, or a file
+            written before snapshots existed).
+    """
+    if record.snapshot_samples is None or len(record.snapshot_samples) == 0:
+        raise ValueError("this run keeps only its last evaluation (snapshots = 0): nothing to replay; "
+                         "train it with SweepConfig(..., snapshots=N) to keep N samples at every evaluation")
+    return len(record.snapshot_samples)
+
+
+def replay_title(record, frame: int) -> str:
+    """What a replay frame shows: the run, the step, and its mode (class) count at that evaluation."""
+    c = record.config
+    facts = dataset_facts(c.dataset)
+    key = coverage_key(c.dataset)
+    word = "classes" if facts.mode_word == "class" else "modes"
+    curve = record.curves.get(key)
+    covered = f": {format_value(key, float(curve[frame]))}/{facts.n_modes} {word}" \
+        if curve is not None and frame < len(curve) else ""
+    return (f"{c.dataset}, λ_G = {lambda_label(c.lambda_g)}, λ_D = {lambda_label(c.lambda_d)}, seed {c.seed} · "
+            f"step {int(record.eval_steps[frame]):,} of {c.steps:,}{covered}")
+
+
+def _replay_layout(record, fig: Figure, n_images: int):
+    """Lay out a replay in ``fig``; return ``show(frame)``, which moves every artist to that frame.
+
+    2-D data: samples over the mode centres, D's surface σ(D(x)), and the mode count over
+    training with a cursor; images: the sample grid and the class (mode) count with a cursor.
+    """
+    n_frames = check_replayable(record)
+    c = record.config
+    facts = dataset_facts(c.dataset)
+    snaps = record.snapshot_samples
+    is_2d = snaps.ndim == 3
+    widths = [1, 1, 1.25] if is_2d else [1, 1.1]
+    axes = fig.subplots(1, len(widths), width_ratios=widths)
+    moving = {}
+    if is_2d:
+        ax_s, ax_d, ax_c = axes
+        ext = record.surface_extent or (-1.5, 1.5, -1.5, 1.5)
+        centres = make_mixture(c.dataset).centers.numpy()
+        moving["scatter"] = ax_s.scatter(snaps[0][:, 0], snaps[0][:, 1], s=6, alpha=0.6, lw=0, color="#e4002b",
+                                         label=f"generated ({snaps.shape[1]} of the fixed noise batch)")
+        surfaces = record.snapshot_surfaces
+        first = surfaces[0] if surfaces is not None else np.full((2, 2), np.nan)
+        moving["surface"] = ax_d.imshow(first, origin="lower", extent=ext, vmin=0, vmax=1,
+                                        cmap=plt.get_cmap("coolwarm").with_extremes(bad="0.85"),
+                                        interpolation="bilinear")
+        cb = fig.colorbar(moving["surface"], ax=ax_d, fraction=0.046, pad=0.03)
+        cb.set_label("D(x) = P(real)", fontsize=8)
+        for ax, name in ((ax_s, "generated samples"), (ax_d, "D's decision surface")):
+            ax.plot(centres[:, 0], centres[:, 1], "x", color="black", ms=5, mew=1.2, label="real mode centres")
+            ax.set(xlim=ext[:2], ylim=ext[2:], aspect="equal", xlabel="x₁", ylabel="x₂")
+            ax.set_title(name, fontsize=9)
+        ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, fontsize=7, frameon=False)
+    else:
+        ax_g, ax_c = axes
+        n_show, ncol = square_grid_size(snaps.shape[1], n_images)
+        moving["grid"] = ax_g.imshow(image_grid_array(snaps[0], n_show, ncol), interpolation="nearest")
+        ax_g.set_axis_off()
+        ax_g.set_title(f"the first {min(n_show, snaps.shape[1])} images of the fixed noise batch", fontsize=9)
+    key = coverage_key(c.dataset)
+    steps = record.eval_steps[:n_frames]
+    curve = record.curves.get(key, np.full(n_frames, np.nan))[:n_frames]
+    ax_c.plot(steps, curve, "-o", ms=3, color="0.3", label=metric_info(key).label)
+    moving["cursor"] = ax_c.axvline(steps[0], color="#e4002b", lw=1.5, label="this frame")
+    ax_c.set_xlim(0, 1.02 * max(c.steps, 1))  # a cursor at the last step stays visible
+    ax_c.set_ylim(-0.3, facts.n_modes + 0.3)
+    ax_c.set_xlabel("training step")
+    ax_c.set_ylabel(unit_label(key, c.dataset, c.n_eval_samples))
+    ax_c.set_title(f"{metric_info(key).label} over training", fontsize=9)
+    ax_c.grid(alpha=0.3)
+    ax_c.legend(fontsize=7, loc="upper left")
+    moving["title"] = fig.suptitle(replay_title(record, 0), fontsize=10)
+
+    def show(frame: int) -> list:
+        if "scatter" in moving:
+            moving["scatter"].set_offsets(snaps[frame])
+            if record.snapshot_surfaces is not None:
+                moving["surface"].set_data(record.snapshot_surfaces[frame])
+        else:
+            moving["grid"].set_data(image_grid_array(snaps[frame], n_show, ncol))
+        moving["cursor"].set_xdata([steps[frame], steps[frame]])
+        moving["title"].set_text(replay_title(record, frame))
+        return list(moving.values())
+
+    return show
+
+
+def _replay_figsize(record) -> tuple[float, float]:
+    return (13, 4.3) if record.snapshot_samples is not None and record.snapshot_samples.ndim == 3 else (10, 4.6)
+
+
+def plot_replay_frame(record, frame: int = -1, n_images: int = 64) -> Figure:
+    """One frame of a run's replay: its samples (and for 2-D data D's surface) at one evaluation.
+
+    Args:
+        record: a ``sweep.RunRecord`` with snapshots.
+        frame: the evaluation's index into ``record.snapshot_samples`` (negative: from the end).
+        n_images: image runs show at most this many images (a square grid).
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: for a run without snapshots, or a frame outside [-E, E).
+    """
+    n_frames = check_replayable(record)
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not -n_frames <= frame < n_frames:
+        raise ValueError(f"frame must be an integer in [{-n_frames}, {n_frames}), got {frame!r}")
+    fig = plt.figure(figsize=_replay_figsize(record), layout="constrained")
+    _replay_layout(record, fig, n_images)(int(frame) % n_frames)
+    return fig
+
+
+def save_replay_gif(record, path, fps: float = 4.0, dpi: int = 72, n_images: int = 64) -> Path:
+    """Write a run's replay as an animated GIF: one frame per evaluation (Pillow; no external program).
+
+    Args:
+        record: a ``sweep.RunRecord`` with snapshots (E evaluations: E frames).
+        path: the file to write (``.gif``); its folder must exist.
+        fps: frames per second, > 0.
+        dpi: resolution.
+        n_images: image runs show at most this many images (a square grid).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: for a run without snapshots, or ``fps`` that is not a positive number.
+    """
+    n_frames = check_replayable(record)
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not np.isfinite(fps) or fps <= 0:
+        raise ValueError(f"fps must be a positive number, got {fps!r}")
+    path = Path(path)
+    fig = Figure(figsize=_replay_figsize(record), layout="constrained")  # never shown by pyplot
+    FigureCanvasAgg(fig)
+    show = _replay_layout(record, fig, n_images)
+    fig.canvas.draw()  # lay out once (constrained layout would redo it for every frame: 10× slower)
+    fig.set_layout_engine("none")
+    writer = PillowWriter(fps=fps)
+    with writer.saving(fig, path, dpi):  # FuncAnimation would draw every frame twice
+        for frame in range(n_frames):
+            show(frame)
+            writer.grab_frame()
+    return path

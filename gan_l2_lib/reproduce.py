@@ -146,15 +146,18 @@ def _check_datasets(shipped_dir: Path, datasets: Sequence[str] | None) -> list[s
 
 
 def is_quick(run: ShippedRun) -> bool:
-    """Whether a run belongs to its data set's CI-sized default sweep (``SweepConfig.default(…, quick=True)``)."""
+    """Whether a run belongs to its data set's CI-sized default sweep (``SweepConfig.default(…, quick=True)``).
+
+    Its config, the two stored sweep fields and its snapshots must all be the preset's.
+    """
     if run.problem is not None:
         return False
     try:
         quick = SweepConfig.default(run.dataset, quick=True)
     except ValueError:
         return False
-    return (run.eval_last, run.n_stored_samples) == (quick.eval_last, quick.n_stored_samples) \
-        and run.config in quick.members()
+    return (run.eval_last, run.n_stored_samples, run.record.snapshots) == \
+        (quick.eval_last, quick.n_stored_samples, quick.snapshots) and run.config in quick.members()
 
 
 def find_shipped_runs(shipped_dir: str | Path | None = None, datasets: Sequence[str] | None = None,

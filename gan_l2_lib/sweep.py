@@ -59,6 +59,9 @@ RUN_KEY_VERSION = 1
 SCHEMA_VERSION = 2
 READABLE_SCHEMAS = (1, 2)
 DEFAULT_LAMBDAS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
+#: Snapshots the quick (CI-sized) default sweeps keep at every evaluation: points of 2-D data
+#: (with D's surface), images of digit sets (a 4 × 4 grid).
+QUICK_SNAPSHOTS = {"2d": 100, "images": 16}
 
 
 def shipped_results_dir() -> Path:
@@ -138,19 +141,23 @@ class SweepConfig:
 
         2-D mixtures: λ_G × λ_D ∈ {0, 1e-4, 1e-3, 1e-2, 1e-1}² × 3 seeds, batch 100.
         Image sets (the source article's networks, so far costlier): a 1-D sweep along
-        λ_G = λ_D ∈ {0, 1e-4, 1e-3, 1e-2} × 3 seeds. ``quick=True`` shrinks everything to CI size.
+        λ_G = λ_D ∈ {0, 1e-4, 1e-3, 1e-2} × 3 seeds. ``quick=True`` shrinks everything to CI size
+        and keeps snapshots at every evaluation (``QUICK_SNAPSHOTS``), so the λ lab can replay a
+        quick sweep; the full sweeps keep only their last evaluation.
         """
         if dataset in MIXTURE_NAMES:
             base = TrainConfig.preset(dataset, batch_size=100, steps=10_000, log_every=100,
                                       eval_every=1000, n_eval_samples=1000)
             if quick:
                 return cls(base.replace(steps=300, log_every=20, eval_every=100, n_eval_samples=500),
-                           lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=(0,), n_stored_samples=200)
+                           lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=(0,), n_stored_samples=200,
+                           snapshots=QUICK_SNAPSHOTS["2d"])
             return cls(base)
         base = TrainConfig.preset(dataset, steps=5000, log_every=50, eval_every=500, n_eval_samples=500)
         if quick:
             return cls(base.replace(steps=100, log_every=10, eval_every=50, n_eval_samples=100),
-                       lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=(0,), n_stored_samples=16, diagonal=True)
+                       lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=(0,), n_stored_samples=16, diagonal=True,
+                       snapshots=QUICK_SNAPSHOTS["images"])
         lams = (0.0, 1e-4, 1e-3, 1e-2)
         return cls(base, lambda_g=lams, lambda_d=lams, seeds=(0, 1, 2), n_stored_samples=64, diagonal=True)
 

@@ -2,15 +2,17 @@
 
 Nothing here computes a result of its own: the pictures come from ``live_figures`` (slider
 canvases) and ``plotting`` (the training dashboard), the configs from ``sweep``. Callbacks are
-plain methods that can be tested without a browser, and the λ lab's state rule is a pure
-function, ``resolve_lab_state``.
+plain methods that can be tested without a browser, and the λ lab's state rules are pure
+functions, ``resolve_lab_state`` (the run pickers) and ``resolve_replay_state`` (the time slider).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -282,6 +284,67 @@ def resolve_lab_state(current: dict, values: dict, results: dict,
     return new, switched
 
 
+#: Milliseconds between frames while the time slider plays (a redraw takes well under 100 ms).
+REPLAY_INTERVAL_MS = 400
+
+
+@dataclass(frozen=True)
+class ReplayState:
+    """What the λ lab's time slider shows; made by ``resolve_replay_state``.
+
+    Attributes:
+        n_frames: evaluations the slider steps through (values 0 … n_frames − 1); 0: no shown
+            run kept snapshots, so there is nothing to replay and the slider is disabled.
+        frame: the slider's value.
+        shown: column tag → the evaluation (index into its snapshots) its run shows, or None:
+            the run's end (a run without snapshots shows it at every time).
+        note: a short line for under the slider ("" when every shown run can be replayed).
+    """
+
+    n_frames: int
+    frame: int
+    shown: dict
+    note: str
+
+
+def resolve_replay_state(runs: dict, frame: int | None = None, n_frames_before: int = 0) -> ReplayState:
+    """The time slider's state rule: how far it reaches, where it stands, what each column shows.
+
+    The slider steps through evaluations and reaches as far as the shown run with the most
+    snapshots; a run with fewer shows its last one beyond its end, a run without snapshots
+    (an old record, or ``snapshots = 0``) its end at every time. When the runs change, a
+    slider at its end (or disabled until now) stays at the end, so a new pick first shows its
+    final state; elsewhere the slider keeps its place (clamped to the new length), so two
+    runs can be compared at the same time.
+
+    Args:
+        runs: column tag ("A", "B") → the ``sweep.RunRecord`` shown there.
+        frame: the slider's value now (None: at the end).
+        n_frames_before: the slider's length before this change (0: it was disabled).
+
+    Returns:
+        The ``ReplayState``.
+
+    Raises:
+        ValueError: if ``frame`` is not None or an integer >= 0, or ``n_frames_before`` not an
+            integer >= 0.
+    """
+    for name, value in (("frame", frame), ("n_frames_before", n_frames_before)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0):
+            raise ValueError(f"{name} must be an integer >= 0{' or None' * (name == 'frame')}, got {value!r}")
+    lengths = {tag: 0 if rec.snapshot_samples is None else len(rec.snapshot_samples) for tag, rec in runs.items()}
+    n = max(lengths.values(), default=0)
+    if n == 0:
+        who = "this run keeps" if len(runs) == 1 else "these runs keep"
+        return ReplayState(0, 0, dict.fromkeys(runs), f"{who} only its last evaluation: nothing to replay"
+                           if len(runs) == 1 else f"{who} only their last evaluation: nothing to replay")
+    frame = n - 1 if frame is None or frame >= n_frames_before - 1 else min(int(frame), n - 1)
+    shown = {tag: min(frame, length - 1) if length else None for tag, length in lengths.items()}
+    without = [tag for tag, length in lengths.items() if not length]
+    note = f"{' and '.join(without)} keeps only its last evaluation (shown at every time)" if without else ""
+    return ReplayState(n, frame, shown, note)
+
+
 def _lambda_stops(values) -> list[tuple[str, float]]:
     """Slider options for λ grid values: (label "0", "1e-4", …, value)."""
     return [(lambda_label(v), float(v)) for v in values]
@@ -302,6 +365,11 @@ class LambdaLab(_Controller):
     now" trains a (λ_G, λ_D) pair that is not in the grid through ``sweep.run_sweep`` (cached)
     and shows it in panel B.
 
+    The time slider and its play button replay training: for runs that kept snapshots
+    (``SweepConfig.snapshots``) both columns show the samples (and D's surface) of one
+    evaluation, with a cursor at its step on the curves (``resolve_replay_state`` holds its
+    rules). It is disabled, with a note, when neither run kept snapshots.
+
     The picture is a PNG in an ``ipywidgets.Image`` drawn by ``live_figures.LambdaLabFigure``
     from cached records only; nothing is trained on a slider move. Show it with
     ``display(lab.widget)``; ``lab.update(lambda_d=1e-2)`` moves a slider from code.
@@ -312,6 +380,8 @@ class LambdaLab(_Controller):
             ``sweep.default_sweep_cache_dir()``, when None).
         train_steps: steps of a trained point (None: the sweep's own).
         classifier: a ``classifier.TrainedClassifier`` for trained image runs (None: the default).
+        train_snapshots: samples (and for 2-D data, D's surface) a trained point keeps at every
+            evaluation, so it can be replayed (0: none; a sweep that keeps snapshots: its own).
         dpi: resolution of the picture.
         **initial: controls to set (see ``update``).
 
@@ -320,19 +390,23 @@ class LambdaLab(_Controller):
         controls: name → widget (``LAB_CONTROLS``: ``dataset``, ``lambda_g``, ``lambda_d``,
             ``seed``, ``lambda_g_b``, ``lambda_d_b``, ``seed_b``, ``panel_b``).
         train_controls: ``lambda_g``, ``lambda_d`` (``FloatText``), ``button``, ``status``.
+        time_controls: ``play`` (``Play``, linked in the browser to) ``frame`` (the time
+            slider, an ``IntSlider`` over evaluations), ``note`` (``HTML``: where it stands).
+        replay: the time slider's ``ReplayState`` as last drawn.
         trained: data-set name → {label: ``RunRecord``} of the runs trained here.
         image: the ``ipywidgets.Image``; widget: the whole dashboard (display this).
         figure: the matplotlib figure drawn into (one per data set).
         timings: seconds of every redraw so far.
-        cache_dir, train_steps, classifier: as given.
+        cache_dir, train_steps, classifier, train_snapshots: as given.
 
     Raises:
-        ValueError: for empty ``results``, a value that is no ``SweepResult`` with records, or
-            ``train_steps`` that is not a positive integer or None.
+        ValueError: for empty ``results``, a value that is no ``SweepResult`` with records,
+            ``train_steps`` that is not a positive integer or None, or ``train_snapshots`` that
+            is not an integer >= 0.
     """
 
     def __init__(self, results: dict, cache_dir=None, train_steps: int | None = None, classifier=None,
-                 dpi: int = 72, **initial) -> None:
+                 train_snapshots: int = 100, dpi: int = 72, **initial) -> None:
         if not results:
             raise ValueError("results is empty: pass at least one data set's SweepResult")
         for name, res in results.items():
@@ -341,17 +415,22 @@ class LambdaLab(_Controller):
         if train_steps is not None and (isinstance(train_steps, bool) or not isinstance(train_steps, int)
                                         or train_steps < 1):
             raise ValueError(f"train_steps must be a positive integer or None, got {train_steps!r}")
+        if isinstance(train_snapshots, bool) or not isinstance(train_snapshots, int) or train_snapshots < 0:
+            raise ValueError(f"train_snapshots must be an integer >= 0, got {train_snapshots!r}")
         self.results = dict(results)
         self.cache_dir, self.train_steps, self.classifier = cache_dir, train_steps, classifier
+        self.train_snapshots = train_snapshots
         self.trained: dict[str, dict] = {name: {} for name in self.results}
         self.timings: list[float] = []
         first = next(iter(self.results))
         self.controls = self._make_controls(self.results[first].config, first)
         self.train_controls = self._make_train_controls()
+        self.time_controls = self._make_time_controls()
+        self.replay = ReplayState(0, 0, {}, "")
         self.image = widgets.Image(format="png")
         # one figure per data set: switching back finds its background already drawn
         self._canvases = {name: LambdaLabFigure(dpi=dpi) for name in self.results}
-        c, t = self.controls, self.train_controls
+        c, t, r = self.controls, self.train_controls, self.time_controls
         a_box = widgets.VBox([widgets.HTML(f"<b style='color:{LAB_COLORS['A']}'>Setting A</b> (red)"),
                               c["lambda_g"], c["lambda_d"], c["seed"]])
         b_box = widgets.VBox([widgets.HTML(f"<b style='color:{LAB_COLORS['B']}'>Setting B</b> (blue)"),
@@ -359,11 +438,15 @@ class LambdaLab(_Controller):
         self.widget = widgets.VBox([
             c["dataset"], widgets.HBox([a_box, b_box]),
             widgets.HBox([t["lambda_g"], t["lambda_d"], t["button"], t["status"]]),
+            widgets.HBox([r["play"], r["frame"], r["note"]]),
             self.image,
         ])
         for name, control in self.controls.items():
             control.observe(lambda change, name=name: self._on_change(name, change), names="value")
         t["button"].on_click(self._on_train_click)
+        # the play button moves the slider in the browser; the slider's moves reach the kernel
+        widgets.jslink((r["play"], "value"), (r["frame"], "value"))
+        r["frame"].observe(self._on_frame, names="value")
         start_ds = initial.get("dataset", first)
         defaults = self._default_b(start_ds) if start_ds in self.results else {}
         self.update(**(defaults | initial))
@@ -406,6 +489,18 @@ class LambdaLab(_Controller):
                                      tooltip="train (λ_G, λ_D) with seed (B) and show it in panel B",
                                      layout=widgets.Layout(width="190px")),
             "status": widgets.HTML(value=""),
+        }
+
+    @staticmethod
+    def _make_time_controls() -> dict:
+        """The replay row: a play button linked to the time slider, and a note on where it stands."""
+        return {
+            "play": widgets.Play(value=0, min=0, max=0, step=1, interval=REPLAY_INTERVAL_MS, disabled=True,
+                                 show_repeat=False, tooltip="replay training: step through the evaluations"),
+            "frame": widgets.IntSlider(value=0, min=0, max=0, description="training time", readout=False,
+                                       disabled=True, continuous_update=True,
+                                       style={"description_width": "initial"}, layout=widgets.Layout(width="360px")),
+            "note": widgets.HTML(value=""),
         }
 
     def _default_b(self, dataset: str) -> dict:
@@ -470,6 +565,48 @@ class LambdaLab(_Controller):
         except ValueError as err:  # cannot happen from the widgets' own options; shown, not raised
             self.train_controls["status"].value = _error_html(err)
 
+    def show_frame(self, frame: int) -> bytes:
+        """Move the time slider to evaluation ``frame`` and redraw; what the slider and play button do.
+
+        Args:
+            frame: an evaluation index in [0, ``replay.n_frames``).
+
+        Returns:
+            The new PNG bytes (also in ``self.image.value``).
+
+        Raises:
+            ValueError: when there is nothing to replay, or ``frame`` is outside the slider.
+        """
+        n = self.replay.n_frames
+        if n == 0:
+            raise ValueError(f"nothing to replay: {self.replay.note}")
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
+            raise ValueError(f"frame must be an integer in [0, {n}), got {frame!r}")
+        with self._held():
+            self.time_controls["frame"].value = int(frame)
+        return self._redraw()
+
+    def _on_frame(self, _change) -> None:
+        if not self._holding:
+            self._redraw()
+
+    def _set_time_controls(self, state: ReplayState, steps: dict) -> None:
+        """Show ``state`` on the replay row (without redrawing); ``steps``: tag → the step it shows."""
+        r = self.time_controls
+        with self._held():
+            for control in (r["play"], r["frame"]):
+                control.max = max(state.n_frames - 1, 0)  # max first: the value may need the room
+                control.value = state.frame
+                control.disabled = state.n_frames == 0
+            if state.n_frames == 0:
+                r["play"].playing = False
+                r["note"].value = f"<i style='color:#666'>{html.escape(state.note)}</i>"
+            else:
+                at = ", ".join(f"{tag}: step {step:,}" for tag, step in steps.items() if step is not None)
+                extra = f" · <i style='color:#666'>{html.escape(state.note)}</i>" if state.note else ""
+                r["note"].value = f"evaluation {state.frame + 1} of {state.n_frames} ({at}){extra}"
+        self.replay = state
+
     def _redraw(self) -> bytes:
         start = time.perf_counter()
         v = self.values()
@@ -480,7 +617,12 @@ class LambdaLab(_Controller):
         else:
             rec_b = self.trained[v["dataset"]][v["panel_b"]]
             tag_b = f"B (trained here, {rec_b.config.steps:,} steps)"
-        self._canvas.draw(res, rec_a, rec_b, ("A", tag_b), extra=self.trained[v["dataset"]].values())
+        runs = {"A": rec_a, "B": rec_b}
+        state = resolve_replay_state(runs, self.time_controls["frame"].value, self.replay.n_frames)
+        self._set_time_controls(state, {tag: None if k is None else int(runs[tag].eval_steps[k])
+                                        for tag, k in state.shown.items()})
+        self._canvas.draw(res, rec_a, rec_b, ("A", tag_b), extra=self.trained[v["dataset"]].values(),
+                          frames=state.shown)
         png = self._canvas.to_png()
         self.image.value = png
         self.timings.append(time.perf_counter() - start)
@@ -493,8 +635,8 @@ class LambdaLab(_Controller):
         """Train one (λ_G, λ_D) run on the selected data set (or load it from the cache), show it in B.
 
         The run is ``sweep.point_sweep`` of the selected sweep (its base config, ``steps``
-        long, intervals scaled to keep their number), cached in ``cache_dir`` by
-        ``sweep.run_sweep``.
+        long, intervals scaled to keep their number, with ``train_snapshots`` snapshots if the
+        sweep keeps none), cached in ``cache_dir`` by ``sweep.run_sweep``.
 
         Args:
             lambda_g, lambda_d: the penalties, ≥ 0 (any value, not only grid values).
@@ -511,6 +653,8 @@ class LambdaLab(_Controller):
         seed = self.controls["seed_b"].value if seed is None else seed
         steps = steps if steps is not None else self.train_steps
         sweep = point_sweep(self.result.config, lambda_g, lambda_d, seed, steps)
+        if self.train_snapshots and not sweep.snapshots:  # a run trained here can be replayed
+            sweep = dataclasses.replace(sweep, snapshots=self.train_snapshots)
         rec = run_sweep(sweep, self.cache_dir, progress=progress, classifier=self.classifier).records[0]
         ds = self.controls["dataset"].value
         label = (f"trained here: λ_G = {lambda_label(sweep.lambda_g[0])}, λ_D = {lambda_label(sweep.lambda_d[0])}, "

@@ -44,6 +44,25 @@ def lab_sweeps(tmp_path_factory):
     return {"ring8": ring, "digits8": digits}, root, clf
 
 
+@pytest.fixture(scope="session")
+def replay_sweeps(lab_sweeps):
+    """Tiny sweeps that keep snapshots (replayable): ring8 λ_D ∈ {0, 1e-2} with 4 evaluations
+    of 16 points and D's surface, digits8 on a 2-point diagonal with 3 evaluations of 9 images.
+
+    Returns ``{"ring8": SweepResult, "digits8": SweepResult}`` (``lab_sweeps``' runs keep none:
+    they stand for records of the old format).
+    """
+    _, root, clf = lab_sweeps
+    base = TrainConfig.preset("ring8", steps=40, batch_size=32, log_every=5, eval_every=10, n_eval_samples=64)
+    ring = run_sweep(SweepConfig(base, lambda_g=(0.0,), lambda_d=(0.0, 1e-2), seeds=(0,), n_stored_samples=64,
+                                 snapshots=16), root / "replay", progress=False)
+    img_base = TrainConfig.preset("digits8", steps=6, log_every=2, eval_every=2, n_eval_samples=20, latent_dim=8)
+    digits = run_sweep(SweepConfig(img_base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=(0,),
+                                   n_stored_samples=16, diagonal=True, snapshots=9),
+                       root / "replay", progress=False, classifier=clf)
+    return {"ring8": ring, "digits8": digits}
+
+
 #: ~1 s of training on an idle CPU, ≈ 0.9 held-out accuracy
 TINY_CLASSIFIER = ClassifierConfig.preset("digits8", epochs=3, width=8, feature_dim=32, lr=1e-2)
 

@@ -1,5 +1,6 @@
 """The command line: ``sweep`` (the table, the exit status, resuming after kill -9) and ``reproduce``."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -49,9 +50,8 @@ def test_kill_9_mid_sweep_then_resume(tmp_path):
     assert 2 <= len(kept) < 8, "the sweep should be killed part-way (8 runs in all)"
     for f in kept:
         load_record(f)  # every file left behind is complete
-    sweep = SweepConfig.default("ring8", quick=True)
-    sweep = SweepConfig(sweep.base.replace(steps=150), sweep.lambda_g, sweep.lambda_d, (0, 1),
-                        sweep.eval_last, sweep.n_stored_samples)
+    sweep = SweepConfig.default("ring8", quick=True)  # what the command ran: the quick preset (with its snapshots)
+    sweep = dataclasses.replace(sweep, base=sweep.base.replace(steps=150), seeds=(0, 1))
     resumed = run_sweep(sweep, tmp_path, progress=False, max_batch=1)
     assert resumed.trained == 8 - len(kept)
     assert len(list(folder.glob("*.npz"))) == 8

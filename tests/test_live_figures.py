@@ -68,6 +68,36 @@ def test_lambda_lab_blitted_frame_equals_a_full_draw(lab_sweeps):
     assert np.abs(blitted.astype(int) - full.astype(int)).mean() < 0.5
 
 
+def test_lambda_lab_replay_frames_blit_like_a_full_draw(replay_sweeps):
+    """Time moves redraw both columns from the snapshots; the picture equals a full redraw."""
+    ring = replay_sweeps["ring8"]
+    a, b = ring.record(0.0, 0.0, 0), ring.record(0.0, 1e-2, 0)
+    fig = LambdaLabFigure()
+    pngs = []
+    for frames in ({}, {"A": 0, "B": 0}, {"A": 2, "B": 1}, {"A": 3}):
+        regions = fig._regions
+        fig.draw(ring, a, b, frames=frames)
+        pngs.append(fig.to_png())
+    assert fig._regions is regions and len(set(pngs)) == 4
+    assert fig._shown["A"][2] == 3 and fig._shown["B"][2] is None  # B back at its end
+    blitted, full = _redrawn_in_full(fig.figure)
+    assert np.abs(blitted.astype(int) - full.astype(int)).mean() < 0.5
+
+
+@pytest.mark.parametrize("frames, match", [
+    ({"A": 4}, r"frame of run A must be None or an evaluation in \[0, 4\)"),
+    ({"B": -1}, r"frame of run B must be None or an evaluation in \[0, 4\)"),
+    ({"A": 1.0}, "frame of run A must be None"),
+])
+def test_lambda_lab_figure_rejects_a_frame_the_run_does_not_have(replay_sweeps, lab_sweeps, frames, match):
+    ring = replay_sweeps["ring8"]
+    with pytest.raises(ValueError, match=match):
+        LambdaLabFigure().draw(ring, ring.records[0], ring.records[1], frames=frames)
+    old = lab_sweeps[0]["ring8"]  # no snapshots: only its end
+    with pytest.raises(ValueError, match=r"frame of run A must be None or an evaluation in \[0, 0\)"):
+        LambdaLabFigure().draw(old, old.records[0], old.records[1], frames={"A": 0})
+
+
 def test_lambda_lab_figure_rejects_a_run_of_another_data_set(lab_sweeps):
     results = lab_sweeps[0]
     ring, digits = results["ring8"], results["digits8"]

@@ -359,3 +359,59 @@ def test_effects_of_another_metric_or_grid_are_rejected(lab_sweeps):
             "modes_covered": _hand_made_effects(ring, "modes_covered", [["neutral"] * 2] * 2)})
     with pytest.raises(ValueError, match=r"effects given for metrics not on the maps: \['modes_covered'\]"):
         plotting.plot_metric_maps(ring, metrics=["diverged"], effects={"modes_covered": good})
+
+
+# --- training replay ---------------------------------------------------------------------------
+
+
+def test_save_replay_gif_writes_one_frame_per_evaluation(replay_sweeps, tmp_path):
+    from PIL import Image
+
+    for name in ("ring8", "digits8"):
+        rec = replay_sweeps[name].records[-1]
+        n_frames = len(rec.eval_steps)
+        path = plotting.save_replay_gif(rec, tmp_path / f"{name}.gif", fps=5)
+        with Image.open(path) as gif:
+            assert gif.format == "GIF" and gif.n_frames == n_frames == len(rec.snapshot_samples)
+            gif.seek(0)
+            first = np.asarray(gif.convert("RGB"))
+            gif.seek(n_frames - 1)
+            last = np.asarray(gif.convert("RGB"))
+            assert gif.info["duration"] == 200  # 5 frames per second
+        assert np.any(first != last)
+    assert plt.get_fignums() == []  # the GIF's figure is not pyplot's: nothing shows up under a cell
+
+
+def test_plot_replay_frame_draws_the_snapshot_it_is_asked_for(replay_sweeps):
+    rec = replay_sweeps["ring8"].record(0.0, 0.0, 0)
+    fig = plotting.plot_replay_frame(rec, 1)
+    ax_s, ax_d, ax_c = fig.axes[:3]
+    torch.testing.assert_close(np.asarray(ax_s.collections[0].get_offsets()), rec.snapshot_samples[1],
+                               check_dtype=False)
+    torch.testing.assert_close(np.asarray(ax_d.images[0].get_array()), rec.snapshot_surfaces[1])
+    step = int(rec.eval_steps[1])
+    assert f"step {step:,} of {rec.config.steps:,}" in fig._suptitle.get_text()
+    assert list(ax_c.lines[1].get_xdata()) == [step, step]  # the cursor on the mode-count curve
+    for ax in (ax_s, ax_d, ax_c):
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+    digits = replay_sweeps["digits8"].records[0]
+    fig = plotting.plot_replay_frame(digits, -1)  # the last evaluation
+    n_show, ncol = plotting.square_grid_size(digits.snapshot_samples.shape[1])
+    torch.testing.assert_close(np.asarray(fig.axes[0].images[0].get_array()),
+                               plotting.image_grid_array(digits.snapshot_samples[-1], n_show, ncol))
+
+
+def test_replay_rejects_runs_without_snapshots_and_bad_arguments(lab_sweeps, replay_sweeps, tmp_path):
+    old = lab_sweeps[0]["ring8"].records[0]  # written without snapshots
+    with pytest.raises(ValueError, match="keeps only its last evaluation"):
+        plotting.plot_replay_frame(old)
+    with pytest.raises(ValueError, match="keeps only its last evaluation"):
+        plotting.save_replay_gif(old, tmp_path / "x.gif")
+    rec = replay_sweeps["ring8"].records[0]
+    for frame in (4, -5, 1.0):
+        with pytest.raises(ValueError, match=r"frame must be an integer in \[-4, 4\)"):
+            plotting.plot_replay_frame(rec, frame)
+    for fps in (0, -1.0, float("nan"), True):
+        with pytest.raises(ValueError, match="fps must be a positive number"):
+            plotting.save_replay_gif(rec, tmp_path / "x.gif", fps=fps)
+    assert not (tmp_path / "x.gif").exists()

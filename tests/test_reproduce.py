@@ -85,9 +85,11 @@ def test_unreproducible_and_unreadable_files_are_reported(tiny_shipped):
     assert runs[paths[2]].problem is None and (runs[paths[2]].eval_last, runs[paths[2]].n_stored_samples) == (3, 50)
 
 
-def _fake_run(cfg: TrainConfig, eval_last: int = 3, n_stored: int = 50, problem: str | None = None) -> ShippedRun:
+def _fake_run(cfg: TrainConfig, eval_last: int = 3, n_stored: int = 50, problem: str | None = None,
+              snapshots: int = 0) -> ShippedRun:
     empty = np.zeros(0)
-    rec = RunRecord(cfg, "k", empty, {}, empty, {}, np.zeros((0, 2)), None, None, {}, False, None, 0.0)
+    rec = RunRecord(cfg, "k", empty, {}, empty, {}, np.zeros((0, 2)), None, None, {}, False, None, 0.0,
+                    snapshots=snapshots)
     return ShippedRun(Path(f"/nowhere/{cfg.dataset}/{cfg.lambda_g}_{cfg.lambda_d}_{cfg.seed}.npz"), cfg.dataset,
                       rec, eval_last, n_stored, problem)
 
@@ -115,10 +117,13 @@ def test_grouping():
 
 def test_estimate_and_quick_selection():
     quick = SweepConfig.default("ring8", quick=True)
-    runs = [_fake_run(m, quick.eval_last, quick.n_stored_samples) for m in quick.members()]
+    fields = dict(eval_last=quick.eval_last, n_stored=quick.n_stored_samples, snapshots=quick.snapshots)
+    runs = [_fake_run(m, **fields) for m in quick.members()]
     assert all(is_quick(r) for r in runs)
-    assert not is_quick(_fake_run(quick.members()[0], quick.eval_last + 1, quick.n_stored_samples))
-    assert not is_quick(_fake_run(quick.members()[0].replace(steps=301), quick.eval_last, quick.n_stored_samples))
+    assert quick.snapshots > 0  # the quick preset keeps snapshots: a run without them is an older one
+    assert not is_quick(_fake_run(quick.members()[0], **(fields | {"snapshots": 0})))
+    assert not is_quick(_fake_run(quick.members()[0], **(fields | {"eval_last": quick.eval_last + 1})))
+    assert not is_quick(_fake_run(quick.members()[0].replace(steps=301), **fields))
     est = estimate_seconds(group_runs(runs))
     assert est["ring8"] == pytest.approx(300 * max(4 / rp.CPU_MEMBER_STEPS_PER_S["ring8"], rp.CPU_MIN_STEP_S))
     full = SweepConfig.default("ring8")  # 75 members: the measured large-batch rate

@@ -5,7 +5,9 @@ from __future__ import annotations
 import statistics
 import time
 
+import numpy as np
 import pytest
+from torch.testing import assert_close
 
 from gan_l2_lib import widgets
 
@@ -329,3 +331,138 @@ def test_lambda_lab_draws_the_shipped_stacked_mnist_sweep(tmp_path):
     png = lab.update(lambda_g=1e-2, lambda_d=1e-2, seed=1)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and lab.image.value == png
     assert lab.update(lambda_g=0.0, lambda_d=0.0) != png  # another run, another picture
+
+
+# the λ lab's time slider (training replay): its state rule on stand-in records, then the widgets
+
+
+def _snaps(n_frames: int | None):
+    """A stand-in record: the rule reads only ``snapshot_samples`` (None: an old-format record)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(snapshot_samples=None if n_frames is None else np.zeros((n_frames, 3, 2)))
+
+
+def test_resolve_replay_state_reaches_the_longest_run_and_starts_at_the_end():
+    state = widgets.resolve_replay_state({"A": _snaps(5), "B": _snaps(3)})
+    assert (state.n_frames, state.frame, state.note) == (5, 4, "")
+    assert state.shown == {"A": 4, "B": 2}  # the shorter run shows its last evaluation beyond its end
+    moved = widgets.resolve_replay_state({"A": _snaps(5), "B": _snaps(3)}, frame=1, n_frames_before=5)
+    assert (moved.frame, moved.shown) == (1, {"A": 1, "B": 1})
+
+
+def test_resolve_replay_state_keeps_its_place_or_its_end_when_the_runs_change():
+    runs = {"A": _snaps(8), "B": _snaps(8)}
+    assert widgets.resolve_replay_state(runs, frame=4, n_frames_before=5).frame == 7  # was at the end: stays there
+    assert widgets.resolve_replay_state(runs, frame=2, n_frames_before=5).frame == 2  # elsewhere: keeps its place
+    short = {"A": _snaps(3), "B": _snaps(3)}
+    assert widgets.resolve_replay_state(short, frame=6, n_frames_before=8).frame == 2  # clamped
+    assert widgets.resolve_replay_state(runs, frame=0, n_frames_before=0).frame == 7  # was disabled: the end
+
+
+def test_resolve_replay_state_without_snapshots_disables_the_slider_with_a_note():
+    state = widgets.resolve_replay_state({"A": _snaps(None), "B": _snaps(None)}, frame=3, n_frames_before=9)
+    assert (state.n_frames, state.frame, state.shown) == (0, 0, {"A": None, "B": None})
+    assert state.note == "these runs keep only their last evaluation: nothing to replay"
+    alone = widgets.resolve_replay_state({"A": _snaps(None)})
+    assert alone.note == "this run keeps only its last evaluation: nothing to replay"
+    mixed = widgets.resolve_replay_state({"A": _snaps(None), "B": _snaps(4)})
+    assert mixed.n_frames == 4 and mixed.shown == {"A": None, "B": 3}
+    assert mixed.note.startswith("A keeps only its last evaluation")
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"frame": -1}, "frame must be an integer >= 0 or None"),
+    ({"frame": True}, "frame must be an integer >= 0 or None"),
+    ({"frame": 1.5}, "frame must be an integer >= 0 or None"),
+    ({"n_frames_before": -2}, "n_frames_before must be an integer >= 0"),
+])
+def test_resolve_replay_state_rejects_bad_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        widgets.resolve_replay_state({"A": _snaps(3)}, **kwargs)
+
+
+def test_lambda_lab_time_slider_redraws_the_frame_of_both_runs(replay_sweeps, tmp_path):
+    ring = replay_sweeps["ring8"]
+    lab = widgets.LambdaLab({"ring8": ring}, cache_dir=tmp_path, lambda_d_b=1e-2)
+    r, n = lab.time_controls, len(ring.records[0].eval_steps)
+    assert n == 4 and lab.replay.n_frames == n and not r["frame"].disabled and not r["play"].disabled
+    assert (r["frame"].max, r["frame"].value, r["play"].max) == (n - 1, n - 1, n - 1)  # starts at the end
+    runs = {"A": ring.record(0.0, 0.0, 0), "B": ring.record(0.0, 1e-2, 0)}
+    pngs = {bytes(lab.image.value)}
+    for k in (1, 0, 2):
+        r["frame"].value = k  # what the browser does (the play button moves the slider there)
+        pngs.add(bytes(lab.image.value))
+        for tag, rec in runs.items():
+            col = lab._canvas._cols[tag]
+            assert_close(np.asarray(col["scatter"].get_offsets()), rec.snapshot_samples[k], check_dtype=False)
+            assert_close(np.asarray(col["surface"].get_array()), rec.snapshot_surfaces[k])
+            step = int(rec.eval_steps[k])
+            assert all(line.get_visible() and list(line.get_xdata()) == [step, step] for line in col["cursor"])
+            assert f"at step {step:,} of 40" in col["title"].get_text()
+        assert lab.replay.frame == k and f"evaluation {k + 1} of {n}" in r["note"].value
+    assert len(pngs) == 4  # every frame is another picture
+    assert lab.show_frame(3) == bytes(lab.image.value) and r["frame"].value == 3
+    for bad in (4, -1, True):
+        with pytest.raises(ValueError, match=r"frame must be an integer in \[0, 4\)"):
+            lab.show_frame(bad)
+
+
+def test_lambda_lab_time_slider_keeps_its_place_when_a_run_changes(replay_sweeps, tmp_path):
+    ring = replay_sweeps["ring8"]
+    lab = widgets.LambdaLab({"ring8": ring}, cache_dir=tmp_path)
+    lab.show_frame(1)
+    lab.update(lambda_d=1e-2)  # A moves to another run: the same time of the new run
+    col = lab._canvas._cols["A"]
+    assert_close(np.asarray(col["scatter"].get_offsets()), ring.record(0.0, 1e-2, 0).snapshot_samples[1], check_dtype=False)
+    assert lab.time_controls["frame"].value == 1
+
+
+def test_lambda_lab_replays_image_runs_as_a_sample_grid(replay_sweeps, tmp_path):
+    from gan_l2_lib.plotting import image_grid_array, square_grid_size
+
+    digits = replay_sweeps["digits8"]
+    lab = widgets.LambdaLab({"digits8": digits}, cache_dir=tmp_path)
+    rec = digits.record(0.0, 0.0, 0)
+    assert lab.replay.n_frames == len(rec.eval_steps) == 3 and rec.snapshot_samples.shape[1] == 9
+    for k in (0, 1):
+        lab.time_controls["frame"].value = k
+        n_show, ncol = square_grid_size(9)
+        expected = image_grid_array(rec.snapshot_samples[k], n_show, ncol)  # 3 × 3 fixed-noise images
+        assert_close(np.asarray(lab._canvas._cols["A"]["grid"].get_array()), expected)
+    assert not np.array_equal(image_grid_array(rec.snapshot_samples[0], 9, 3),
+                              image_grid_array(rec.snapshot_samples[1], 9, 3))  # G moved between them
+
+
+def test_lambda_lab_without_snapshots_disables_the_time_slider_with_a_note(lab):
+    r = lab.time_controls
+    assert r["frame"].disabled and r["play"].disabled and lab.replay.n_frames == 0
+    assert "keep only their last evaluation" in r["note"].value
+    assert not any(line.get_visible() for tag in "AB" for line in lab._canvas._cols[tag]["cursor"])
+    with pytest.raises(ValueError, match="nothing to replay"):
+        lab.show_frame(0)
+    rec = lab.train_point(0.0, 3e-3)  # a point trained here keeps snapshots: B replays, A keeps its end
+    assert rec.snapshots == 100 and rec.snapshot_samples.shape == (len(rec.eval_steps), 64, 2)
+    assert lab.replay.n_frames == len(rec.eval_steps) and not r["frame"].disabled
+    assert "A keeps only its last evaluation" in r["note"].value
+    lab.show_frame(0)
+    cols = lab._canvas._cols
+    assert_close(np.asarray(cols["B"]["scatter"].get_offsets()), rec.snapshot_samples[0], check_dtype=False)
+    assert_close(np.asarray(cols["A"]["scatter"].get_offsets()), lab.result.record(0.0, 0.0, 0).samples, check_dtype=False)
+
+
+def test_lambda_lab_time_slider_redraw_is_fast(replay_sweeps, tmp_path):
+    lab = widgets.LambdaLab(replay_sweeps, cache_dir=tmp_path, lambda_d_b=1e-2)
+    times = []
+    for k in range(20):
+        start = time.perf_counter()
+        lab.time_controls["frame"].value = (k + 1) % lab.replay.n_frames  # a new time index each call
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    print(f"λ lab time-slider redraw: median {1000 * median:.0f} ms over {len(times)} calls")
+    assert median < 0.5  # target < 100 ms; loose for CI runners
+
+
+def test_lambda_lab_rejects_bad_train_snapshots(lab_sweeps):
+    with pytest.raises(ValueError, match="train_snapshots must be an integer >= 0"):
+        widgets.LambdaLab(lab_sweeps[0], train_snapshots=-1)

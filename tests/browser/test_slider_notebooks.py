@@ -3,8 +3,10 @@
 For each notebook in ``SLIDER_NOTEBOOKS``: open it (the kernel must start with no "Select
 Kernel" dialog), run all cells from the Run menu in quick mode, wait for the widgets, move the
 λ_D and then the λ_G slider with the keyboard, and check that the figure's image data changed
-each time, that no cell shows an error, and that nothing asks for input. A screenshot of every
-step goes to ``test-artifacts/browser/<notebook>/``.
+each time, that no cell shows an error, and that nothing asks for input. In the notebooks of
+``REPLAY_NOTEBOOKS`` then press the training replay's play button and check that the figure
+changes at least ``REPLAY_CHANGES`` times while it plays. A screenshot of every step goes to
+``test-artifacts/browser/<notebook>/``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ pytestmark = pytest.mark.browser
 
 #: Notebooks whose λ_D / λ_G sliders redraw an ``ipywidgets.Image``.
 SLIDER_NOTEBOOKS = ["03_dirac_gan_stability.ipynb", "05_lambda_lab.ipynb"]
+#: Notebooks whose λ lab has a training replay (a play button linked to a time slider) to press.
+REPLAY_NOTEBOOKS = {"05_lambda_lab.ipynb"}
+REPLAY_CHANGES = 2  # the figure must change at least this often while the replay plays
+REPLAY_TIMEOUT_S = 60
 #: Notebooks allowed to be missing for now (skipped as "not written yet"); remove an entry
 #: as soon as the notebook is committed, so that losing it fails the suite.
 NOT_WRITTEN_YET: set[str] = set()
@@ -231,6 +237,13 @@ def test_sliders_redraw_the_figure(notebook, lab_server, chromium):
         assert not errors, "cells show errors after the slider moves:\n" + "\n---\n".join(errors)
         _assert_nothing_asks(page, "after the slider moves")
         timings["sliders"] = time.monotonic() - t0 - timings["open"] - timings["run_all"]
+
+        # --- the training replay: press play, watch the picture change ----------------------
+        if notebook in REPLAY_NOTEBOOKS:
+            _press_play_and_watch(page, box, img, shots, notebook)
+            errors = _error_outputs(page)
+            assert not errors, "cells show errors after the replay:\n" + "\n---\n".join(errors)
+            timings["replay"] = time.monotonic() - t0 - sum(timings.values())
         print(f"{notebook}: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
         assert not outside, f"requests outside localhost: {outside}"
     except BaseException:  # pytest.fail raises a BaseException
@@ -239,6 +252,33 @@ def test_sliders_redraw_the_figure(notebook, lab_server, chromium):
     finally:
         (shots / "console-errors.txt").write_text("\n".join(console_errors))
         context.close()
+
+
+def _press_play_and_watch(page, box, img, shots: Path, notebook: str) -> None:
+    """Press the replay's play button; the picture must change ``REPLAY_CHANGES`` times (pixels, not only bytes)."""
+    play = box.locator(".widget-play button").first  # play/pause, then stop
+    assert play.count() == 1, "no play button in the λ lab"
+    assert play.is_enabled(), "the play button is disabled: no shown run kept snapshots"
+    pixels, src = _image_pixels(img), img.get_attribute("src")
+    play.click()
+    changes, deadline = 0, time.monotonic() + REPLAY_TIMEOUT_S
+    while changes < REPLAY_CHANGES and time.monotonic() < deadline:
+        time.sleep(0.1)
+        now_src = img.get_attribute("src")
+        if now_src == src:
+            continue
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+        new_pixels, src = _image_pixels(img), now_src
+        if _changed_fraction(pixels, new_pixels) > 0.001:
+            changes += 1
+            box.screenshot(path=shots / f"06_replay_{changes}.png")
+            pixels = new_pixels
+    print(f"{notebook}: replay changed the figure {changes} times")
+    assert changes >= REPLAY_CHANGES, \
+        f"pressing play changed the figure {changes} times in {REPLAY_TIMEOUT_S} s (expected >= {REPLAY_CHANGES})"
+    if "fa-pause" in (play.locator("i").get_attribute("class") or ""):
+        play.click()  # still playing: pause
+    _wait_until_stable(page, img)
 
 
 def _wait_until_stable(page, img, quiet_s: float = 1.0) -> None:
