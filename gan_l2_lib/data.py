@@ -43,6 +43,8 @@ class DatasetFacts:
             ``"triple"``).
         classifier: the ``classifier.ClassifierConfig`` preset that scores its samples, or
             None where no classifier is needed (the mixtures).
+        has_held_out: real images its GAN never sees exist (``held_out_images``): the sets
+            of ``SPLIT_NAMES``.
     """
 
     name: str
@@ -50,6 +52,7 @@ class DatasetFacts:
     n_modes: int
     mode_word: str
     classifier: str | None
+    has_held_out: bool = False
 
     @property
     def is_2d(self) -> bool:
@@ -76,8 +79,8 @@ DATASET_FACTS = {
     "stacked_mnist": DatasetFacts("stacked_mnist", "stacked", 1000, "triple", "mnist5k"),
     # scored by the mnist5k classifier, which saw every mnist5k image (the held-out ones too)
     # while the GAN did not: it reads digits, it does not judge novelty
-    "mnist5k_train4k": DatasetFacts("mnist5k_train4k", "digits", 10, "class", "mnist5k"),
-    "mnist5k_train1k": DatasetFacts("mnist5k_train1k", "digits", 10, "class", "mnist5k"),
+    "mnist5k_train4k": DatasetFacts("mnist5k_train4k", "digits", 10, "class", "mnist5k", has_held_out=True),
+    "mnist5k_train1k": DatasetFacts("mnist5k_train1k", "digits", 10, "class", "mnist5k", has_held_out=True),
 }
 
 
