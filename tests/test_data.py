@@ -193,3 +193,9 @@ def test_split_bad_names():
         split_indices("digits8")
     with pytest.raises(ValueError, match="class 0 has 3 images"):
         split_indices("mnist5k_train1k", torch.zeros(3, dtype=torch.int64))
+
+
+def test_mnist5k_is_read_once_but_each_load_gets_its_own_tensors(mnist5k):
+    first = load_images("mnist5k")
+    first.images.add_(1.0)  # a caller changing its copy does not reach the next load
+    assert_close(load_images("mnist5k").images, mnist5k.images)
