@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from .checks import int_at_least, positive_int
+from .classifier import classifier_features
 from .data import DatasetFacts, ImageDataset, Mixture, dataset_facts, held_out_images
 from .metrics import (
     CONFIDENT,
@@ -129,6 +130,9 @@ _METRIC_LIST = (
     # ≈ 0 for fresh samples; ≪ 0 copying, > 0 samples farther from the data than new data is
     Metric("copying_z", "data-copying Z_U", "Z_U of nn distances to training, samples vs held-out (≪ 0: copying)",
            None, ("digits",), "data", "short", held_out=True),
+    Metric("copying_z_features", "data-copying Z_U (features)",
+           "Z_U in the digit classifier's feature space (≪ 0: copying)", None, ("digits",), "data", "short",
+           held_out=True),
     Metric("copying_median_ratio", "nn distance ratio",
            "median nn distance to training, samples / held-out (0: copies, 1: as new data)", None,
            ("digits",), "data", "short", held_out=True),
@@ -289,6 +293,12 @@ def _overfitting_curves(hist: History, data: ImageDataset, classifier) -> dict[s
     if classifier is not None:
         curves["frechet_distance_held_out"] = np.array([classifier_frechet_distance(x, held, classifier)
                                                         for x in hist.samples])
+        # the same test where the classifier looks: two images of one digit in different
+        # strokes are far apart in pixels but near in its features
+        with torch.no_grad():
+            f_train, f_held = classifier_features(train, classifier), classifier_features(held, classifier)
+            curves["copying_z_features"] = np.array([
+                data_copying(classifier_features(x, classifier), f_train, f_held).z_u for x in hist.samples])
     return curves
 
 
@@ -309,8 +319,9 @@ def evaluate_run(hist: History, data: Mixture | ImageDataset, eval_last: int = 3
         ``hist.sample_steps``; summary maps metric keys to floats (NaN where undefined). On a
         data set with held-out images (``data.DatasetFacts.has_held_out``) also the
         ``held_out`` metrics: D's gap and accuracies when the run was trained with
-        ``overfitting_probes`` as its ``probe_images``, data copying in pixel space, and the
-        Fréchet distance to the held-out images (with a classifier).
+        ``overfitting_probes`` as its ``probe_images``, data copying in pixel space, and with
+        a classifier the Fréchet distance to the held-out images and data copying in its
+        feature space.
 
     Raises:
         ValueError: for ``eval_last < 1`` or ``n_real < 2`` (a Fréchet distance needs two).
