@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from .checks import int_at_least, positive_int
-from .classifier import classifier_features
+from .classifier import classifier_features, classify
 from .data import DatasetFacts, ImageDataset, Mixture, dataset_facts, held_out_images
 from .metrics import (
     CONFIDENT,
@@ -130,6 +130,9 @@ _METRIC_LIST = (
     # ≈ 0 for fresh samples; ≪ 0 copying, > 0 samples farther from the data than new data is
     Metric("copying_z", "data-copying Z_U", "Z_U of nn distances to training, samples vs held-out (≪ 0: copying)",
            None, ("digits",), "data", "short", held_out=True),
+    Metric("copying_z_classes", "data-copying Z_U (per digit)",
+           "Z_U within each digit the classifier reads, weighted by held-out share (≪ 0: copying)", None,
+           ("digits",), "data", "short", held_out=True),
     Metric("copying_z_features", "data-copying Z_U (features)",
            "Z_U in the digit classifier's feature space (≪ 0: copying)", None, ("digits",), "data", "short",
            held_out=True),
@@ -299,6 +302,11 @@ def _overfitting_curves(hist: History, data: ImageDataset, classifier) -> dict[s
             f_train, f_held = classifier_features(train, classifier), classifier_features(held, classifier)
             curves["copying_z_features"] = np.array([
                 data_copying(classifier_features(x, classifier), f_train, f_held).z_u for x in hist.samples])
+            # per digit as the classifier reads it (held-out images too, so both sides are cut alike)
+            held_cells = classify(held, classifier).argmax(1)
+            curves["copying_z_classes"] = np.array([
+                data_copying(x, train, held, classify(x, classifier).argmax(1), held_cells).z_u_cells
+                for x in hist.samples])
     return curves
 
 

@@ -937,6 +937,13 @@ class DataCopying:
             partition and average; this is the one-cell (global) version.
         median_ratio: median(generated_to_train) / median(held_out_to_train); ≈ 1 for fresh
             samples, 0 for exact copies.
+        cell_z: with cells (e.g. digit classes): Z_U within each cell c = 0 … C−1, (C,); NaN
+            for a cell with fewer than ``min_cell`` generated or held-out items. Empty without cells.
+        z_u_cells: Σ_c π_c Z_U(c) over the counted cells, π_c the held-out share of cell c
+            (renormalized over them): Meehan et al.'s C_T. Nearest-neighbour distances differ
+            between cells (two ones are far closer in pixels than two zeros), so the global
+            ``z_u`` also moves when G merely draws some cells more often than the data does; this
+            one compares like with like. NaN without cells or when no cell counts.
     """
 
     generated_to_train: np.ndarray
@@ -944,6 +951,8 @@ class DataCopying:
     held_out_to_train: np.ndarray
     z_u: float
     median_ratio: float
+    cell_z: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    z_u_cells: float = float("nan")
 
 
 def mann_whitney_z(x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float]) -> float:
@@ -961,8 +970,9 @@ def mann_whitney_z(x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[flo
     return (u - m * n / 2) / math.sqrt(m * n * (m + n + 1) / 12)
 
 
-def data_copying(generated: Tensor | np.ndarray, train: Tensor | np.ndarray,
-                 held_out: Tensor | np.ndarray) -> DataCopying:
+def data_copying(generated: Tensor | np.ndarray, train: Tensor | np.ndarray, held_out: Tensor | np.ndarray,
+                 generated_cells: Tensor | np.ndarray | None = None, held_out_cells: Tensor | np.ndarray | None = None,
+                 min_cell: int = 10) -> DataCopying:
     """Does G copy its training set? Generated samples' nearest-neighbour distances vs new data's.
 
     In pixel space when given images ((N, C, H, W), Euclidean on the [-1, 1] scale); pass
@@ -972,12 +982,17 @@ def data_copying(generated: Tensor | np.ndarray, train: Tensor | np.ndarray,
         generated: G's samples, (M, ...).
         train: the images G and D trained on, (N_train, ...).
         held_out: real images neither saw, (N, ...), same trailing shape.
+        generated_cells, held_out_cells: optional cell of each generated / held-out item,
+            integer arrays (M,) and (N,) (e.g. the digit the classifier reads); both or neither.
+        min_cell: a cell counts in ``z_u_cells`` with at least this many generated and
+            held-out items (a cell G leaves empty says nothing about copying).
 
     Returns:
-        A ``DataCopying`` (distances and the Z_U and median-ratio summaries).
+        A ``DataCopying`` (distances, the Z_U and median-ratio summaries, and per cell).
 
     Raises:
-        ValueError: for empty or non-finite sets or mismatched shapes.
+        ValueError: for empty or non-finite sets, mismatched shapes, or cells given for only
+            one set, of the wrong length, or negative.
     """
     shapes = {}
     for name, x in (("generated", generated), ("train", train), ("held_out", held_out)):
@@ -989,8 +1004,32 @@ def data_copying(generated: Tensor | np.ndarray, train: Tensor | np.ndarray,
     gen_held = nearest_neighbours(generated, held_out)[0][:, 0]
     held_train = nearest_neighbours(held_out, train)[0][:, 0]
     med = float(np.median(held_train))
+    cell_z, z_cells = np.zeros(0), float("nan")
+    if (generated_cells is None) != (held_out_cells is None):
+        raise ValueError("give generated_cells and held_out_cells together, or neither")
+    if generated_cells is not None:
+        g_cells, h_cells = _check_cells(generated_cells, len(gen_train)), _check_cells(held_out_cells, len(held_train))
+        min_cell = positive_int(min_cell, "min_cell")
+        n_cells = int(max(g_cells.max(), h_cells.max())) + 1
+        cell_z = np.full(n_cells, np.nan)
+        for c in range(n_cells):
+            g, h = gen_train[g_cells == c], held_train[h_cells == c]
+            if len(g) >= min_cell and len(h) >= min_cell:
+                cell_z[c] = mann_whitney_z(g, h)
+        counted = np.isfinite(cell_z)
+        if counted.any():
+            share = np.bincount(h_cells, minlength=n_cells)[counted].astype(np.float64)
+            z_cells = float((share / share.sum()) @ cell_z[counted])
     return DataCopying(gen_train, gen_held, held_train, z_u=mann_whitney_z(gen_train, held_train),
-                       median_ratio=float(np.median(gen_train)) / med if med > 0 else float("nan"))
+                       median_ratio=float(np.median(gen_train)) / med if med > 0 else float("nan"),
+                       cell_z=cell_z, z_u_cells=z_cells)
+
+
+def _check_cells(cells: Tensor | np.ndarray, n: int) -> np.ndarray:
+    c = np.asarray(cells.cpu() if isinstance(cells, Tensor) else cells)
+    if c.shape != (n,) or not np.issubdtype(c.dtype, np.integer) or (c < 0).any():
+        raise ValueError(f"cells must be integers >= 0 of shape ({n},), got {c.dtype} of shape {c.shape}")
+    return c.astype(np.int64)
 
 
 def nearest_training_images(samples: Tensor, train: Tensor, k: int = 3) -> tuple[Tensor, np.ndarray, np.ndarray]:

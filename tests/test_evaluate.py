@@ -247,5 +247,6 @@ def test_a_copying_run_on_a_split_gets_a_gap_and_a_copying_statistic(tmp_path):
     curves, _ = evaluate_run(h, train, eval_last=1, classifier=clf)
     assert {"frechet_distance", "frechet_distance_held_out", "copying_z_features", "classes_covered"} <= set(curves)
     assert curves["copying_z_features"][0] < -10 and abs(curves["copying_z_features"][1]) < 3
+    assert curves["copying_z_classes"][0] < -3 and abs(curves["copying_z_classes"][1]) < 3
     assert set(curves) <= set(metrics_for("mnist5k_train1k"))
     assert curves["frechet_distance_held_out"][1] == pytest.approx(classifier_frechet_distance(fresh, held, clf))

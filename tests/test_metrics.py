@@ -849,3 +849,34 @@ def test_overfitting_statistics_reject_bad_input():
         data_copying(torch.full((2, 3), float("inf")), torch.zeros(5, 3), torch.zeros(4, 3))
     with pytest.raises(ValueError, match=r"train must be images \(N, C, H, W\)"):
         nearest_training_images(torch.zeros(2, 3), torch.zeros(5, 3))
+
+
+def _two_cells(n0: int, n1: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points in 3-D: cell 0 tight (σ 0.1) around the origin, cell 1 wide (σ 1) around (20, 0, 0)."""
+    x0 = 0.1 * torch.randn(n0, 3, generator=gen)
+    x1 = torch.randn(n1, 3, generator=gen) + torch.tensor([20.0, 0.0, 0.0])
+    return torch.cat([x0, x1]), torch.cat([torch.zeros(n0, dtype=torch.long), torch.ones(n1, dtype=torch.long)])
+
+
+def test_per_cell_copying_separates_copying_from_drawing_one_cell_more():
+    gen = torch.Generator().manual_seed(3)
+    train, _ = _two_cells(500, 500, gen)
+    held, held_cells = _two_cells(150, 150, gen)
+    # fresh samples, but 9 in 10 from the tight cell: the global Z_U reads it as copying
+    lopsided, lopsided_cells = _two_cells(270, 30, gen)
+    res = data_copying(lopsided, train, held, lopsided_cells, held_cells)
+    assert res.z_u < -3 and abs(res.z_u_cells) < 3
+    assert res.cell_z.shape == (2,) and np.isfinite(res.cell_z).all()
+    # the held-out shares (½, ½) weight the cells
+    assert_close(res.z_u_cells, 0.5 * res.cell_z[0] + 0.5 * res.cell_z[1])
+    copies = train[torch.randint(1000, (300,), generator=gen)]
+    copy_cells = (copies[:, 0] > 10).long()
+    assert data_copying(copies, train, held, copy_cells, held_cells).z_u_cells < -10
+    # a cell G leaves (nearly) empty is not counted
+    few = data_copying(lopsided[:275], train, held, lopsided_cells[:275], held_cells, min_cell=10)
+    assert np.isnan(few.cell_z[1]) and few.z_u_cells == few.cell_z[0]
+    assert np.isnan(data_copying(lopsided, train, held).z_u_cells)
+    with pytest.raises(ValueError, match="give generated_cells and held_out_cells together"):
+        data_copying(lopsided, train, held, lopsided_cells)
+    with pytest.raises(ValueError, match=r"cells must be integers >= 0 of shape \(300,\)"):
+        data_copying(lopsided, train, held, lopsided_cells.float(), held_cells)
