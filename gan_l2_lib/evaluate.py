@@ -290,7 +290,14 @@ def _overfitting_curves(hist: History, data: ImageDataset, classifier) -> dict[s
                       d_held_out_accuracy=gap.held_out_accuracy)
     held = held_out_images(data.name).images
     train = data.images.cpu()
-    copying = [data_copying(x, train, held) for x in hist.samples]
+    if classifier is None:
+        copying = [data_copying(x, train, held) for x in hist.samples]
+    else:  # one pass gives the global Z_U and the one per digit as the classifier reads it
+        with torch.no_grad():  # (held-out images read by it too, so both sides are cut alike)
+            held_cells = classify(held, classifier).argmax(1)
+            copying = [data_copying(x, train, held, classify(x, classifier).argmax(1), held_cells)
+                       for x in hist.samples]
+        curves["copying_z_classes"] = np.array([c.z_u_cells for c in copying])
     curves["copying_z"] = np.array([c.z_u for c in copying])
     curves["copying_median_ratio"] = np.array([c.median_ratio for c in copying])
     if classifier is not None:
@@ -302,11 +309,6 @@ def _overfitting_curves(hist: History, data: ImageDataset, classifier) -> dict[s
             f_train, f_held = classifier_features(train, classifier), classifier_features(held, classifier)
             curves["copying_z_features"] = np.array([
                 data_copying(classifier_features(x, classifier), f_train, f_held).z_u for x in hist.samples])
-            # per digit as the classifier reads it (held-out images too, so both sides are cut alike)
-            held_cells = classify(held, classifier).argmax(1)
-            curves["copying_z_classes"] = np.array([
-                data_copying(x, train, held, classify(x, classifier).argmax(1), held_cells).z_u_cells
-                for x in hist.samples])
     return curves
 
 
