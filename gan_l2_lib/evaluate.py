@@ -29,6 +29,7 @@ from .metrics import (
     class_curve,
     classifier_frechet_distance,
     data_copying,
+    frechet_distance,
     gap_curve,
     histogram_shift,
     mode_curve,
@@ -301,14 +302,13 @@ def _overfitting_curves(hist: History, data: ImageDataset, classifier) -> dict[s
     curves["copying_z"] = np.array([c.z_u for c in copying])
     curves["copying_median_ratio"] = np.array([c.median_ratio for c in copying])
     if classifier is not None:
-        curves["frechet_distance_held_out"] = np.array([classifier_frechet_distance(x, held, classifier)
-                                                        for x in hist.samples])
-        # the same test where the classifier looks: two images of one digit in different
-        # strokes are far apart in pixels but near in its features
-        with torch.no_grad():
+        with torch.no_grad():  # each set's features once (the CNN is most of the evaluation's time)
             f_train, f_held = classifier_features(train, classifier), classifier_features(held, classifier)
-            curves["copying_z_features"] = np.array([
-                data_copying(classifier_features(x, classifier), f_train, f_held).z_u for x in hist.samples])
+            features = [classifier_features(x, classifier) for x in hist.samples]
+        curves["frechet_distance_held_out"] = np.array([frechet_distance(f, f_held) for f in features])
+        # the copying test where the classifier looks: two images of one digit in different
+        # strokes are far apart in pixels but near in its features
+        curves["copying_z_features"] = np.array([data_copying(f, f_train, f_held).z_u for f in features])
     return curves
 
 
