@@ -33,6 +33,7 @@ from .metrics import (
     gap_curve,
     histogram_shift,
     mode_curve,
+    nearest_neighbours,
     stability_stats,
     stacked_stats,
 )
@@ -291,13 +292,14 @@ def _overfitting_curves(hist: History, data: ImageDataset, classifier) -> dict[s
                       d_held_out_accuracy=gap.held_out_accuracy)
     held = held_out_images(data.name).images
     train = data.images.cpu()
+    held_to_train = nearest_neighbours(held, train)[0][:, 0]  # the same at every evaluation
     if classifier is None:
-        copying = [data_copying(x, train, held) for x in hist.samples]
+        copying = [data_copying(x, train, held, held_out_to_train=held_to_train) for x in hist.samples]
     else:  # one pass gives the global Z_U and the one per digit as the classifier reads it
         with torch.no_grad():  # (held-out images read by it too, so both sides are cut alike)
             held_cells = classify(held, classifier).argmax(1)
-            copying = [data_copying(x, train, held, classify(x, classifier).argmax(1), held_cells)
-                       for x in hist.samples]
+            copying = [data_copying(x, train, held, classify(x, classifier).argmax(1), held_cells,
+                                    held_out_to_train=held_to_train) for x in hist.samples]
         curves["copying_z_classes"] = np.array([c.z_u_cells for c in copying])
     curves["copying_z"] = np.array([c.z_u for c in copying])
     curves["copying_median_ratio"] = np.array([c.median_ratio for c in copying])
@@ -308,7 +310,9 @@ def _overfitting_curves(hist: History, data: ImageDataset, classifier) -> dict[s
         curves["frechet_distance_held_out"] = np.array([frechet_distance(f, f_held) for f in features])
         # the copying test where the classifier looks: two images of one digit in different
         # strokes are far apart in pixels but near in its features
-        curves["copying_z_features"] = np.array([data_copying(f, f_train, f_held).z_u for f in features])
+        f_held_to_train = nearest_neighbours(f_held, f_train)[0][:, 0]
+        curves["copying_z_features"] = np.array([data_copying(f, f_train, f_held, held_out_to_train=f_held_to_train).z_u
+                                                 for f in features])
     return curves
 
 

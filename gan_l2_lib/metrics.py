@@ -972,7 +972,7 @@ def mann_whitney_z(x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[flo
 
 def data_copying(generated: Tensor | np.ndarray, train: Tensor | np.ndarray, held_out: Tensor | np.ndarray,
                  generated_cells: Tensor | np.ndarray | None = None, held_out_cells: Tensor | np.ndarray | None = None,
-                 min_cell: int = 10) -> DataCopying:
+                 min_cell: int = 10, held_out_to_train: np.ndarray | None = None) -> DataCopying:
     """Does G copy its training set? Generated samples' nearest-neighbour distances vs new data's.
 
     In pixel space when given images ((N, C, H, W), Euclidean on the [-1, 1] scale); pass
@@ -986,6 +986,9 @@ def data_copying(generated: Tensor | np.ndarray, train: Tensor | np.ndarray, hel
             integer arrays (M,) and (N,) (e.g. the digit the classifier reads); both or neither.
         min_cell: a cell counts in ``z_u_cells`` with at least this many generated and
             held-out items (a cell G leaves empty says nothing about copying).
+        held_out_to_train: ``DataCopying.held_out_to_train`` of an earlier call with the same
+            ``train`` and ``held_out`` (the same at every evaluation of a run), to skip
+            recomputing it; shape (N,).
 
     Returns:
         A ``DataCopying`` (distances, the Z_U and median-ratio summaries, and per cell).
@@ -1002,7 +1005,12 @@ def data_copying(generated: Tensor | np.ndarray, train: Tensor | np.ndarray, hel
         raise ValueError(f"generated, train and held_out must share their item shape, got {shapes}")
     gen_train = nearest_neighbours(generated, train)[0][:, 0]
     gen_held = nearest_neighbours(generated, held_out)[0][:, 0]
-    held_train = nearest_neighbours(held_out, train)[0][:, 0]
+    if held_out_to_train is None:
+        held_train = nearest_neighbours(held_out, train)[0][:, 0]
+    else:
+        held_train, n_held = np.asarray(held_out_to_train, dtype=np.float64), _as_tensor(held_out, "held_out").shape[0]
+        if held_train.shape != (n_held,) or (held_train < 0).any():
+            raise ValueError(f"held_out_to_train must be {n_held} distances >= 0, got shape {held_train.shape}")
     med = float(np.median(held_train))
     cell_z, z_cells = np.zeros(0), float("nan")
     if (generated_cells is None) != (held_out_cells is None):

@@ -813,8 +813,14 @@ def test_a_copying_generator_is_flagged_and_a_fresh_one_is_not():
     assert (copied.generated_to_held_out > 0).all()
     # every copy is nearer the training set than every held-out image: U = 0, Z = −√(3MN/(M+N+1))
     assert_close(copied.z_u, -math.sqrt(3 * 300 * 300 / 601))
-    fresh = data_copying(torch.randn(300, 1, 4, 4, generator=gen), train, held)
+    fresh_samples = torch.randn(300, 1, 4, 4, generator=gen)
+    fresh = data_copying(fresh_samples, train, held)
     assert abs(fresh.z_u) < 3 and 0.9 < fresh.median_ratio < 1.1
+    # the held-out distances of an earlier call can be passed back in (they do not change)
+    again = data_copying(fresh_samples, train, held, held_out_to_train=copied.held_out_to_train)
+    assert again.z_u == fresh.z_u and again.median_ratio == fresh.median_ratio
+    with pytest.raises(ValueError, match="held_out_to_train must be 300 distances >= 0"):
+        data_copying(fresh_samples, train, held, held_out_to_train=copied.held_out_to_train[:5])
     assert fresh.held_out_to_train.shape == (300,) and fresh.generated_to_train.shape == (300,)
 
 
