@@ -36,7 +36,15 @@ from .regularizers import (
     spectral_norm_prefixes,
     spectral_normalized,
 )
-from .train import History, TrainConfig, build_models, log_row, run_generators
+from .train import (
+    History,
+    TrainConfig,
+    build_models,
+    check_probe_images,
+    log_row,
+    probe_row,
+    run_generators,
+)
 
 #: The config fields in which the members of one batch may differ (each is a per-member tensor).
 MEMBER_FIELDS = ("lambda_g", "lambda_d", "r1_gamma", "weight_decay_g", "weight_decay_d", "seed")
@@ -310,15 +318,23 @@ def _generate_batched(gan: StackedGAN, z: Tensor) -> Tensor:
 
 
 @torch.no_grad()
-def _surface_batched(gan: StackedGAN, points: Tensor) -> Tensor:
-    """Members' σ(D(x)) at the same 2-D points, in eval mode, on the CPU: (P, 2) → (K, P)."""
+def _discriminate_batched(gan: StackedGAN, x: Tensor) -> Tensor:
+    """Members' D logits on the same inputs, in eval mode: (N, ...) → (K, N), on ``x``'s device.
+
+    As ``train.discriminate`` for one run: a spectral-normed D reads its u, v without a power iteration.
+    """
     k = next(iter(gan.d_params.values())).shape[0]
     gan.d_base.eval()
     try:
-        logits = gan.v_disc(gan.d_params, gan.d_buffers, points.expand(k, -1, -1))
+        logits = gan.v_disc(gan.d_params, gan.d_buffers, x.expand(k, *x.shape))
     finally:
         gan.d_base.train()
-    return torch.sigmoid(logits.reshape(k, -1)).float().cpu()
+    return logits.reshape(k, -1)
+
+
+def _surface_batched(gan: StackedGAN, points: Tensor) -> Tensor:
+    """Members' σ(D(x)) at the same 2-D points, in eval mode, on the CPU: (P, 2) → (K, P)."""
+    return torch.sigmoid(_discriminate_batched(gan, points)).float().cpu()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -433,6 +449,7 @@ def train_batched(
     progress: bool = True,
     desc: str = "sweep",
     surface_points: Tensor | None = None,
+    probe_images: dict[str, Tensor] | None = None,
 ) -> BatchedRuns:
     """Train K runs that differ only in ``MEMBER_FIELDS`` (λ_G, λ_D, γ, decay rates, seed) as one vmapped model.
 
@@ -449,6 +466,10 @@ def train_batched(
         desc: the bar's label.
         surface_points: 2-D points, (P, 2), at which each member's σ(D(x)) is kept at every
             evaluation (D's decision surface over training); None: not kept.
+        probe_images: named batches of real images (N, C, H, W) or points (N, 2), e.g.
+            ``{"train": ..., "held_out": ...}``, on which each member's D (in eval mode) is read
+            at every evaluation into its ``History.probes`` (``train.probe_row``), as
+            ``train.train_gan`` does; None: not read.
 
     Returns:
         A ``BatchedRuns``: the members' histories, in order, their final networks, and their
@@ -462,6 +483,7 @@ def train_batched(
                                        or surface_points.shape[1] != 2):
         raise ValueError(f"surface_points must be (P, 2) points on a 2-D data set, got shape "
                          f"{tuple(surface_points.shape)} on {cfg.dataset!r}")
+    check_probe_images(probe_images, data)
     data = data.to(device)
     gan = stack_gans(members, None if isinstance(data, Mixture) else data.img_shape, device)
     draws = MemberDraws(members, data, device)
@@ -482,11 +504,15 @@ def train_batched(
         if step % cfg.eval_every == 0 or step == cfg.steps:
             samples = _generate_batched(gan, draws.fixed_z)
             probs = None if surface_points is None else _surface_batched(gan, surface_points.to(device))
+            probes = None if probe_images is None else {
+                name: probe_row(_discriminate_batched(gan, x.to(device))) for name, x in probe_images.items()}
             for i in torch.nonzero(alive).flatten().tolist():
                 hists[i].sample_steps.append(step)
                 hists[i].samples.append(samples[i])
                 if probs is not None:
                     surfaces[i].append(probs[i])
+                if probes is not None:
+                    hists[i].append_probes(probes, member=i)
     bar.close()
     elapsed = time.perf_counter() - start
     for h in hists:

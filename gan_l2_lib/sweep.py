@@ -41,6 +41,7 @@ from .evaluate import (
     decision_surface,
     evaluate_run,
     metrics_for,
+    overfitting_probes,
     surface_extent,
     surface_points,
 )
@@ -784,7 +785,10 @@ def train_chunk(members: Sequence[TrainConfig], sweep: SweepConfig, data: Mixtur
     points = None
     if sweep.snapshots and isinstance(data, Mixture):
         points = surface_points(surface_extent(data), SNAPSHOT_RES)
-    runs = train_batched(members, data, device, progress, desc=desc, surface_points=points)
+    # D read on training and held-out images at every evaluation, on data sets that have them
+    # (only those: every other run trains and records exactly as before)
+    runs = train_batched(members, data, device, progress, desc=desc, surface_points=points,
+                         probe_images=overfitting_probes(data))
     records = []
     for j, (cfg, hist) in enumerate(zip(members, runs.histories, strict=True)):
         surface, extent = None, None

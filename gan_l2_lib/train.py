@@ -263,6 +263,48 @@ def log_row(
     return {k: row[k].detach() for k in SCALAR_KEYS}
 
 
+PROBE_KEYS = ("mean_logit", "mean_prob", "real_accuracy")
+
+
+@torch.no_grad()
+def probe_row(logits: Tensor) -> dict[str, Tensor]:
+    """What D says about a fixed set of real images at one evaluation, for one run or K members.
+
+    Args:
+        logits: D's logits on the images, (N,) for one run or (K, N) for K stacked members.
+
+    Returns:
+        ``{key: tensor}`` in ``PROBE_KEYS`` order, each () or (K,): ``mean_logit`` the mean
+        logit, ``mean_prob`` the mean σ(logit) = D(x), ``real_accuracy`` the fraction of
+        images with D(x) > 0.5 (called real), all as float64 on the CPU.
+    """
+    logits = logits.detach().double()
+    row = {"mean_logit": logits.mean(-1), "mean_prob": torch.sigmoid(logits).mean(-1),
+           "real_accuracy": (logits > 0).double().mean(-1)}
+    return {k: row[k].cpu() for k in PROBE_KEYS}
+
+
+def check_probe_images(probe_images: dict[str, Tensor] | None, data: Mixture | ImageDataset) -> None:
+    """Raise unless ``probe_images`` maps names to (N, ...) batches shaped like ``data``'s samples.
+
+    Raises:
+        ValueError: for an empty dict, a name that is not a non-empty string, or a batch that
+            is empty or not shaped (N, *data's sample shape).
+    """
+    if probe_images is None:
+        return
+    if not probe_images:
+        raise ValueError("probe_images is empty: give None or at least one named batch of real images")
+    shape = (2,) if isinstance(data, Mixture) else tuple(data.img_shape)
+    for name, x in probe_images.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"probe_images keys must be non-empty strings, got {name!r}")
+        if not isinstance(x, Tensor) or x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != shape or not len(x):
+            got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+            raise ValueError(f"probe_images[{name!r}] must have shape (N, {', '.join(map(str, shape))}) "
+                             f"with N >= 1, got {got}")
+
+
 @dataclass
 class History:
     """What a run recorded. Plain data: lists of floats and CPU tensors.
@@ -280,6 +322,9 @@ class History:
         diverged: True when a NaN/inf stopped the run.
         diverged_step: the step it happened at, else None.
         wall_time_s: seconds spent training.
+        probes: D on fixed sets of real images at every evaluation (aligned with
+            ``sample_steps``; D in eval mode): ``{probe name: {key: list}}`` for each key in
+            ``PROBE_KEYS`` (``probe_row``); empty when the run was given no ``probe_images``.
     """
 
     config: dict
@@ -290,6 +335,21 @@ class History:
     diverged: bool = False
     diverged_step: int | None = None
     wall_time_s: float = 0.0
+    probes: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+
+    def append_probes(self, rows: dict[str, dict[str, Tensor]], member: int | None = None) -> None:
+        """Append one evaluation's ``probe_row`` per probe name (member ``member``'s entry when batched)."""
+        for name, row in rows.items():
+            curves = self.probes.setdefault(name, {k: [] for k in PROBE_KEYS})
+            for k, v in row.items():
+                curves[k].append(float(v if member is None else v[member]))
+
+    def probe_array(self, name: str, key: str) -> np.ndarray:
+        """One probe curve as a float64 array aligned with ``sample_steps``."""
+        if name not in self.probes or key not in PROBE_KEYS:
+            raise ValueError(f"no probe curve ({name!r}, {key!r}); probes: {', '.join(self.probes) or 'none'}, "
+                             f"keys: {', '.join(PROBE_KEYS)}")
+        return np.asarray(self.probes[name][key], dtype=np.float64)
 
     def array(self, key: str) -> np.ndarray:
         """One logged scalar as a float64 array aligned with ``steps``."""
@@ -299,7 +359,7 @@ class History:
 
     def to_state(self) -> dict:
         """A dict of plain types and tensors that ``torch.load(weights_only=True)`` accepts."""
-        return {
+        state = {
             "config_json": json.dumps(self.config, sort_keys=True),
             "steps": torch.tensor(self.steps, dtype=torch.int64),
             "scalars": {k: torch.tensor(v, dtype=torch.float64) for k, v in self.scalars.items()},
@@ -309,6 +369,10 @@ class History:
             "diverged_step": -1 if self.diverged_step is None else self.diverged_step,
             "wall_time_s": self.wall_time_s,
         }
+        if self.probes:  # only when kept, so a state without probes is as before they existed
+            state["probes"] = {n: {k: torch.tensor(v, dtype=torch.float64) for k, v in c.items()}
+                               for n, c in self.probes.items()}
+        return state
 
     @classmethod
     def from_state(cls, state: dict) -> History:
@@ -321,6 +385,7 @@ class History:
             diverged=bool(state["diverged"]),
             diverged_step=None if state["diverged_step"] < 0 else int(state["diverged_step"]),
             wall_time_s=float(state["wall_time_s"]),
+            probes={n: {k: v.tolist() for k, v in c.items()} for n, c in state.get("probes", {}).items()},
         )
 
 
@@ -357,6 +422,7 @@ def train_gan(
     progress: bool = True,
     on_log: Callable[[History], None] | None = None,
     on_log_every: int = 0,
+    probe_images: dict[str, Tensor] | None = None,
 ) -> TrainResult:
     """Train a GAN with the L2-regularized losses of ``cfg``.
 
@@ -368,6 +434,9 @@ def train_gan(
         progress: show a tqdm bar.
         on_log: optional callback called with the history every ``on_log_every`` steps
             (e.g. a live plot in a notebook); 0 means only at the end.
+        probe_images: named batches of real images (N, C, H, W) or points (N, 2), e.g.
+            ``{"train": ..., "held_out": ...}``, on which D (in eval mode) is read at every
+            evaluation into ``history.probes`` (``probe_row``); None: not read.
 
     Returns:
         A ``TrainResult``. A run that hits NaN/inf stops there with ``history.diverged``
@@ -379,6 +448,7 @@ def train_gan(
     expected_2d = cfg.dataset in MIXTURE_NAMES
     if expected_2d != isinstance(data, Mixture):
         raise ValueError(f"data does not match cfg.dataset={cfg.dataset!r}")
+    check_probe_images(probe_images, data)
     data = data.to(device)
     img_shape = None if isinstance(data, Mixture) else data.img_shape
     gen_net, disc_net = build_models(cfg, img_shape)
@@ -440,6 +510,9 @@ def train_gan(
         if step % cfg.eval_every == 0 or step == cfg.steps:
             hist.sample_steps.append(step)
             hist.samples.append(generate(gen_net, fixed_z))
+            if probe_images is not None:
+                hist.append_probes({name: probe_row(discriminate(disc_net, x.to(device)))
+                                    for name, x in probe_images.items()})
         if on_log is not None and on_log_every > 0 and step % on_log_every == 0:
             on_log(hist)
     bar.close()
@@ -466,6 +539,25 @@ def generate(generator: nn.Module, z: Tensor) -> Tensor:
         return generator(z).float().cpu()
     finally:
         generator.train(was_training)
+
+
+@torch.no_grad()
+def discriminate(discriminator: nn.Module, x: Tensor) -> Tensor:
+    """D's logits in eval mode (a spectral-normed D reads its u, v without a power iteration).
+
+    Args:
+        discriminator: the discriminator.
+        x: images (N, C, H, W) or points (N, 2).
+
+    Returns:
+        Logits of shape (N,), on ``x``'s device.
+    """
+    was_training = discriminator.training
+    discriminator.eval()
+    try:
+        return discriminator(x).reshape(len(x))
+    finally:
+        discriminator.train(was_training)
 
 
 def save_checkpoint(result: TrainResult, path: str | Path) -> None:

@@ -234,3 +234,42 @@ def test_surface_points_need_2d_points_on_2d_data():
     digits = TrainConfig.preset("digits8", steps=2, batch_size=4, log_every=1, eval_every=1, n_eval_samples=2)
     with pytest.raises(ValueError, match="on 'digits8'"):
         train_batched([digits], progress=False, surface_points=torch.zeros(5, 2))
+
+
+def test_members_probe_curves_equal_the_runs_trained_alone():
+    # D read on fixed real images at every evaluation: member k's curves are those of its run
+    # alone (float64, as the BatchNorm test above), and the last reading is D's final state's
+    from gan_l2_lib.models import MLPDiscriminator
+    from gan_l2_lib.train import PROBE_KEYS, probe_row
+
+    with _default_float64():
+        d8 = load_images("digits8")
+        data = ImageDataset(d8.name, d8.images.double(), d8.labels, 10)
+        probes = {"train": data.images[:50], "held_out": data.images[50:90]}
+        base = TrainConfig.preset("digits8", steps=20, batch_size=16, latent_dim=16, log_every=5, eval_every=10,
+                                  n_eval_samples=8)
+        members = [base.replace(lambda_d=d, seed=s) for d, s in [(0.0, 0), (1e-1, 1)]]
+        runs = train_batched(members, data, progress=False, probe_images=probes)
+        for k in (0, 1):
+            single = train_gan(members[k], data=data, progress=False, probe_images=probes)
+            h, s = runs.histories[k], single.history
+            assert set(h.probes) == set(s.probes) == {"train", "held_out"}
+            for name in probes:
+                for key in PROBE_KEYS:
+                    assert len(h.probe_array(name, key)) == len(h.sample_steps) == 2
+                    assert_close(h.probe_array(name, key), s.probe_array(name, key), rtol=1e-10, atol=1e-12)
+            d_net = MLPDiscriminator(data.img_shape)
+            d_net.load_state_dict(runs.member_state("d", k))
+            final = probe_row(d_net(probes["held_out"]))
+            assert_close(h.probe_array("held_out", "mean_logit")[-1], float(final["mean_logit"]))
+        # the two members' D differ, so their readings do
+        assert runs.histories[0].probes["train"]["mean_logit"] != runs.histories[1].probes["train"]["mean_logit"]
+    assert train_batched(members[:1], progress=False).histories[0].probes == {}
+
+
+def test_probe_images_must_be_named_batches_shaped_like_the_data():
+    members = [_toy_base(steps=2)]
+    with pytest.raises(ValueError, match=r"probe_images\['held_out'\] must have shape \(N, 2\)"):
+        train_batched(members, progress=False, probe_images={"held_out": torch.zeros(5, 3)})
+    with pytest.raises(ValueError, match="probe_images is empty"):
+        train_gan(members[0], progress=False, probe_images={})

@@ -9,11 +9,16 @@ from torch.testing import assert_close
 
 from gan_l2_lib.data import (
     DATASET_NAMES,
+    HELD_OUT_PER_CLASS,
+    SPLIT_TRAIN_PER_CLASS,
+    dataset_facts,
+    held_out_images,
     load_dataset,
     load_images,
     load_mnist,
     make_mixture,
     make_stacked,
+    split_indices,
 )
 
 
@@ -141,3 +146,56 @@ def test_dataset_facts_and_perfect_coverage():
         dataset_facts("cifar10")
     with pytest.raises(ValueError, match="n must be a positive integer"):
         dataset_facts("ring8").perfect_coverage(0)
+
+
+# --- held-out splits of mnist5k ---
+
+@pytest.fixture(scope="module")
+def mnist5k():
+    return load_images("mnist5k")
+
+
+def test_splits_are_disjoint_stratified_nested_and_the_same_every_call(mnist5k):
+    train4k, held = split_indices("mnist5k_train4k", mnist5k.labels)
+    train1k, held_again = split_indices("mnist5k_train1k", mnist5k.labels)
+    assert len(train4k) == 10 * SPLIT_TRAIN_PER_CLASS["mnist5k_train4k"] == 4000
+    assert len(train1k) == 10 * SPLIT_TRAIN_PER_CLASS["mnist5k_train1k"] == 1000
+    assert len(held) == 10 * HELD_OUT_PER_CLASS == 1000
+    assert not set(held.tolist()) & set(train4k.tolist())
+    assert set(train1k.tolist()) <= set(train4k.tolist())  # the small set is a subset of the large one
+    assert_close(held, held_again)  # both splits hold out the same images
+    for idx, per_class in ((train4k, 400), (train1k, 100), (held, HELD_OUT_PER_CLASS)):
+        assert_close(mnist5k.labels[idx].bincount(minlength=10), torch.full((10,), per_class))
+    # deterministic, and independent of the caller's random state
+    torch.manual_seed(123)
+    assert_close(split_indices("mnist5k_train4k", mnist5k.labels)[0], train4k)
+
+
+def test_split_data_sets_load_by_name_with_their_held_out_images(mnist5k):
+    train = load_dataset("mnist5k_train1k")
+    held = held_out_images("mnist5k_train1k")
+    train_idx, held_idx = split_indices("mnist5k_train1k", mnist5k.labels)
+    assert train.name == "mnist5k_train1k" and len(train) == 1000 and train.img_shape == (1, 28, 28)
+    assert held.name == "mnist5k_train1k_held_out" and len(held) == 1000
+    assert_close(train.images, mnist5k.images[train_idx])
+    assert_close(held.labels, mnist5k.labels[held_idx])
+    # no held-out image appears among the training images, pixel for pixel
+    flat_train, flat_held = train.images.flatten(1), held.images.flatten(1)
+    assert torch.cdist(flat_held, flat_train).min() > 0
+    facts = dataset_facts("mnist5k_train4k")
+    assert (facts.kind, facts.n_modes, facts.classifier) == ("digits", 10, "mnist5k")
+
+
+def test_split_bad_names():
+    with pytest.raises(ValueError, match="no held-out images; data sets with them: mnist5k_train4k"):
+        held_out_images("mnist5k")
+    with pytest.raises(ValueError, match="not a split of mnist5k"):
+        split_indices("digits8")
+    with pytest.raises(ValueError, match="class 0 has 3 images"):
+        split_indices("mnist5k_train1k", torch.zeros(3, dtype=torch.int64))
+
+
+def test_mnist5k_is_read_once_but_each_load_gets_its_own_tensors(mnist5k):
+    first = load_images("mnist5k")
+    first.images.add_(1.0)  # a caller changing its copy does not reach the next load
+    assert_close(load_images("mnist5k").images, mnist5k.images)

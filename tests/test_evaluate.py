@@ -194,3 +194,59 @@ def test_every_data_set_has_facts_the_metrics_can_use():
         assert facts.name == name and metrics_for(name)
         assert facts.is_2d == (name in ("ring8", "grid25"))
         assert (facts.classifier is None) == facts.is_2d
+
+
+# --- held-out metrics (data sets with a held-out split) ---
+
+def test_held_out_metrics_exist_only_for_sets_with_held_out_images():
+    held_keys = {k for k, m in METRICS.items() if m.held_out}
+    assert {"d_gap_prob", "d_held_out_accuracy", "copying_z", "frechet_distance_held_out"} <= held_keys
+    for name in DATASET_NAMES:
+        assert (held_keys <= set(metrics_for(name))) == dataset_facts(name).has_held_out
+        assert not held_keys & set(metrics_for(name)) or dataset_facts(name).has_held_out
+    assert evaluate.overfitting_probes(make_mixture("ring8")) is None
+
+
+def test_a_copying_run_on_a_split_gets_a_gap_and_a_copying_statistic(tmp_path):
+    from gan_l2_lib.data import held_out_images, load_images, split_indices
+    from gan_l2_lib.train import probe_row
+
+    train = load_images("mnist5k_train1k")
+    probes = evaluate.overfitting_probes(train)
+    held = held_out_images("mnist5k_train1k").images
+    assert set(probes) == {"train", "held_out"} and len(probes["train"]) == len(held) == 1000
+    full = load_images("mnist5k")
+    _, held_idx = split_indices("mnist5k_train4k", full.labels)
+    unused = torch.ones(len(full), dtype=torch.bool)
+    unused[split_indices("mnist5k_train1k", full.labels)[0]] = False
+    unused[held_idx] = False
+    # real digits that are neither training nor held-out images, 30 of each class as the
+    # held-out set is stratified (nearest-neighbour distances differ by class: zeros lie far apart)
+    fresh = torch.cat([full.images[unused & (full.labels == c)][:30] for c in range(10)])
+    h = _history([train.images[:300], fresh], dataset="mnist5k_train1k")
+    for logit_train, logit_held in ((2.0, 2.0), (3.0, -1.0)):  # a hand-made D that learns to overfit
+        h.append_probes({"train": probe_row(torch.full((1000,), logit_train)),
+                         "held_out": probe_row(torch.full((1000,), logit_held))})
+    curves, summary = evaluate_run(h, train, eval_last=1)
+    assert set(curves) == {"d_gap_prob", "d_gap_logit", "d_train_accuracy", "d_held_out_accuracy",
+                           "copying_z", "copying_median_ratio"}  # no classifier: no Fréchet distances
+    assert set(curves) <= set(metrics_for("mnist5k_train1k"))
+    np.testing.assert_allclose(curves["d_gap_logit"], [0.0, 4.0])
+    np.testing.assert_allclose(curves["d_held_out_accuracy"], [1.0, 0.0])
+    # the copies sit on the training set; fresh real digits look like held-out ones
+    assert curves["copying_median_ratio"][0] == 0 and curves["copying_z"][0] < -10
+    assert abs(curves["copying_z"][1]) < 3
+    assert summary["d_gap_prob"] == pytest.approx(curves["d_gap_prob"][-1])
+
+    # with a (tiny, 1-epoch) mnist5k classifier: the Fréchet distance to the held-out images too
+    from gan_l2_lib.classifier import ClassifierConfig, load_or_train_classifier
+    from gan_l2_lib.metrics import classifier_frechet_distance
+
+    clf = load_or_train_classifier(ClassifierConfig.preset("mnist5k_train1k", epochs=1, width=4, feature_dim=16),
+                                   tmp_path, data=full)
+    curves, _ = evaluate_run(h, train, eval_last=1, classifier=clf)
+    assert {"frechet_distance", "frechet_distance_held_out", "copying_z_features", "classes_covered"} <= set(curves)
+    assert curves["copying_z_features"][0] < -10 and abs(curves["copying_z_features"][1]) < 3
+    assert curves["copying_z_classes"][0] < -3 and abs(curves["copying_z_classes"][1]) < 3
+    assert set(curves) <= set(metrics_for("mnist5k_train1k"))
+    assert curves["frechet_distance_held_out"][1] == pytest.approx(classifier_frechet_distance(fresh, held, clf))

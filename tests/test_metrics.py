@@ -33,7 +33,7 @@ from gan_l2_lib.metrics import (
     stacked_stats_from_probs,
     summarize_last,
 )
-from gan_l2_lib.train import SCALAR_KEYS, History, TrainConfig, train_gan
+from gan_l2_lib.train import SCALAR_KEYS, History, TrainConfig, probe_row, train_gan
 
 RING = make_mixture("ring8")
 LOG8 = math.log(8)
@@ -732,3 +732,157 @@ def test_bootstrap_mean_interval_rejects_bad_input(kw, match):
     args = dict(values=[1.0, 2.0, 4.0]) | kw
     with pytest.raises(ValueError, match=match):
         bootstrap_mean_interval(**args)
+
+
+# --- overfitting: D's gap on held-out data, G's nearest training images ---
+
+from gan_l2_lib.metrics import (  # noqa: E402
+    data_copying,
+    discriminator_gap,
+    gap_curve,
+    mann_whitney_z,
+    nearest_neighbours,
+    nearest_training_images,
+)
+
+
+def test_discriminator_gap_on_known_logits():
+    gap = discriminator_gap(torch.tensor([2.0, 2.0, 2.0, -2.0]), np.array([0.0, -2.0]))
+    s2, s_2 = 1 / (1 + math.exp(-2)), 1 / (1 + math.exp(2))
+    assert_close(gap.gap_prob, (3 * s2 + s_2) / 4 - (0.5 + s_2) / 2)
+    assert_close(gap.gap_logit, 1.0 - (-1.0))
+    assert_close(gap.train_accuracy, 0.75)
+    assert_close(gap.held_out_accuracy, 0.0)  # D(x) = 0.5 is not called real
+
+
+def _memorizing_d(train: torch.Tensor):
+    """Logit +4 on a training point, −1 elsewhere: a D that has memorized its set."""
+    return lambda x: torch.where(torch.cdist(x, train, compute_mode="donot_use_mm_for_euclid_dist").min(1).values
+                                 < 1e-9, 4.0, -1.0)
+
+
+def test_a_memorizing_d_shows_a_gap_and_a_d_of_the_density_shows_none():
+    gen = torch.Generator().manual_seed(0)
+    train, held = torch.randn(2000, 2, generator=gen, dtype=torch.float64), \
+        torch.randn(2000, 2, generator=gen, dtype=torch.float64)
+    mem = _memorizing_d(train)
+    gap = discriminator_gap(mem(train), mem(held))
+    assert_close(gap.gap_logit, 5.0)
+    assert (gap.train_accuracy, gap.held_out_accuracy) == (1.0, 0.0)
+
+    def density(x):  # depends on the distribution only: its expectation is the same on both sets
+        return 1.0 - x.pow(2).sum(1)
+
+    fair = discriminator_gap(density(train), density(held))
+    # the logit gap's standard error is √(2·Var(1 − |x|²)/2000) = √(2·4/2000) ≈ 0.063
+    assert abs(fair.gap_logit) < 4 * math.sqrt(2 * 4 / 2000)
+    assert abs(fair.gap_prob) < 0.1 * gap.gap_prob
+    assert abs(fair.train_accuracy - fair.held_out_accuracy) < 0.05
+
+
+def test_gap_curve_reads_the_probes_of_a_history():
+    hist = History(config={})
+    logits = [(torch.tensor([1.0, 3.0]), torch.tensor([-1.0, 0.5, 2.0])), (torch.tensor([5.0, 5.0]), torch.tensor([-3.0]))]
+    for tr, ho in logits:
+        hist.sample_steps.append(len(hist.sample_steps) + 1)
+        hist.append_probes({"train": probe_row(tr), "held_out": probe_row(ho)})
+    curve = gap_curve(hist)
+    for i, (tr, ho) in enumerate(logits):
+        one = discriminator_gap(tr, ho)
+        for field in ("gap_prob", "gap_logit", "train_accuracy", "held_out_accuracy"):
+            assert_close(getattr(curve, field)[i], getattr(one, field))
+    with pytest.raises(ValueError, match="no probe curve"):
+        gap_curve(hist, held_out="test")
+
+
+def test_nearest_neighbours_on_a_line():
+    ref = torch.tensor([[0.0], [1.0], [3.0], [7.0]])
+    dist, idx = nearest_neighbours(torch.tensor([[2.9], [-1.0], [5.2]]), ref, k=2)
+    np.testing.assert_array_equal(idx, [[2, 1], [0, 1], [3, 2]])  # 5.2 is nearer 7 than 3
+    assert_close(torch.from_numpy(dist), torch.tensor([[0.1, 1.9], [1.0, 2.0], [1.8, 2.2]], dtype=torch.float64),
+                 atol=1e-6, rtol=0)
+
+
+def test_a_copying_generator_is_flagged_and_a_fresh_one_is_not():
+    gen = torch.Generator().manual_seed(1)
+    train = torch.randn(1000, 1, 4, 4, generator=gen)
+    held = torch.randn(300, 1, 4, 4, generator=gen)
+    copies = train[torch.randint(1000, (300,), generator=gen)]
+    copied = data_copying(copies, train, held)
+    assert (copied.generated_to_train == 0).all() and copied.median_ratio == 0
+    assert (copied.generated_to_held_out > 0).all()
+    # every copy is nearer the training set than every held-out image: U = 0, Z = −√(3MN/(M+N+1))
+    assert_close(copied.z_u, -math.sqrt(3 * 300 * 300 / 601))
+    fresh_samples = torch.randn(300, 1, 4, 4, generator=gen)
+    fresh = data_copying(fresh_samples, train, held)
+    assert abs(fresh.z_u) < 3 and 0.9 < fresh.median_ratio < 1.1
+    # the held-out distances of an earlier call can be passed back in (they do not change)
+    again = data_copying(fresh_samples, train, held, held_out_to_train=copied.held_out_to_train)
+    assert again.z_u == fresh.z_u and again.median_ratio == fresh.median_ratio
+    with pytest.raises(ValueError, match="held_out_to_train must be 300 distances >= 0"):
+        data_copying(fresh_samples, train, held, held_out_to_train=copied.held_out_to_train[:5])
+    assert fresh.held_out_to_train.shape == (300,) and fresh.generated_to_train.shape == (300,)
+
+
+def test_mann_whitney_z_counts_pairs_and_ties():
+    # pairs (x > y): 3>1, 3>2, 2>1, and the tie 2 = 2 counts ½: U = 3.5 of 4
+    assert_close(mann_whitney_z([3.0, 2.0], [1.0, 2.0]), (3.5 - 2) / math.sqrt(4 * 5 / 12))
+
+
+def test_nearest_training_images_returns_the_images_themselves():
+    gen = torch.Generator().manual_seed(2)
+    train = torch.rand(50, 1, 3, 3, generator=gen)
+    samples = train[[7, 20]] + 1e-3
+    images, dist, idx = nearest_training_images(samples, train, k=3)
+    assert images.shape == (2, 3, 1, 3, 3) and dist.shape == idx.shape == (2, 3)
+    assert idx[:, 0].tolist() == [7, 20]
+    assert_close(images[:, 0], train[[7, 20]])
+    assert (np.diff(dist, axis=1) >= 0).all()
+
+
+def test_overfitting_statistics_reject_bad_input():
+    with pytest.raises(ValueError, match=r"train_logits must be finite logits of shape \(N,\)"):
+        discriminator_gap(torch.zeros(0), torch.zeros(3))
+    with pytest.raises(ValueError, match="held_out_logits must be finite"):
+        discriminator_gap(torch.zeros(3), torch.tensor([float("nan")]))
+    with pytest.raises(ValueError, match="must share their trailing shape"):
+        nearest_neighbours(torch.zeros(2, 1, 4, 4), torch.zeros(5, 16))
+    with pytest.raises(ValueError, match="k must be at most the reference size 5"):
+        nearest_neighbours(torch.zeros(2, 3), torch.zeros(5, 3), k=6)
+    with pytest.raises(ValueError, match=r"held_out must be a batch \(N, ...\) with N >= 1"):
+        data_copying(torch.zeros(2, 3), torch.zeros(5, 3), torch.zeros(0, 3))
+    with pytest.raises(ValueError, match="generated has NaN or inf"):
+        data_copying(torch.full((2, 3), float("inf")), torch.zeros(5, 3), torch.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"train must be images \(N, C, H, W\)"):
+        nearest_training_images(torch.zeros(2, 3), torch.zeros(5, 3))
+
+
+def _two_cells(n0: int, n1: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Points in 3-D: cell 0 tight (σ 0.1) around the origin, cell 1 wide (σ 1) around (20, 0, 0)."""
+    x0 = 0.1 * torch.randn(n0, 3, generator=gen)
+    x1 = torch.randn(n1, 3, generator=gen) + torch.tensor([20.0, 0.0, 0.0])
+    return torch.cat([x0, x1]), torch.cat([torch.zeros(n0, dtype=torch.long), torch.ones(n1, dtype=torch.long)])
+
+
+def test_per_cell_copying_separates_copying_from_drawing_one_cell_more():
+    gen = torch.Generator().manual_seed(3)
+    train, _ = _two_cells(500, 500, gen)
+    held, held_cells = _two_cells(150, 150, gen)
+    # fresh samples, but 9 in 10 from the tight cell: the global Z_U reads it as copying
+    lopsided, lopsided_cells = _two_cells(270, 30, gen)
+    res = data_copying(lopsided, train, held, lopsided_cells, held_cells)
+    assert res.z_u < -3 and abs(res.z_u_cells) < 3
+    assert res.cell_z.shape == (2,) and np.isfinite(res.cell_z).all()
+    # the held-out shares (½, ½) weight the cells
+    assert_close(res.z_u_cells, 0.5 * res.cell_z[0] + 0.5 * res.cell_z[1])
+    copies = train[torch.randint(1000, (300,), generator=gen)]
+    copy_cells = (copies[:, 0] > 10).long()
+    assert data_copying(copies, train, held, copy_cells, held_cells).z_u_cells < -10
+    # a cell G leaves (nearly) empty is not counted
+    few = data_copying(lopsided[:275], train, held, lopsided_cells[:275], held_cells, min_cell=10)
+    assert np.isnan(few.cell_z[1]) and few.z_u_cells == few.cell_z[0]
+    assert np.isnan(data_copying(lopsided, train, held).z_u_cells)
+    with pytest.raises(ValueError, match="give generated_cells and held_out_cells together"):
+        data_copying(lopsided, train, held, lopsided_cells)
+    with pytest.raises(ValueError, match=r"cells must be integers >= 0 of shape \(300,\)"):
+        data_copying(lopsided, train, held, lopsided_cells.float(), held_cells)

@@ -415,3 +415,20 @@ def test_replay_rejects_runs_without_snapshots_and_bad_arguments(lab_sweeps, rep
         with pytest.raises(ValueError, match="fps must be a positive number"):
             plotting.save_replay_gif(rec, tmp_path / "x.gif", fps=fps)
     assert not (tmp_path / "x.gif").exists()
+
+
+def test_plot_nearest_neighbours_draws_a_row_per_sample(tmp_path):
+    from gan_l2_lib.data import held_out_images, load_images
+    from gan_l2_lib.metrics import data_copying, nearest_training_images
+
+    train, held = load_images("mnist5k_train1k"), held_out_images("mnist5k_train1k")
+    samples = torch.cat([train.images[:2], held.images[:2]])  # two copies, two new digits
+    images, dist, _ = nearest_training_images(samples, train.images, k=3)
+    ref = float(np.median(data_copying(held.images[:100], train.images, held.images[100:]).held_out_to_train))
+    fig = plotting.plot_nearest_neighbours(samples, images, dist, reference_distance=ref)
+    assert len(fig.axes) == 4 * 4
+    assert fig.axes[1].get_xlabel() == "d = 0.00" and fig.axes[13].get_xlabel() != "d = 0.00"
+    assert f"{ref:.2f}" in fig._suptitle.get_text()
+    fig.savefig(tmp_path / "nn.png")
+    with pytest.raises(ValueError, match=r"neighbours \(M, k, C, H, W\)"):
+        plotting.plot_nearest_neighbours(samples, images[:3], dist)

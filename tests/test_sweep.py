@@ -666,3 +666,22 @@ def test_quality_aware_stacked_sweep_is_the_default_base_with_10k_samples_and_l2
     # its runs are new files: none shares a key with a shipped run
     shipped = {run_key(m, s) for s in shipped_sweeps().values() for m in s.members()}
     assert not shipped & {run_key(m, sweep) for m in sweep.members()}
+
+
+def test_a_sweep_on_a_split_records_ds_gap_curves(tmp_path):
+    # a data set with held-out images: the batch reads D on training and held-out images at every
+    # evaluation (``evaluate.overfitting_probes``) and the records keep the held-out metrics
+    from gan_l2_lib.data import load_images
+    from gan_l2_lib.sweep import save_record, train_chunk
+
+    base = TrainConfig.preset("mnist5k_train1k", steps=20, log_every=5, eval_every=10, n_eval_samples=40)
+    sweep = SweepConfig(base, lambda_g=(0.0,), lambda_d=(0.0, 1e-2), seeds=(0,), n_stored_samples=4)
+    records = train_chunk(sweep.members(), sweep, load_images("mnist5k_train1k"))
+    for rec in records:
+        assert len(rec.curves["d_gap_prob"]) == len(rec.eval_steps) == 2
+        assert np.isfinite(rec.summary["d_held_out_accuracy"]) and np.isfinite(rec.summary["copying_z"])
+        path = tmp_path / "r.npz"
+        save_record(rec, path)
+        assert_close(load_record(path, run_key(rec.config, sweep)).curves["d_gap_logit"], rec.curves["d_gap_logit"],
+                     rtol=1e-6, atol=1e-6)
+    assert records[0].curves["d_gap_logit"].tolist() != records[1].curves["d_gap_logit"].tolist()

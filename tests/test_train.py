@@ -10,12 +10,14 @@ from gan_l2_lib.data import Mixture, load_images, make_mixture
 from gan_l2_lib.files import stable_hash
 from gan_l2_lib.train import (
     OMITTED_AT_DEFAULT,
+    PROBE_KEYS,
     SCALAR_KEYS,
     TrainConfig,
     build_models,
     load_checkpoint,
     log_row,
     make_optimizer,
+    probe_row,
     run_generators,
     save_checkpoint,
     train_gan,
@@ -227,3 +229,30 @@ def test_spectral_norm_run_keeps_every_d_layer_at_top_singular_value_one(tmp_pat
     assert back.discriminator.state_dict().keys() == res.discriminator.state_dict().keys()
     for name, value in res.discriminator.state_dict().items():
         assert torch.equal(back.discriminator.state_dict()[name], value), name
+
+
+def test_probe_row_on_known_logits():
+    logits = torch.tensor([[0.0, 2.0, -2.0, 4.0], [-1.0, -1.0, -1.0, 3.0]])
+    row = probe_row(logits)
+    assert list(row) == list(PROBE_KEYS)
+    assert_close(row["mean_logit"], torch.tensor([1.0, 0.0], dtype=torch.float64))
+    assert_close(row["mean_prob"], torch.sigmoid(logits.double()).mean(1))
+    # D(x) = 0.5 exactly (logit 0) is not called real
+    assert_close(row["real_accuracy"], torch.tensor([0.5, 0.25], dtype=torch.float64))
+
+
+def test_probes_are_read_at_every_evaluation_and_survive_a_checkpoint(tmp_path):
+    ring = make_mixture("ring8")
+    probes = {"train": ring.sample(40, torch.Generator().manual_seed(5)), "far": torch.full((7, 2), 3.0)}
+    res = train_gan(_tiny(), data=ring, progress=False, probe_images=probes)
+    hist = res.history
+    assert len(hist.probe_array("far", "real_accuracy")) == len(hist.sample_steps) == 3
+    final = probe_row(res.discriminator(probes["train"]))
+    assert_close(hist.probe_array("train", "mean_prob")[-1], float(final["mean_prob"]))
+    save_checkpoint(res, tmp_path / "p.pt")
+    assert load_checkpoint(tmp_path / "p.pt").history.probes == hist.probes
+    # a run without probes stores none (its state is as before probes existed)
+    plain = train_gan(_tiny(steps=10), data=ring, progress=False).history
+    assert plain.probes == {} and "probes" not in plain.to_state()
+    with pytest.raises(ValueError, match="no probe curve"):
+        hist.probe_array("held_out", "mean_prob")
