@@ -140,20 +140,24 @@ class SweepConfig:
     def default(cls, dataset: str = "ring8", quick: bool = False) -> SweepConfig:
         """The default sweep for a data set (what ships with the package in full mode).
 
-        2-D mixtures: λ_G × λ_D ∈ {0, 1e-4, 1e-3, 1e-2, 1e-1}² × 3 seeds, batch 100.
-        Image sets (the source article's networks, so far costlier): a 1-D sweep along
-        λ_G = λ_D ∈ {0, 1e-4, 1e-3, 1e-2} × 3 seeds. ``quick=True`` shrinks everything to CI size
-        and keeps snapshots at every evaluation (``QUICK_SNAPSHOTS``), so the λ lab can replay a
-        quick sweep; the full sweeps keep only their last evaluation.
+        2-D mixtures (the sweeps notebook 05's verdicts rest on): λ_G × λ_D ∈ {0, 1e-4, 1e-3, 1e-2,
+        1e-1}² × 10 seeds, batch 100, ``EVIDENCE_STEPS`` steps with an evaluation every 500; a run's
+        value is its mean over the last quarter of its evaluations, and every evaluation keeps 100
+        samples and D's surface (``snapshots``) so training can be replayed. Image sets (the source
+        article's networks, so far costlier): a 1-D sweep along λ_G = λ_D ∈ {0, 1e-4, 1e-3, 1e-2}
+        × 3 seeds, 5,000 steps. ``quick=True`` shrinks everything to CI size and keeps snapshots at
+        every evaluation (``QUICK_SNAPSHOTS``), so the λ lab can replay a quick sweep.
         """
         if dataset in MIXTURE_NAMES:
-            base = TrainConfig.preset(dataset, batch_size=100, steps=10_000, log_every=100,
-                                      eval_every=1000, n_eval_samples=1000)
+            steps = EVIDENCE_STEPS[dataset]
+            base = TrainConfig.preset(dataset, batch_size=100, steps=steps, log_every=100,
+                                      eval_every=500, n_eval_samples=1000)
             if quick:
                 return cls(base.replace(steps=300, log_every=20, eval_every=100, n_eval_samples=500),
                            lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=(0,), n_stored_samples=200,
                            snapshots=QUICK_SNAPSHOTS["2d"])
-            return cls(base)
+            return cls(base, seeds=tuple(range(10)), eval_last=steps // 500 // 4, n_stored_samples=500,
+                       snapshots=100)
         base = TrainConfig.preset(dataset, steps=5000, log_every=50, eval_every=500, n_eval_samples=500)
         if quick:
             return cls(base.replace(steps=100, log_every=10, eval_every=50, n_eval_samples=100),
@@ -202,14 +206,11 @@ STACKED_EVAL_SAMPLES = 10_000
 
 
 def evidence_sweeps() -> dict[str, SweepConfig]:
-    """The sweeps the verdicts of notebook 05 rest on: evaluations every 500 steps.
+    """The controls beside the mixtures' default sweeps that notebook 05's verdicts rest on.
 
-    Each run's value is its mean over the last quarter of its evaluations. The mixtures' sweeps
-    have 10 seeds, and every evaluation keeps 100 samples and D's surface (``snapshots``) so
-    training can be replayed.
+    Each shares its base, seeds and evaluation plan with ``SweepConfig.default(mixture)`` (10 seeds,
+    an evaluation every 500 steps, the last quarter averaged, snapshots at every evaluation):
 
-    - ``"<mixture>_evidence"``: the 5 × 5 grid λ_G × λ_D ∈ {0, 1e-4, 1e-3, 1e-2, 1e-1}, batch 100,
-      ``EVIDENCE_STEPS`` steps (ring8 and grid25);
     - ``"<mixture>_null"``: λ_G = λ_D = ``NULL_LAMBDA`` on the same base and seeds, paired with the
       grid's (0, 0) cell it measures seed-to-seed luck;
     - ``"ring8_article"``: the source article's loss (D's loss halved, ``halve_d_loss``) at
@@ -232,18 +233,18 @@ def evidence_sweeps() -> dict[str, SweepConfig]:
       confidently in 78 % of 10,000 samples (999 triples), the shipped 5,000-step generators in
       0–8 % of their 64 stored samples, so a run's confident count rests on a few hundred samples.
 
+    Measured training cost of the mixtures' sweeps on that CPU (1 thread, batches of 125, evaluations
+    and snapshots included): about 680 member-steps per CPU-second, so ring8's 250 runs × 20,000
+    steps take about 2 CPU-hours, grid25's 250 × 12,000 about 1.2.
+
     Returns:
         ``{name: SweepConfig}``.
     """
-    seeds = tuple(range(10))
     out = {}
-    for name, steps in EVIDENCE_STEPS.items():
-        base = TrainConfig.preset(name, batch_size=100, steps=steps, log_every=100, eval_every=500,
-                                  n_eval_samples=1000)
-        grid = SweepConfig(base, seeds=seeds, eval_last=steps // 500 // 4, n_stored_samples=500, snapshots=100)
-        out[f"{name}_evidence"] = grid
+    for name in EVIDENCE_STEPS:
+        grid = SweepConfig.default(name)
         out[f"{name}_null"] = dataclasses.replace(grid, lambda_g=(NULL_LAMBDA,), lambda_d=(NULL_LAMBDA,))
-    ring8 = out["ring8_evidence"]
+    ring8 = SweepConfig.default("ring8")
     pair = (0.0, ARTICLE_LAMBDA)
     out["ring8_article"] = dataclasses.replace(ring8, base=ring8.base.replace(halve_d_loss=True),
                                                lambda_g=pair, lambda_d=pair, diagonal=True)
@@ -257,12 +258,17 @@ def evidence_sweeps() -> dict[str, SweepConfig]:
     return out
 
 
+#: The evidence sweeps that ship (``stacked_mnist_quality`` joins when its runs are trained).
+SHIPPED_EVIDENCE = ("ring8_null", "grid25_null", "ring8_article", "ring8_b256")
+
+
 def shipped_sweeps() -> dict[str, SweepConfig]:
     """Every sweep whose runs ship in ``shipped_results_dir()``, by name: what the notebooks read.
 
     ``"<dataset>"`` is ``SweepConfig.default(dataset)`` (notebooks 04 and 05),
-    ``"ring8_quick"`` the quick ring8 sweep (05's fallback, re-made in CI), and
-    ``"<image set>_one_penalty"`` the 2 × 2 grid of ``one_penalty_sweep`` (05's statement 13).
+    ``"ring8_quick"`` the quick ring8 sweep (05's fallback, re-made in CI),
+    ``"<image set>_one_penalty"`` the 2 × 2 grid of ``one_penalty_sweep`` (05's statement 13), and
+    the controls of ``evidence_sweeps`` named in ``SHIPPED_EVIDENCE``.
     Every shipped file belongs to one of them; ``tests/test_shipped_results.py`` checks both ways.
 
     Returns:
@@ -272,6 +278,8 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
     sweeps["ring8_quick"] = SweepConfig.default("ring8", quick=True)
     for name in ("mnist5k", "stacked_mnist"):
         sweeps[f"{name}_one_penalty"] = one_penalty_sweep(sweeps[name])
+    evidence = evidence_sweeps()
+    sweeps.update({name: evidence[name] for name in SHIPPED_EVIDENCE})
     return sweeps
 
 

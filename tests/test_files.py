@@ -53,8 +53,16 @@ def test_hashes_equal_the_values_cache_files_are_named_by():
     assert stable_hash({"x": 1}, 12) == "613fe5aa6534"
     assert TrainConfig().config_hash() == "d15f32ff4678758e"
     assert TrainConfig.quick("ring8", lambda_d=1e-3).config_hash() == "3d8080771cc313a6"
-    sweep = SweepConfig.default("ring8")
+    # the 3-seed ring8 sweep of 10,000 steps that shipped before the 10-seed one: no snapshots
+    sweep = SweepConfig(TrainConfig.preset("ring8", batch_size=100, steps=10_000, log_every=100, eval_every=1000,
+                                           n_eval_samples=1000))
     cfg = sweep.members()[0]
     assert run_key(cfg, sweep) == "65c857ba292e1a7310e2"
     assert run_key(cfg, sweep) == stable_hash({"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
                                                "n_stored_samples": sweep.n_stored_samples}, 20)
+    # today's default: 10 seeds, 20,000 steps, snapshots, which the key then hashes too
+    sweep = SweepConfig.default("ring8")
+    cfg = sweep.members()[0]
+    assert run_key(cfg, sweep) == "cc16ae4300a5e530c200"
+    assert run_key(cfg, sweep) == stable_hash({"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
+                                               "n_stored_samples": sweep.n_stored_samples, "snapshots": 100}, 20)

@@ -126,9 +126,9 @@ def test_estimate_and_quick_selection():
     assert not is_quick(_fake_run(quick.members()[0].replace(steps=301), **fields))
     est = estimate_seconds(group_runs(runs))
     assert est["ring8"] == pytest.approx(300 * max(4 / rp.CPU_MEMBER_STEPS_PER_S["ring8"], rp.CPU_MIN_STEP_S))
-    full = SweepConfig.default("ring8")  # 75 members: the measured large-batch rate
+    full = SweepConfig.default("ring8")  # 250 members: the measured large-batch rate
     est = estimate_seconds(group_runs([_fake_run(m, full.eval_last, full.n_stored_samples) for m in full.members()]))
-    assert est["ring8"] == pytest.approx(75 * 10_000 / rp.CPU_MEMBER_STEPS_PER_S["ring8"])
+    assert est["ring8"] == pytest.approx(250 * 20_000 / rp.CPU_MEMBER_STEPS_PER_S["ring8"])
     digits = _fake_run(TrainConfig.preset("digits8", steps=10))
     assert math.isnan(estimate_seconds(group_runs([digits]))["digits8"])  # no measured rate
 

@@ -21,6 +21,7 @@ from gan_l2_lib.sweep import (
     shipped_results_dir,
     shipped_sweeps,
 )
+from gan_l2_lib.sweep import evidence_sweeps
 from gan_l2_lib.train import SCALAR_KEYS, train_gan
 
 SHIPPED = shipped_sweeps()
@@ -38,6 +39,11 @@ def test_shipped_sweeps_name_what_the_notebooks_read():
             c.base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=c.seeds, eval_last=c.eval_last,
             n_stored_samples=c.n_stored_samples) == one_penalty_sweep(c)
         assert len(SHIPPED[f"{name}_one_penalty"].members()) == 12
+    # 05's verdicts pair the mixtures' grids with their controls: the null runs, the article's
+    # halved D loss and the batch-256 sensitivity runs ship with them
+    evidence = evidence_sweeps()
+    for name in ("ring8_null", "grid25_null", "ring8_article", "ring8_b256"):
+        assert SHIPPED[name] == evidence[name]
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -102,7 +108,9 @@ def test_stacked_records_from_before_the_confident_metrics_load_draw_and_read_as
 
 def test_shipped_results_are_small():
     total = sum(f.stat().st_size for f in Path(shipped_results_dir()).rglob("*") if f.is_file())
-    assert total < 5 * 2**20, f"shipped results take {total / 2**20:.1f} MiB"
+    # 26 MiB measured: 560 mixture runs with 40 (ring8) or 24 (grid25) evaluations of snapshots
+    # (100 float16 samples and D's 32 × 32 surface in 8 bits each) are 19 MiB of it
+    assert total < 32 * 2**20, f"shipped results take {total / 2**20:.1f} MiB"
     assert not list(Path(shipped_results_dir()).rglob("*.tmp"))
 
 

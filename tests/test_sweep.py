@@ -451,9 +451,10 @@ def test_snapshots_change_the_run_key_only_when_kept():
     cfg = plain.members()[0]
     assert run_path(cfg, plain, "c") == run_path(cfg, _quick_sweep(snapshots=0), "c")
     assert run_path(cfg, plain, "c") != run_path(cfg, kept, "c")
-    # files of sweeps without snapshots keep their names: a shipped ring8 file is still found
+    # files of sweeps without snapshots keep their names: a shipped mnist5k file is still found
     from gan_l2_lib.sweep import shipped_results_dir
-    shipped = SweepConfig.default("ring8")
+    shipped = SweepConfig.default("mnist5k")
+    assert shipped.snapshots == 0
     assert run_path(shipped.members()[0], shipped, shipped_results_dir()).exists()
 
 
@@ -474,13 +475,13 @@ def test_evidence_sweeps_have_ten_seeds_and_average_the_last_quarter():
 
     sweeps = evidence_sweeps()
     for name in ("ring8", "grid25"):
-        grid, null = sweeps[f"{name}_evidence"], sweeps[f"{name}_null"]
+        grid, null = SweepConfig.default(name), sweeps[f"{name}_null"]
         assert len(grid.members()) == 250 and grid.seeds == tuple(range(10)) and null.seeds == grid.seeds
         n_evals = grid.base.steps // grid.base.eval_every
         assert grid.base.eval_every <= 500 and grid.eval_last * 4 == n_evals
         assert null.base == grid.base and null.lambda_g == null.lambda_d == (NULL_LAMBDA,)
     article = sweeps["ring8_article"]
-    assert article.base.halve_d_loss and not sweeps["ring8_evidence"].base.halve_d_loss
+    assert article.base.halve_d_loss and not SweepConfig.default("ring8").base.halve_d_loss
     assert [(m.lambda_g, m.lambda_d) for m in article.members()][::10] == [(0.0, 0.0), (ARTICLE_LAMBDA,) * 2]
     long = sweeps["ring8_b256"]
     assert long.base.batch_size == 256 and long.eval_last * 4 * long.base.eval_every == long.base.steps
@@ -518,7 +519,7 @@ def test_a_cells_effect_is_its_per_seed_difference_to_the_baseline(ring8_sweep):
     want = res.seed_values("modes_covered", 1e-4, 1e-4) - res.seed_values("modes_covered", 0.0, 0.0)
     assert_close(np.array(eff.deltas), want)
     assert_close(eff.mean, float(want.mean()))
-    assert eff.seeds == (0, 1, 2) and eff.n == 3 and eff.dropped_seeds == () and eff.low <= eff.mean <= eff.high
+    assert eff.seeds == tuple(range(10)) and eff.n == 10 and eff.dropped_seeds == () and eff.low <= eff.mean <= eff.high
     assert eff.verdict == effect_verdict(eff.low, eff.high, METRICS["modes_covered"].higher_is_better)
     assert cell_effect(res, "modes_covered", (1e-4, 1e-4), rng=0) == eff  # deterministic
     # D's loss std is lower-is-better: λ_D = 0.1 stills it in every seed, so it reads "better"
@@ -532,10 +533,10 @@ def test_a_seed_nan_in_either_cell_is_dropped_and_counted(ring8_sweep):
     from gan_l2_lib.sweep import cell_effect
 
     res = ring8_sweep
-    nan_seeds = [s for s, v in res.values_by_seed("reverse_kl", 1e-2, 0.0).items() if not np.isfinite(v)]
+    nan_seeds = [s for s, v in res.values_by_seed("reverse_kl", 1e-2, 1e-2).items() if not np.isfinite(v)]
     assert nan_seeds == [2]  # the shipped run: seed 2 puts no sample near a mode there
-    eff = cell_effect(res, "reverse_kl", (1e-2, 0.0))
-    assert eff.seeds == (0, 1) and eff.dropped_seeds == (2,) and eff.n_dropped == 1
+    eff = cell_effect(res, "reverse_kl", (1e-2, 1e-2))
+    assert eff.seeds == (0, 1, 3, 4, 5, 6, 7, 8, 9) and eff.dropped_seeds == (2,) and eff.n_dropped == 1
 
 
 def test_effect_grid_holds_every_cells_effect_shaped_like_the_map(ring8_sweep):
@@ -560,11 +561,23 @@ def test_effect_grid_holds_every_cells_effect_shaped_like_the_map(ring8_sweep):
 def test_with_two_or_three_seeds_the_percentile_interval_is_the_range_of_the_deltas(ring8_sweep):
     from gan_l2_lib.sweep import effect_grid
 
-    grid = effect_grid(ring8_sweep, "high_quality_fraction", method="percentile")
-    assert len(grid.effects) == 25
+    first3 = _first_seeds(ring8_sweep, 3)
+    grid = effect_grid(first3, "high_quality_fraction", method="percentile")
+    assert len(grid.effects) == 25 and all(eff.n == 3 for eff in grid.effects.values())
     for eff in grid.effects.values():  # every resample of one repeated value has probability ≥ 1/27 > 2.5 %
         assert_close((eff.low, eff.high), (min(eff.deltas), max(eff.deltas)))
         assert eff.method in ("percentile", "constant")
+
+
+def _first_seeds(result, n):
+    """The sweep ``result`` cut to its first ``n`` seeds."""
+    import dataclasses
+
+    from gan_l2_lib.sweep import SweepResult
+
+    seeds = result.config.seeds[:n]
+    return SweepResult(dataclasses.replace(result.config, seeds=seeds),
+                       [r for r in result.records if r.config.seed in seeds], trained=0, wall_time_s=0.0)
 
 
 def test_effect_grid_of_a_diagonal_sweep_leaves_the_off_diagonal_empty(mnist5k_sweep):
@@ -581,19 +594,19 @@ def test_a_null_sweep_pairs_with_the_main_grids_baseline(ring8_sweep):
 
     res = ring8_sweep
     # a "null" sweep whose runs are the baseline's own: no effect at all
-    same = _relabelled(res, (0.0, 0.0), (0, 1, 2))
+    same = _relabelled(res, (0.0, 0.0), range(10))
     eff = cell_effect(same, "modes_covered", (1e-8, 1e-8), baseline_result=res)
-    assert eff.deltas == (0.0, 0.0, 0.0) and eff.verdict == "neutral" and eff.low == eff.high == 0.0
+    assert eff.deltas == (0.0,) * 10 and eff.verdict == "neutral" and eff.low == eff.high == 0.0
     # runs of another cell relabelled as the null sweep: the same effect as inside the grid
-    moved = _relabelled(res, (1e-4, 0.0), (0, 1, 2))
+    moved = _relabelled(res, (1e-4, 0.0), range(10))
     assert cell_effect(moved, "high_quality_fraction", (1e-8, 1e-8), baseline_result=res) == \
         cell_effect(res, "high_quality_fraction", (1e-4, 0.0))
     grid = effect_grid(moved, "high_quality_fraction", baseline_result=res)
-    assert grid.shape == (1, 1) and grid.baseline_index is None and grid.n[0, 0] == 3
+    assert grid.shape == (1, 1) and grid.baseline_index is None and grid.n[0, 0] == 10
     # seeds the two sweeps do not share are dropped and listed
-    partial = _relabelled(res, (1e-4, 0.0), (1, 2, 5))
+    partial = _relabelled(res, (1e-4, 0.0), (1, 2, 15))
     eff = cell_effect(partial, "high_quality_fraction", (1e-8, 1e-8), baseline_result=res)
-    assert eff.seeds == (1, 2) and eff.dropped_seeds == (0, 5)
+    assert eff.seeds == (1, 2) and eff.dropped_seeds == (0, 3, 4, 5, 6, 7, 8, 9, 15)
 
 
 @pytest.mark.parametrize("call, match", [
@@ -603,14 +616,14 @@ def test_a_null_sweep_pairs_with_the_main_grids_baseline(ring8_sweep):
     (lambda res, mn: _cell(res, "modes_covered", (3e-4, 1e-4)), r"the cell .* = \(0.0003, 0.0001\) is not in"),
     (lambda res, mn: _cell(res, "modes_covered", (1e-4, 1e-4), baseline_result=_relabelled(res, (0.0, 0.0), (0, 1))),
      r"the baseline cell .* = \(0, 0\) is not in the grid lambda_g \(1e-08,\)"),
-    (lambda res, mn: _cell(_relabelled(res, (0.0, 0.0), (7, 8)), "modes_covered", (1e-8, 1e-8), baseline_result=res),
+    (lambda res, mn: _cell(_relabelled(res, (0.0, 0.0), (17, 18)), "modes_covered", (1e-8, 1e-8), baseline_result=res),
      "no common seeds"),
-    (lambda res, mn: _cell(res, "reverse_kl", (1e-2, 1e-3)), "fewer than 2 pairs: 1 seed"),
+    (lambda res, mn: _cell(res, "reverse_kl", (1e-1, 1e-2)), "fewer than 2 pairs: 1 seed"),
     (lambda res, mn: _cell(mn, "frechet_distance", (0.0, 1e-2)), "not in the diagonal of"),
     (lambda res, mn: _cell(mn, "reverse_kl", (0.0, 0.0), baseline_result=res), "cannot pair runs on mnist5k"),
     (lambda res, mn: _grid(res, "fid"), "unknown metric 'fid'"),
     (lambda res, mn: _grid(res, "modes_covered", baseline=(1e-8, 0.0)), "the baseline cell"),
-    (lambda res, mn: _grid(_relabelled(res, (0.0, 0.0), (7,)), "modes_covered", baseline_result=res),
+    (lambda res, mn: _grid(_relabelled(res, (0.0, 0.0), (17,)), "modes_covered", baseline_result=res),
      "no common seeds"),
     (lambda res, mn: _grid(res, "modes_covered", baseline_result="sweep"), "baseline_result must be a SweepResult"),
 ])
@@ -638,17 +651,20 @@ def test_plateau_effect_pairs_each_seeds_last_window_with_the_window_before():
     eff = plateau_effect(res, "high_quality_fraction", window=3, method="percentile")
     want = [r.curves["high_quality_fraction"][-3:].mean() - r.curves["high_quality_fraction"][-6:-3].mean()
             for r in res.records_at(0.0, 0.0)]
-    assert eff.seeds == (0, 1, 2)
+    assert eff.seeds == tuple(range(10))
     assert_close(np.array(eff.deltas), np.array(want))
     assert eff.low <= eff.mean <= eff.high
-    # the window defaults to the sweep's eval_last (3 here)
-    assert plateau_effect(res, "high_quality_fraction", method="percentile").deltas == eff.deltas
+    # the window defaults to the sweep's eval_last (10 of ring8's 40 evaluations)
+    assert res.config.eval_last == 10
+    ten = [r.curves["high_quality_fraction"][-10:].mean() - r.curves["high_quality_fraction"][-20:-10].mean()
+           for r in res.records_at(0.0, 0.0)]
+    assert_close(np.array(plateau_effect(res, "high_quality_fraction", method="percentile").deltas), np.array(ten))
     with pytest.raises(ValueError, match="'d_loss' has no curves"):
         plateau_effect(res, "d_loss")
     with pytest.raises(ValueError, match="window must be a positive integer"):
         plateau_effect(res, "modes_covered", window=0)
     with pytest.raises(ValueError, match="fewer than 2"):
-        plateau_effect(res, "modes_covered", window=6)  # 10 evaluations hold one window of 6, not two
+        plateau_effect(res, "modes_covered", window=21)  # 40 evaluations hold one window of 21, not two
 
 
 def test_quality_aware_stacked_sweep_is_the_default_base_with_10k_samples_and_l2_on_d_only():
