@@ -163,3 +163,49 @@ def effect_table(effects: Mapping[str, PairedEffect], metric_key: str, fmt: str 
         lines.append(f"| {name} | {num(e.mean)} | [{num(e.low)}, {num(e.high)}] | {e.n} ({e.n_dropped}) "
                      f"| {int((deltas > 0).sum())} / {int((deltas < 0).sum())} | {e.verdict} |")
     return "\n".join(lines)
+
+
+#: How ``verdict_table`` marks a verdict after the interval.
+VERDICT_MARKS = {"better": "▲ better", "worse": "▼ worse", "higher": "↑ higher", "lower": "↓ lower",
+                 "neutral": "· neutral"}
+
+
+def verdict_table(effects: Mapping[str, Mapping[str, PairedEffect]], metric_keys: Sequence[str]) -> str:
+    """A markdown table of paired effects on several metrics: one row per comparison, one column per metric.
+
+    Each cell reads "mean [low, high] verdict", so a row says at a glance what one setting did to
+    every metric, and a null-control row beside it shows how large luck is.
+
+    Args:
+        effects: row label → {metric key → ``metrics.PairedEffect``} (e.g. from ``sweep.cell_effect``);
+            a metric missing from a row leaves its cell as "–".
+        metric_keys: the columns, in order (labels and number formats from ``evaluate.METRICS``).
+
+    Returns:
+        The table, with a header row naming each metric as "Δ <label>".
+
+    Raises:
+        ValueError: for no rows, no columns, or a row with effects of metrics not in ``metric_keys``.
+    """
+    if not effects:
+        raise ValueError("effects is empty: give at least one {label: {metric: PairedEffect}}")
+    keys = list(metric_keys)
+    if not keys:
+        raise ValueError("metric_keys is empty: name at least one metric column")
+    for name, row in effects.items():
+        if extra := sorted(set(row) - set(keys)):
+            raise ValueError(f"row {name!r} has effects of {extra}, which are not columns; columns: {keys}")
+    labels = [metric(k).label if k in METRICS else k for k in keys]
+    lines = ["| comparison | " + " | ".join(f"Δ {lab}" for lab in labels) + " |",
+             "|---|" + "---:|" * len(keys)]
+    for name, row in effects.items():
+        cells = []
+        for k in keys:
+            e = row.get(k)
+            if e is None:
+                cells.append("–")
+                continue
+            cells.append(f"{_number(None, k, e.mean)} [{_number(None, k, e.low)}, {_number(None, k, e.high)}] "
+                         f"{VERDICT_MARKS.get(e.verdict, e.verdict)}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

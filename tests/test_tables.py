@@ -100,3 +100,24 @@ def test_effect_table_lists_each_comparison_with_its_interval_and_seed_signs():
     assert rows[3][3] == "3 (1)" and rows[3][4] == "1 / 1" and rows[3][5] == "neutral"
     with pytest.raises(ValueError, match="effects is empty"):
         effect_table({}, "modes_covered")
+
+
+def test_verdict_table_puts_each_metrics_effect_with_interval_and_mark_in_one_row():
+    from gan_l2_lib.metrics import paired_effect
+    from gan_l2_lib.tables import verdict_table
+
+    base = {0: 1.0, 1: 2.0, 2: 3.0, 3: 1.0}
+    up = paired_effect({0: 2.0, 1: 3.0, 2: 4.0, 3: 2.0}, base, higher_is_better=True)  # +1 every seed
+    down = paired_effect({0: 0.5, 1: 1.5, 2: 2.5, 3: 0.5}, base, higher_is_better=False)  # −0.5: lower is better
+    rows = _rows(verdict_table({"setting": {"modes_covered": up, "reverse_kl": down}, "other": {"reverse_kl": down}},
+                               ["modes_covered", "reverse_kl"]))
+    assert rows[0] == ["comparison", "Δ modes covered", "Δ reverse KL to uniform"]
+    one, half = format_value("modes_covered", 1.0), format_value("reverse_kl", -0.5)
+    assert rows[2] == ["setting", f"{one} [{one}, {one}] ▲ better", f"{half} [{half}, {half}] ▲ better"]
+    assert rows[3] == ["other", "–", f"{half} [{half}, {half}] ▲ better"]
+    with pytest.raises(ValueError, match="effects is empty"):
+        verdict_table({}, ["modes_covered"])
+    with pytest.raises(ValueError, match="metric_keys is empty"):
+        verdict_table({"a": {}}, [])
+    with pytest.raises(ValueError, match=r"row 'setting' has effects of \['reverse_kl'\], which are not columns"):
+        verdict_table({"setting": {"reverse_kl": down}}, ["modes_covered"])
