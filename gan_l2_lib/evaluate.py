@@ -148,7 +148,7 @@ _METRIC_LIST = (
            "data", "short", stability=True),
     Metric("gap_tail_mean", "D(x) − D(G(z))", "mean over the last 20 logs (0: D cannot tell)", None,
            _ALL, "unit", "fraction", stability=True, in_table=True),
-    Metric("mode_shift", "mode hopping", "share of samples that moved mode since the last evaluation",
+    Metric("mode_shift", "mode hopping", "share of samples that changed mode",
            False, ("mixture",), "unit", "fraction", stability=True, in_table=True),
     Metric("grad_spikes_d", "gradient spikes of D", "logged norms above 5× their running median",
            False, _ALL, "data", "count", stability=True),

@@ -1139,6 +1139,55 @@ def plot_baseline_curves(result, metrics=("modes_covered", "high_quality_fractio
     return fig
 
 
+def plot_metric_along(result, metrics=("d_loss_tail_std", "mode_shift"), lambda_g: float = 0.0,
+                      title: str | None = None) -> Figure:
+    """Every seed's value of some metrics along one row of the grid (λ_D rising at a fixed λ_G).
+
+    One panel per metric: a dot per seed (the run's reported value, its last-quarter mean), the
+    mean over seeds as a line. A panel shows whether a number moves with λ_D and how far the seeds
+    scatter around that movement.
+
+    Args:
+        result: a ``sweep.SweepResult`` (a full grid: ``lambda_g`` must be one of its rows).
+        metrics: summary keys, one panel each.
+        lambda_g: the row.
+        title: the figure title.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: when ``lambda_g`` is not a row of the grid, or for a diagonal sweep.
+    """
+    if result.config.diagonal or lambda_g not in result.config.lambda_g:
+        raise ValueError(f"lambda_g = {lambda_g:g} is not a row of this grid; rows: "
+                         f"{[float(g) for g in result.config.lambda_g]}"
+                         f"{' (a diagonal sweep has no rows)' if result.config.diagonal else ''}")
+    lams = result.config.lambda_d
+    dataset = result.config.base.dataset
+    x = np.arange(len(lams))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.5), squeeze=False)
+    for ax, name in zip(axes[0], metrics, strict=True):
+        rng = np.random.default_rng(0)  # the same small sideways jitter in every panel
+        means = []
+        for k, d in enumerate(lams):
+            vals = result.seed_values(name, lambda_g, d)
+            ax.plot(x[k] + rng.uniform(-0.12, 0.12, len(vals)), vals, "o", ms=4, color="0.45", alpha=0.7,
+                    label="one seed" if k == 0 else None)
+            finite = vals[np.isfinite(vals)]
+            means.append(float(finite.mean()) if finite.size else np.nan)
+        ax.plot(x, means, "-o", color="C3", lw=2, ms=5, label=f"mean of {len(result.config.seeds)} seeds")
+        ax.set_xticks(x, [lambda_label(d) for d in lams])
+        ax.set_xlabel(f"λ_D (penalty on D), λ_G = {lambda_label(lambda_g)}")
+        ax.set_ylabel(unit_label(name, dataset, result.config.base.n_eval_samples))
+        ax.set_title(metric_info(name).label, fontsize=10)
+        ax.grid(alpha=0.3)
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title or f"{dataset}: what λ_D does to each seed", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def plot_sample_panels(result, points, title: str | None = None, seed: int = 0, n_images: int = 36,
                        nrow: int = 6) -> Figure:
     """One seed's stored image samples at a few grid points, side by side.

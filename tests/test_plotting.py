@@ -432,3 +432,21 @@ def test_plot_nearest_neighbours_draws_a_row_per_sample(tmp_path):
     fig.savefig(tmp_path / "nn.png")
     with pytest.raises(ValueError, match=r"neighbours \(M, k, C, H, W\)"):
         plotting.plot_nearest_neighbours(samples, images[:3], dist)
+
+
+def test_metric_along_draws_each_seeds_value_and_their_mean_per_lambda_d():
+    from gan_l2_lib.plotting import plot_metric_along
+    from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
+
+    res = run_sweep(SweepConfig.default("ring8", quick=True), shipped_results_dir(), progress=False,
+                    train_missing=False)
+    fig = plot_metric_along(res, ("d_loss_tail_std", "modes_covered"), lambda_g=1e-2)
+    for ax, key in zip(fig.axes, ("d_loss_tail_std", "modes_covered"), strict=True):
+        dots, mean = ax.lines[:-1], ax.lines[-1]
+        want = [res.seed_values(key, 1e-2, d)[0] for d in res.config.lambda_d]  # one seed: the mean is it
+        np.testing.assert_allclose(mean.get_ydata(), want)
+        np.testing.assert_allclose([ln.get_ydata()[0] for ln in dots], want)
+        assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "1e-2"]
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"lambda_g = 0.001 is not a row of this grid; rows: \[0.0, 0.01\]"):
+        plot_metric_along(res, lambda_g=1e-3)
