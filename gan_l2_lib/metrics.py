@@ -1230,7 +1230,8 @@ def pair_by_seed(values: Mapping[int, float], baseline: Mapping[int, float]
 
     Returns:
         ``(seeds, deltas, dropped_seeds)``: the paired seeds ascending, the differences
-        (shape (len(seeds),)), and the seeds left out (in one condition only, or NaN/inf in either).
+        (shape (len(seeds),); a difference within 1e-12 relative of 0 is exactly 0), and the
+        seeds left out (in one condition only, or NaN/inf in either).
 
     Raises:
         ValueError: if either is not a mapping, or the two share no seed.
@@ -1245,7 +1246,12 @@ def pair_by_seed(values: Mapping[int, float], baseline: Mapping[int, float]
     seeds = tuple(s for s in sorted(common)
                   if np.isfinite(float(values[s])) and np.isfinite(float(baseline[s])))
     dropped = tuple(sorted((set(values) | set(baseline)) - set(seeds)))
-    deltas = np.array([float(values[s]) - float(baseline[s]) for s in seeds], dtype=np.float64)
+    v = np.array([float(values[s]) for s in seeds], dtype=np.float64)
+    b = np.array([float(baseline[s]) for s in seeds], dtype=np.float64)
+    deltas = v - b
+    # equal values reached by different float paths (log 8 from two histograms, say) differ by a
+    # few ulps: count them as no change, or a run of such "ties" would read as a one-sided effect
+    deltas[np.abs(deltas) <= 1e-12 * np.maximum(1.0, np.maximum(np.abs(v), np.abs(b)))] = 0.0
     return seeds, deltas, dropped
 
 

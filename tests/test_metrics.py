@@ -886,3 +886,18 @@ def test_per_cell_copying_separates_copying_from_drawing_one_cell_more():
         data_copying(lopsided, train, held, lopsided_cells)
     with pytest.raises(ValueError, match=r"cells must be integers >= 0 of shape \(300,\)"):
         data_copying(lopsided, train, held, lopsided_cells.float(), held_cells)
+
+
+def test_ties_reached_by_different_float_paths_pair_as_no_change():
+    # two collapsed runs both at log 8, computed two ways: a few ulps apart, but no effect
+    from gan_l2_lib.metrics import pair_by_seed, paired_effect
+
+    log8a = float(np.log(8.0))
+    log8b = float(np.nextafter(np.nextafter(log8a, 3.0), 3.0))  # 2 ulps above, as from another float path
+    assert log8a != log8b
+    values = {0: log8b, 1: log8b, 2: log8b, 3: 2.5, 4: 2.4}
+    baseline = {0: log8a, 1: log8a, 2: log8a, 3: 2.0, 4: 2.1}
+    _, deltas, _ = pair_by_seed(values, baseline)
+    assert deltas[:3].tolist() == [0.0, 0.0, 0.0] and deltas[3] == pytest.approx(0.5)
+    eff = paired_effect(values, baseline, higher_is_better=False, method="percentile")
+    assert eff.low == 0.0 and eff.verdict == "neutral"  # three ties and two rises: not one-sided

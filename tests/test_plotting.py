@@ -450,3 +450,18 @@ def test_metric_along_draws_each_seeds_value_and_their_mean_per_lambda_d():
     plt.close(fig)
     with pytest.raises(ValueError, match=r"lambda_g = 0.001 is not a row of this grid; rows: \[0.0, 0.01\]"):
         plot_metric_along(res, lambda_g=1e-3)
+
+
+def test_metric_curves_band_is_the_middle_half_of_ten_seeds():
+    from gan_l2_lib.plotting import plot_metric_curves
+    from gan_l2_lib.sweep import run_sweep, shipped_results_dir, shipped_sweeps
+
+    res = run_sweep(shipped_sweeps()["ring8"], shipped_results_dir(), progress=False, train_missing=False)
+    fig = plot_metric_curves(res, [(0.0, 0.0)], metrics=("high_quality_fraction",))
+    ax = fig.axes[0]
+    assert "band: middle half of the seeds" in ax.get_title()
+    ys = np.array([r.curves["high_quality_fraction"] for r in res.records_at(0.0, 0.0)])
+    band = ax.collections[0].get_paths()[0].vertices
+    lo, hi = np.percentile(ys, [25, 75], axis=0)
+    np.testing.assert_allclose([band[:, 1].min(), band[:, 1].max()], [lo.min(), hi.max()])
+    plt.close(fig)
