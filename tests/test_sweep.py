@@ -465,6 +465,59 @@ def test_a_file_of_an_unknown_schema_is_rejected_and_retrained(tmp_path):
     assert load_record(victim).key == again.records[2].key
 
 
+def _rewrite_meta(path, change) -> None:
+    """Rewrite a run file with ``change(meta)`` applied to its meta (the arrays kept)."""
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = change(json.loads(str(arrays["meta"])))
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def test_load_record_reads_schema_1_keys_and_names_every_unreadable_schema(tmp_path):
+    import dataclasses
+
+    from gan_l2_lib.sweep import save_record
+
+    sweep = _quick_sweep()
+    ring = run_sweep(sweep, tmp_path, progress=False, members=sweep.members()[:1]).records[0]
+    # a digit run as schema 1 wrote it: classes covered stored under "modes_covered"
+    digits = dataclasses.replace(ring, config=TrainConfig.preset("digits8", steps=40), key="d" * 20,
+                                 samples=np.zeros((2, 1, 8, 8), np.float32), surface=None, surface_extent=None,
+                                 curves={"modes_covered": np.array([3.0, 5.0])},
+                                 summary={"modes_covered": 4.0, "diverged": 0.0})
+    path = tmp_path / "digits.npz"
+    save_record(digits, path)
+    assert load_record(path).summary == {"modes_covered": 4.0, "diverged": 0.0}  # schema 2: read as written
+
+    def schema(version):
+        def change(meta):
+            meta["schema_version"] = version
+            return meta
+        return change
+
+    _rewrite_meta(path, schema(1))
+    old = load_record(path, "d" * 20)
+    assert old.summary == {"classes_covered": 4.0, "diverged": 0.0}
+    assert list(old.curves) == ["classes_covered"] and old.curves["classes_covered"].tolist() == [3.0, 5.0]
+    # on 2-D data schema 1 already meant modes: nothing is renamed
+    ring_path = run_path(ring.config, sweep, tmp_path)
+    _rewrite_meta(ring_path, schema(1))
+    assert load_record(ring_path).summary == ring.summary
+    # any other version (or none) is refused, and the message names it
+    for version in (0, 3, 99, "2", 2.5, None):
+        _rewrite_meta(path, schema(version))
+        with pytest.raises(ValueError, match=re.escape(f"{path} has schema {version}, expected one of (1, 2)")):
+            load_record(path)
+    _rewrite_meta(path, lambda meta: {k: v for k, v in meta.items() if k != "schema_version"})
+    with pytest.raises(ValueError, match=re.escape("has schema None, expected one of (1, 2)")):
+        load_record(path)
+    _rewrite_meta(path, lambda meta: [meta])  # valid JSON, not a meta dict
+    with pytest.raises(ValueError, match=re.escape("has schema None, expected one of (1, 2)")):
+        load_record(path)
+
+
 def test_a_cached_image_run_scored_by_another_classifier_is_scored_again(tmp_path, tiny_classifier):
     from gan_l2_lib.classifier import ClassifierConfig, load_or_train_classifier
 
