@@ -31,7 +31,7 @@ def test_atomic_write_creates_replaces_and_leaves_no_temp_file(tmp_path):
 def test_atomic_write_failure_keeps_the_old_file_and_no_temp(tmp_path):
     path = tmp_path / "a.bin"
     atomic_write_bytes(path, b"old")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="bytes-like object is required"):
         atomic_write_bytes(path, "not bytes")  # type: ignore[arg-type]
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["a.bin"]
 
