@@ -43,7 +43,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
 
     A reader sees either the old file or the whole new one, never a partial write; on an
     error the temporary file is removed and ``path`` is left as it was. Missing parent
-    folders are created.
+    folders are created. After the rename, temporaries of ``path`` left by a writer that no
+    longer runs (a sweep killed mid-write) are removed (``remove_stale_temporaries``).
 
     Args:
         path: the file to (over)write.
@@ -62,6 +63,50 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    remove_stale_temporaries(path)
+
+
+def _process_is_running(pid: int) -> bool:
+    """Whether a process with this id exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process: it exists
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete the temporaries of ``path`` whose writing process no longer runs.
+
+    ``atomic_write_bytes`` writes ``.<name>.<pid>.<thread>.tmp`` beside ``path``; a writer
+    killed before its rename (SIGKILL, a power cut) leaves that file behind. Temporaries of
+    this process and of processes still running are kept: they may be writes in progress.
+    Only on POSIX systems (elsewhere nothing is removed: there signal 0 would not be a probe).
+
+    Args:
+        path: the target file whose temporaries are looked for.
+
+    Returns:
+        The temporaries removed.
+    """
+    path = Path(path)
+    removed: list[Path] = []
+    if os.name != "posix" or not path.parent.is_dir():
+        return removed
+    prefix = f".{path.name}."
+    for entry in os.listdir(path.parent):
+        fields = entry[len(prefix):].split(".") if entry.startswith(prefix) else []
+        if len(fields) != 3 or fields[2] != "tmp" or not (fields[0].isdigit() and fields[1].isdigit()):
+            continue
+        pid = int(fields[0])
+        if pid == os.getpid() or _process_is_running(pid):
+            continue
+        stale = path.parent / entry
+        stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
 
 
 def atomic_torch_save(obj: object, path: str | Path) -> None:

@@ -1,4 +1,4 @@
-"""The command line: ``sweep`` (the table, the exit status, resuming after kill -9) and ``reproduce``."""
+"""The command line: ``sweep`` (the table, the exit status, resuming after kill -9 mid-write) and ``reproduce``."""
 
 import dataclasses
 import json
@@ -30,32 +30,75 @@ def test_cli_runs_and_prints_table(tmp_path, capsys):
     assert "lambda_d must be >= 0" in capsys.readouterr().out
 
 
-def test_kill_9_mid_sweep_then_resume(tmp_path):
-    """A sweep killed with SIGKILL keeps its finished runs; the restart trains only the rest."""
-    code = (
-        "import sys; from gan_l2_lib.cli import main; "
-        f"sys.exit(main(['sweep', '--dataset', 'ring8', '--quick', '--steps', '150', '--seeds', '2', "
-        f"'--max-batch', '1', '--cache-dir', r'{tmp_path}', '--no-progress', '--cpu']))"
-    )
+# The CLI's sweep in a child process whose third run file pauses after its temporary file is
+# written and before the rename, so the test's SIGKILL lands in the middle of that write.
+_PAUSED_SWEEP = """
+import os, sys, time
+from gan_l2_lib.cli import main
+replace, written = os.replace, []
+def paused_replace(src, dst):
+    if str(dst).endswith(".npz"):
+        written.append(dst)
+        if len(written) == 3:
+            time.sleep(120)
+    replace(src, dst)
+os.replace = paused_replace
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _same_records(a, b):
+    """Two records of one run are equal in everything but the wall time."""
+    assert (a.config, a.key, a.diverged, a.diverged_step) == (b.config, b.key, b.diverged, b.diverged_step)
+    assert a.summary.keys() == b.summary.keys()
+    np.testing.assert_array_equal(np.array(list(a.summary.values())), np.array(list(b.summary.values())))
+    for name in ("steps", "eval_steps", "samples", "surface", "snapshot_samples", "snapshot_surfaces"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    for field in ("scalars", "curves"):
+        x, y = getattr(a, field), getattr(b, field)
+        assert x.keys() == y.keys()
+        for k in x:
+            np.testing.assert_array_equal(x[k], y[k], err_msg=f"{field}[{k}]")
+
+
+def test_kill_9_during_a_write_then_resume_equals_an_uninterrupted_sweep(tmp_path):
+    """SIGKILL while the third run file is being written: the two finished files stay whole, the
+    half-written one never appears under its name, the restart trains only the two missing runs,
+    removes the dead writer's temporary file and ends with the records of a sweep never stopped."""
+    sweep = SweepConfig.default("ring8", quick=True)  # what the command runs: the quick preset (with its snapshots)
+    sweep = dataclasses.replace(sweep, base=sweep.base.replace(steps=40))
+    args = ["sweep", "--dataset", "ring8", "--quick", "--steps", "40", "--max-batch", "1", "--no-progress",
+            "--cpu"]
+    killed_dir = tmp_path / "killed"
+    folder = killed_dir / "ring8"
+    names = [run_path(m, sweep, killed_dir).name for m in sweep.members()]  # trained and written in this order
+    paused = f".{names[2]}."  # the third run's temporary file: .<name>.<pid>.<thread>.tmp
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=env)
-    folder = tmp_path / "ring8"
-    deadline = time.time() + 120
-    while time.time() < deadline and len(list(folder.glob("*.npz"))) < 2:
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    kept = sorted(folder.glob("*.npz"))
-    assert 2 <= len(kept) < 8, "the sweep should be killed part-way (8 runs in all)"
-    for f in kept:
-        load_record(f)  # every file left behind is complete
-    sweep = SweepConfig.default("ring8", quick=True)  # what the command ran: the quick preset (with its snapshots)
-    sweep = dataclasses.replace(sweep, base=sweep.base.replace(steps=150), seeds=(0, 1))
-    resumed = run_sweep(sweep, tmp_path, progress=False, max_batch=1)
-    assert resumed.trained == 8 - len(kept)
-    assert len(list(folder.glob("*.npz"))) == 8
-    assert np.isfinite(resumed.grid("modes_covered")).all()
+    proc = subprocess.Popen([sys.executable, "-c", _PAUSED_SWEEP, *args, "--cache-dir", str(killed_dir)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 60
+    try:
+        while time.time() < deadline and not (folder.is_dir() and any(n.startswith(paused) for n in os.listdir(folder))):
+            assert proc.poll() is None, "the sweep ended before its third write"
+            time.sleep(0.01)
+        seen = sorted(os.listdir(folder))
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    temporaries = [n for n in seen if n.endswith(".tmp")]
+    assert len(temporaries) == 1 and temporaries[0].startswith(f"{paused}{proc.pid}."), seen  # caught in flight
+    finished = [n for n in seen if n.endswith(".npz")]
+    assert finished == sorted(names[:2])  # the first two runs, renamed before the third write began
+    assert sorted(os.listdir(folder)) == seen  # killed: nothing renamed or cleaned up since
+    for name in finished:
+        load_record(folder / name)  # every run file left behind is complete
+    resumed = run_sweep(sweep, killed_dir, progress=False, max_batch=1)
+    assert resumed.trained == 2
+    assert sorted(os.listdir(folder)) == sorted(names)  # the dead writer's temporary file is gone
+    whole = run_sweep(sweep, tmp_path / "whole", progress=False, max_batch=1)
+    assert whole.trained == 4
+    for a, b in zip(resumed.records, whole.records, strict=True):
+        _same_records(a, b)
 
 
 def test_reproduce_prints_the_table_and_fails_on_a_tampered_file(tiny_shipped, tmp_path, capsys):

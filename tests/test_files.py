@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 import torch
 
-from gan_l2_lib.files import atomic_torch_save, atomic_write_bytes, stable_hash
+from gan_l2_lib.files import (
+    atomic_torch_save,
+    atomic_write_bytes,
+    remove_stale_temporaries,
+    stable_hash,
+)
 from gan_l2_lib.sweep import RUN_KEY_VERSION, SweepConfig, run_key
 from gan_l2_lib.train import TrainConfig
 
@@ -24,9 +31,29 @@ def test_atomic_write_creates_replaces_and_leaves_no_temp_file(tmp_path):
 def test_atomic_write_failure_keeps_the_old_file_and_no_temp(tmp_path):
     path = tmp_path / "a.bin"
     atomic_write_bytes(path, b"old")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="bytes-like object is required"):
         atomic_write_bytes(path, "not bytes")  # type: ignore[arg-type]
     assert path.read_bytes() == b"old" and os.listdir(tmp_path) == ["a.bin"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="stale temporaries are recognized by process id on POSIX only")
+def test_a_write_removes_the_temporaries_of_dead_writers_only(tmp_path):
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead = int(gone.stdout)  # a process that has exited (and been reaped)
+    path = tmp_path / "a.bin"
+    stale = tmp_path / f".a.bin.{dead}.140.tmp"  # what a writer killed before its rename leaves
+    kept = [tmp_path / ".a.bin.1.7.tmp",  # process 1 runs: a write in progress
+            tmp_path / f".a.bin.{os.getpid()}.8.tmp",  # this process: perhaps another thread's write
+            tmp_path / f".b.bin.{dead}.9.tmp",  # another file's temporary
+            tmp_path / ".a.bin.x.9.tmp"]  # not one of ours
+    for f in [stale, *kept]:
+        f.write_bytes(b"partial")
+    atomic_write_bytes(path, b"new")
+    assert path.read_bytes() == b"new"
+    assert sorted(os.listdir(tmp_path)) == sorted(["a.bin", *(f.name for f in kept)])
+    assert remove_stale_temporaries(tmp_path / "b.bin") == [kept[2]]
+    assert remove_stale_temporaries(tmp_path / "missing" / "c.bin") == []
 
 
 def test_atomic_torch_save_round_trips(tmp_path):

@@ -122,7 +122,7 @@ def test_adamw_with_gradient_noise_rests_at_lambda_eff_wd_sigma_over_two():
 
 def test_article_torch_norm_of_a_list_does_not_run():
     d = MLPDiscriminator(SMALL)
-    with pytest.raises((AttributeError, TypeError)):
+    with pytest.raises((AttributeError, TypeError), match="list"):
         torch.norm(list(d.parameters()), p=2)
 
 

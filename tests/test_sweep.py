@@ -3,6 +3,7 @@
 import json
 import re
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
@@ -54,19 +55,24 @@ def test_cache_resumes_and_replaces_corrupt_files(tmp_path):
     assert load_record(victim).key == third.records[1].key
 
 
+def _sigmoid_d_on_grid(member, d_state, extent, res):
+    """σ(D(x, y)) of ``member``'s D with parameters ``d_state`` on a res × res grid, row = y, column = x."""
+    _, d_net = build_models(member)
+    d_net.load_state_dict(d_state)
+    x0, x1, y0, y1 = extent
+    xs, ys = torch.linspace(x0, x1, res), torch.linspace(y0, y1, res)
+    with torch.no_grad():
+        return torch.stack([torch.sigmoid(d_net(torch.stack([xs, torch.full_like(xs, y)], 1))).reshape(-1)
+                            for y in ys]).numpy()
+
+
 def _check_surfaces(result, cache_dir):
     """Each run's stored surface is σ(D(x, y)) of its own D, rebuilt here, row = y and column = x."""
     sweep = result.config
     runs = train_batched(sweep.members(), load_dataset("ring8"), progress=False)  # run_sweep's one batch
     for j, member in enumerate(sweep.members()):
         rec = result.record(member.lambda_g, member.lambda_d, member.seed)
-        _, d_net = build_models(member)
-        d_net.load_state_dict(runs.member_state("d", j))
-        x0, x1, y0, y1 = rec.surface_extent
-        xs, ys = torch.linspace(x0, x1, 48), torch.linspace(y0, y1, 48)
-        with torch.no_grad():
-            expected = torch.stack([torch.sigmoid(d_net(torch.stack([xs, torch.full_like(xs, y)], 1))).reshape(-1)
-                                    for y in ys]).numpy()
+        expected = _sigmoid_d_on_grid(member, runs.member_state("d", j), rec.surface_extent, 48)
         assert np.ptp(expected) > 0.01  # not flat, so a transposed or shifted surface would differ
         # the returned record is the file's copy (float16: |error| <= 2.5e-4 on values in [0, 1])
         assert_close(rec.surface, expected, rtol=0, atol=3e-4)
@@ -362,6 +368,59 @@ def test_a_fresh_result_equals_the_same_sweep_loaded_later(tmp_path):
         assert a.summary.keys() == b.summary.keys()
 
 
+def test_a_diverged_member_is_saved_loaded_and_drawn_and_the_survivors_equal_their_solo_runs(tmp_path):
+    from gan_l2_lib import plotting
+    from gan_l2_lib.evaluate import format_value
+    from gan_l2_lib.train import train_gan
+
+    # λ_D = 1e38 overflows D's float32 penalty to inf at the first step; the λ_D = 0 column trains on
+    # (a larger learning rate, so 100 steps already put some samples on a mode)
+    base = _toy_base(steps=100, batch_size=64, eval_every=50, n_eval_samples=200, lr_g=2e-3, lr_d=2e-3)
+    sweep = SweepConfig(base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e38), seeds=(0,), n_stored_samples=50,
+                        snapshots=10)
+    res = run_sweep(sweep, tmp_path, progress=False)
+    assert res.trained == 4
+    data = load_dataset("ring8")
+    for member in sweep.members():
+        rec = load_record(run_path(member, sweep, tmp_path), run_key(member, sweep))  # the file, read back
+        if member.lambda_d > 0:  # diverged at step 1: nothing logged, no samples, no surface
+            assert rec.diverged and rec.diverged_step == 1
+            assert rec.steps.shape == rec.eval_steps.shape == (0,) and rec.curves == {}
+            assert rec.samples.shape == (0, 2) and rec.surface is None and rec.snapshot_samples is None
+            assert all(rec.scalars[k].shape == (0,) for k in rec.scalars)
+            assert (rec.summary["diverged"], rec.summary["diverged_step"]) == (1.0, 1.0)
+            assert np.isnan(rec.summary["d_loss_tail_std"]) and "modes_covered" not in rec.summary
+            continue
+        # a survivor equals the same config trained alone by train_gan (the NaN of its batch
+        # neighbour does not leak into it): logged rows, samples, D's surface, metrics
+        assert not rec.diverged and rec.steps[-1] == 100
+        solo = train_gan(member, data, progress=False)
+        assert solo.history.steps == rec.steps.tolist() and solo.history.sample_steps == rec.eval_steps.tolist()
+        for key, values in rec.scalars.items():
+            assert_close(values, solo.history.array(key), rtol=1e-5, atol=1e-6, msg=key)
+        # samples and surface are stored in float16: within its half step, 2^-11 relative
+        assert_close(rec.samples, solo.history.samples[-1][:50].numpy(), rtol=1e-3, atol=1e-3)
+        surface = _sigmoid_d_on_grid(member, solo.discriminator.state_dict(), rec.surface_extent, 48)
+        assert_close(rec.surface, surface, rtol=0, atol=1e-3)
+        _, summary = evaluate_run(solo.history, data, sweep.eval_last)
+        assert summary.keys() == rec.summary.keys()
+        assert_close(np.array([rec.summary[k] for k in summary]), np.array(list(summary.values())),
+                     rtol=1e-4, atol=1e-6, equal_nan=True)
+    # the maps: the diverged column is 1 on the divergence map and empty (grey, no number) elsewhere
+    np.testing.assert_array_equal(res.grid("diverged"), [[0.0, 1.0], [0.0, 1.0]])
+    modes = res.grid("modes_covered")
+    assert np.isnan(modes[:, 1]).all() and np.isfinite(modes[:, 0]).all() and modes[:, 0].sum() > 0
+    fig = plotting.plot_metric_maps(res, metrics=["modes_covered", "diverged"])
+    modes_ax, diverged_ax = [ax for ax in fig.axes if ax.get_xlabel()]
+    drawn = modes_ax.images[0].get_array()
+    assert drawn.mask[:, 1].all() and not drawn.mask[:, 0].any()
+    np.testing.assert_array_equal(drawn.data[:, 0], modes[:, 0])
+    assert sorted((round(t.get_position()[1]), t.get_text()) for t in modes_ax.texts) == \
+        [(i, format_value("modes_covered", modes[i, 0])) for i in range(2)]
+    assert [t.get_text() for t in diverged_ax.texts] == ["0.00", "1.00", "0.00", "1.00"]
+    plt.close(fig)
+
+
 @pytest.mark.parametrize("max_batch", [0, -1, 1.5, True])
 def test_bad_max_batch_is_rejected(tmp_path, max_batch):
     with pytest.raises(ValueError, match="max_batch must be"):
@@ -406,6 +465,59 @@ def test_a_file_of_an_unknown_schema_is_rejected_and_retrained(tmp_path):
     assert load_record(victim).key == again.records[2].key
 
 
+def _rewrite_meta(path, change) -> None:
+    """Rewrite a run file with ``change(meta)`` applied to its meta (the arrays kept)."""
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = change(json.loads(str(arrays["meta"])))
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
+
+
+def test_load_record_reads_schema_1_keys_and_names_every_unreadable_schema(tmp_path):
+    import dataclasses
+
+    from gan_l2_lib.sweep import save_record
+
+    sweep = _quick_sweep()
+    ring = run_sweep(sweep, tmp_path, progress=False, members=sweep.members()[:1]).records[0]
+    # a digit run as schema 1 wrote it: classes covered stored under "modes_covered"
+    digits = dataclasses.replace(ring, config=TrainConfig.preset("digits8", steps=40), key="d" * 20,
+                                 samples=np.zeros((2, 1, 8, 8), np.float32), surface=None, surface_extent=None,
+                                 curves={"modes_covered": np.array([3.0, 5.0])},
+                                 summary={"modes_covered": 4.0, "diverged": 0.0})
+    path = tmp_path / "digits.npz"
+    save_record(digits, path)
+    assert load_record(path).summary == {"modes_covered": 4.0, "diverged": 0.0}  # schema 2: read as written
+
+    def schema(version):
+        def change(meta):
+            meta["schema_version"] = version
+            return meta
+        return change
+
+    _rewrite_meta(path, schema(1))
+    old = load_record(path, "d" * 20)
+    assert old.summary == {"classes_covered": 4.0, "diverged": 0.0}
+    assert list(old.curves) == ["classes_covered"] and old.curves["classes_covered"].tolist() == [3.0, 5.0]
+    # on 2-D data schema 1 already meant modes: nothing is renamed
+    ring_path = run_path(ring.config, sweep, tmp_path)
+    _rewrite_meta(ring_path, schema(1))
+    assert load_record(ring_path).summary == ring.summary
+    # any other version (or none) is refused, and the message names it
+    for version in (0, 3, 99, "2", 2.5, None):
+        _rewrite_meta(path, schema(version))
+        with pytest.raises(ValueError, match=re.escape(f"{path} has schema {version}, expected one of (1, 2)")):
+            load_record(path)
+    _rewrite_meta(path, lambda meta: {k: v for k, v in meta.items() if k != "schema_version"})
+    with pytest.raises(ValueError, match=re.escape("has schema None, expected one of (1, 2)")):
+        load_record(path)
+    _rewrite_meta(path, lambda meta: [meta])  # valid JSON, not a meta dict
+    with pytest.raises(ValueError, match=re.escape("has schema None, expected one of (1, 2)")):
+        load_record(path)
+
+
 def test_a_cached_image_run_scored_by_another_classifier_is_scored_again(tmp_path, tiny_classifier):
     from gan_l2_lib.classifier import ClassifierConfig, load_or_train_classifier
 
@@ -437,13 +549,22 @@ def test_snapshots_are_stored_at_every_evaluation_and_round_trip(tmp_path):
         assert rec.snapshot_surfaces.shape == (n_eval, SNAPSHOT_RES, SNAPSHOT_RES)
         # the last snapshot is the start of the samples the record keeps (float16 on disk)
         assert_close(rec.snapshot_samples[-1], rec.samples[:30], rtol=0, atol=0)
-        assert 0 <= rec.snapshot_surfaces.min() and rec.snapshot_surfaces.max() <= 1
         again = load_record(run_path(rec.config, sweep, tmp_path), rec.key)
         assert_close(again.snapshot_surfaces, rec.snapshot_surfaces)
-    # 8 bits per surface value: within half a level of the final surface on a coarser grid is not
-    # checkable point by point, but the surface's range must match the final one's
-    rec = res.records[0]
-    assert abs(rec.snapshot_surfaces[-1].mean() - rec.surface.mean()) < 0.05
+    # each stored surface is σ(D) of D as it was at that evaluation: the same batch trained only
+    # up to that step (the first steps of a longer run are the same steps), read on the grid here
+    data = load_dataset("ring8")
+    for e, step in enumerate(res.records[0].eval_steps):
+        members = [m.replace(steps=int(step)) for m in sweep.members()]
+        runs = train_batched(members, data, progress=False)
+        for j, member in enumerate(sweep.members()):
+            rec = res.record(member.lambda_g, member.lambda_d, member.seed)
+            expected = _sigmoid_d_on_grid(member, runs.member_state("d", j), rec.surface_extent, SNAPSHOT_RES)
+            assert np.ptp(expected) > 0.01  # not flat: a transposed, shifted or stale surface would differ
+            # stored in 8 bits: within half a level, 0.5 / 255
+            assert_close(rec.snapshot_surfaces[e], expected, rtol=0, atol=0.5 / 255 + 1e-6)
+    first, last = res.records[0].snapshot_surfaces
+    assert np.abs(first - last).max() > 4 / 255  # D moved between the evaluations
 
 
 def test_snapshots_change_the_run_key_only_when_kept():

@@ -309,6 +309,23 @@ def test_lambda_lab_train_button_reports_errors_instead_of_raising(lab):
     assert "done in" in t["status"].value and len(lab.trained["ring8"]) == 1
 
 
+def test_lambda_lab_shows_a_run_that_diverged_at_its_first_step(lab):
+    before = bytes(lab.image.value)
+    t = lab.train_controls
+    t["lambda_g"].value, t["lambda_d"].value = 0.0, 1e38  # D's float32 penalty overflows at step 1
+    t["button"].click()
+    assert "(diverged); shown in panel B" in t["status"].value
+    (label, rec), = lab.trained["ring8"].items()
+    assert rec.diverged and rec.diverged_step == 1 and rec.samples.shape == (0, 2) and rec.surface is None
+    assert lab.values()["panel_b"] == label and bytes(lab.image.value) != before
+    assert lab._canvas._shown["B"][1].endswith("DIVERGED at step 1")
+    b = lab._canvas._cols["B"]
+    assert b["scatter"].get_offsets().shape == (0, 2) and np.ma.getmaskarray(b["surface"].get_array()).all()
+    assert b["div"] and all(line.get_visible() and list(line.get_xdata()) == [1, 1] for line in b["div"])
+    assert len(b["loss"] + b["grad"]) == 6 and all(len(line.get_xdata()) == 0 for line in b["loss"] + b["grad"])
+    assert not any(line.get_visible() for line in lab._canvas._cols["A"]["div"])  # A's grid run finished
+
+
 def test_lambda_lab_rejects_bad_construction(lab_sweeps):
     results = lab_sweeps[0]
     with pytest.raises(ValueError, match="results is empty"):
