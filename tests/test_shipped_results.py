@@ -13,6 +13,7 @@ from gan_l2_lib.engine import subnormals_flushed
 from gan_l2_lib.evaluate import METRICS, coverage_key
 from gan_l2_lib.sweep import (
     SweepConfig,
+    evidence_sweeps,
     load_record,
     one_penalty_sweep,
     run_key,
@@ -21,7 +22,6 @@ from gan_l2_lib.sweep import (
     shipped_results_dir,
     shipped_sweeps,
 )
-from gan_l2_lib.sweep import evidence_sweeps
 from gan_l2_lib.train import SCALAR_KEYS, train_gan
 
 SHIPPED = shipped_sweeps()
