@@ -28,7 +28,7 @@ from .reproduce import (
 from .sweep import (
     SweepConfig,
     default_sweep_cache_dir,
-    evidence_sweeps,
+    named_sweeps,
     run_sweep,
     shipped_results_dir,
 )
@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, help="number of seeds, 0 … N-1 (default: the data set's)")
     p.add_argument("--steps", type=int, help="training steps per run")
     p.add_argument("--quick", action="store_true", help="the CI-sized preset")
-    p.add_argument("--named", choices=sorted(evidence_sweeps()),
-                   help="one of the evidence sweeps (sweep.evidence_sweeps) instead of --dataset's default")
+    p.add_argument("--named", choices=sorted(named_sweeps()),
+                   help="a named sweep (sweep.evidence_sweeps, sweep.regularizer_sweeps) instead of --dataset's default")
     p.add_argument("--cache-dir", type=Path, help=f"run files (default {default_sweep_cache_dir()})")
     p.add_argument("--max-batch", type=int, help="runs per batched model (default: all)")
     p.add_argument("--cpu", action="store_true", help="stay on the CPU even if a GPU is present")
@@ -105,8 +105,8 @@ def sweep_from_args(args: argparse.Namespace) -> SweepConfig:
     """
     if args.named is not None:
         if args.quick:
-            raise ValueError("--named and --quick exclude each other: an evidence sweep has no quick preset")
-        sweep = evidence_sweeps()[args.named]
+            raise ValueError("--named and --quick exclude each other: a named sweep has no quick preset")
+        sweep = named_sweeps()[args.named]
     else:
         sweep = SweepConfig.default(args.dataset, quick=args.quick)
     changes: dict = {}

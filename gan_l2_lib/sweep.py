@@ -258,6 +258,45 @@ def evidence_sweeps() -> dict[str, SweepConfig]:
     return out
 
 
+#: Strengths of the alternatives to L2 on D that ``regularizer_sweeps`` compares: three around each
+#: method's usual setting (R1's γ; AdamW's decoupled decay of D, whose per-step shrink is lr · rate).
+R1_GAMMAS = (0.1, 1.0, 10.0)
+ADAMW_DECAYS = (1e-2, 1e-1, 1.0)
+
+
+def regularizer_sweeps() -> dict[str, SweepConfig]:
+    """The alternatives to L2 on D on ring8's default harness: one sweep per method and strength.
+
+    Each is one cell (λ_G = λ_D = 0) of ``SweepConfig.default("ring8")`` with its base's D
+    regularizer changed, the same ten seeds (same initial weights and data stream, so every run
+    pairs with the grid's unpenalized run of its seed) and the same evaluations and snapshots.
+    L2 on D itself is the grid's bottom row (λ_D ∈ {1e-4, 1e-3, 1e-2}), so it is not repeated.
+
+    - ``"ring8_r1_<γ>"``: R1, (γ/2)·E‖∇ₓ D(x)‖² on real data, γ ∈ ``R1_GAMMAS``;
+    - ``"ring8_spectral_norm"``: every linear layer of D spectrally normalized (no strength);
+    - ``"ring8_adamw_<rate>"``: AdamW's decoupled decay on D's parameters, rate ∈ ``ADAMW_DECAYS``.
+
+    Returns:
+        ``{name: SweepConfig}``.
+    """
+    ring8 = SweepConfig.default("ring8")
+    one = {"lambda_g": (0.0,), "lambda_d": (0.0,)}
+    out = {}
+    for gamma in R1_GAMMAS:
+        out[f"ring8_r1_{gamma:g}"] = dataclasses.replace(
+            ring8, base=ring8.base.replace(d_regularizer="r1", r1_gamma=gamma), **one)
+    out["ring8_spectral_norm"] = dataclasses.replace(ring8, base=ring8.base.replace(d_regularizer="spectral_norm"),
+                                                     **one)
+    for rate in ADAMW_DECAYS:
+        out[f"ring8_adamw_{rate:g}"] = dataclasses.replace(ring8, base=ring8.base.replace(weight_decay_d=rate), **one)
+    return out
+
+
+def named_sweeps() -> dict[str, SweepConfig]:
+    """Every sweep the command line can run by name: ``evidence_sweeps`` and ``regularizer_sweeps``."""
+    return evidence_sweeps() | regularizer_sweeps()
+
+
 #: The evidence sweeps that ship (``stacked_mnist_quality`` joins when its runs are trained).
 SHIPPED_EVIDENCE = ("ring8_null", "grid25_null", "ring8_article", "ring8_b256")
 

@@ -822,3 +822,23 @@ def test_a_sweep_on_a_split_records_ds_gap_curves(tmp_path):
         assert_close(load_record(path, run_key(rec.config, sweep)).curves["d_gap_logit"], rec.curves["d_gap_logit"],
                      rtol=1e-6, atol=1e-6)
     assert records[0].curves["d_gap_logit"].tolist() != records[1].curves["d_gap_logit"].tolist()
+
+
+def test_regularizer_sweeps_are_the_ring8_harness_with_only_ds_regularizer_changed():
+    from gan_l2_lib.sweep import ADAMW_DECAYS, R1_GAMMAS, named_sweeps, regularizer_sweeps, run_key
+
+    sweeps = regularizer_sweeps()
+    grid = SweepConfig.default("ring8")
+    assert sorted(sweeps) == sorted([f"ring8_r1_{g:g}" for g in R1_GAMMAS] + ["ring8_spectral_norm"]
+                                    + [f"ring8_adamw_{r:g}" for r in ADAMW_DECAYS])
+    baseline = grid.members()[: len(grid.seeds)]  # the (0, 0) cell: seed s pairs with seed s
+    for name, sweep in sweeps.items():
+        assert (sweep.seeds, sweep.eval_last, sweep.snapshots) == (grid.seeds, grid.eval_last, grid.snapshots)
+        members = sweep.members()
+        assert [(m.lambda_g, m.lambda_d) for m in members] == [(0.0, 0.0)] * 10
+        changed = {k for k, v in members[0].to_dict().items() if baseline[0].to_dict().get(k) != v}
+        assert changed <= {"d_regularizer", "r1_gamma", "weight_decay_d"} and changed, (name, changed)
+        assert [m.seed for m in members] == [m.seed for m in baseline]
+        assert not {run_key(m, sweep) for m in members} & {run_key(m, grid) for m in grid.members()}
+    assert sweeps["ring8_r1_1"].base.r1_gamma == 1.0 and sweeps["ring8_adamw_0.1"].base.weight_decay_d == 0.1
+    assert set(sweeps) <= set(named_sweeps())
