@@ -861,7 +861,7 @@ _EFFECT_STYLE = {
 }
 _NEUTRAL_FADE = 0.6  # opacity of the white veil over a neutral cell: its colour stays legible
 _NEUTRAL_HATCH = (0.45, 0.45, 0.45, 0.5)  # its thin hatching: visible on bright cells too
-_NO_INTERVAL = "no interval (fewer than 2 seeds with values in both)"
+_NO_INTERVAL = "no interval (fewer than 2 seeds\nwith values in both)"
 _MARK_DX, _MARK_DY, _TEXT_DY = 0.3, 0.25, -0.12  # mark in a cell's upper right, its number moved down
 
 
@@ -913,7 +913,7 @@ def _effect_legend_handles(effects: list, verdicts: set[str], no_interval: bool)
                                                    label=text.replace("the baseline", base)))
     if "neutral" in verdicts:
         handles.append(matplotlib.patches.Patch(facecolor="0.9", edgecolor=_NEUTRAL_HATCH, hatch="////",
-                                                label=f"faded: neutral ({level} interval contains 0)"))
+                                                label=f"faded: neutral\n({level} interval contains 0)"))
     if no_interval:
         handles.append(matplotlib.lines.Line2D([], [], marker="x", ls="none", ms=5, mec="0.6", mew=1.2,
                                                label=_NO_INTERVAL))
@@ -921,8 +921,8 @@ def _effect_legend_handles(effects: list, verdicts: set[str], no_interval: bool)
         handles.append(matplotlib.lines.Line2D([], [], marker="s", ls="none", ms=6, mfc="white", mec="black",
                                                label="the baseline itself"))
     handles.append(matplotlib.patches.Patch(facecolor="none", edgecolor="none",
-                                            label=f"▲▼: {level} bootstrap interval of the per-seed difference "
-                                                  "excludes 0"))
+                                            label=f"▲▼: the {level} bootstrap interval of the\nper-seed "
+                                                  "difference excludes 0"))
     return handles
 
 
@@ -988,8 +988,9 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
 
 
 def plot_metric_maps(result, metrics=None, seed: int | None = None, marks: dict | None = None,
-                     title: str | None = None, effects: dict | None = None) -> Figure:
-    """A row of metric maps over the (λ_G, λ_D) grid of one sweep.
+                     title: str | None = None, effects: dict | None = None, ncols: int | None = None,
+                     dead=None) -> Figure:
+    """Metric maps over the (λ_G, λ_D) grid of one sweep, in rows of up to three.
 
     Args:
         result: a ``sweep.SweepResult``.
@@ -1000,12 +1001,17 @@ def plot_metric_maps(result, metrics=None, seed: int | None = None, marks: dict 
         effects: metric → ``sweep.effect_grid(result, metric)``: those maps mark cells whose
             paired interval excludes 0 (▲ better, ▼ worse) and fade the neutral ones
             (see ``draw_metric_map``); a legend explains the marks.
+        ncols: maps per row; default up to 3, so each map's numbers stay readable at notebook width.
+        dead: ``sweep.dead_d_fraction(result)``: cells where every seed's D ended dead get "†",
+            cells where some did "(†)", in the lower left corner of every map — their metrics
+            belong to a frozen generator, whatever their colour or mark says.
 
     Returns:
         The figure.
 
     Raises:
-        ValueError: for no metrics, or effects of a metric not mapped or of another grid.
+        ValueError: for no metrics, effects of a metric not mapped or of another grid, or
+            ``ncols`` < 1, or ``dead`` not shaped like the grid.
     """
     metrics = list(metrics) if metrics is not None else lab_metrics(result)
     if not metrics:
@@ -1013,30 +1019,55 @@ def plot_metric_maps(result, metrics=None, seed: int | None = None, marks: dict 
     effects = dict(effects or {})
     if unknown := sorted(set(effects) - set(metrics)):
         raise ValueError(f"effects given for metrics not on the maps: {unknown}; maps: {metrics}")
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.4), squeeze=False)
+    if ncols is not None and (isinstance(ncols, bool) or not isinstance(ncols, int) or ncols < 1):
+        raise ValueError(f"ncols must be a positive integer (maps per row), got {ncols!r}")
+    ncols = min(len(metrics), ncols or 3)
+    shape = (len(result.config.lambda_g), len(result.config.lambda_d))
+    if dead is not None and np.shape(dead) != shape:
+        raise ValueError(f"dead must have the grid's shape {shape} (sweep.dead_d_fraction), got {np.shape(dead)}")
+    nrows = -(-len(metrics) // ncols)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 3.4 * nrows), squeeze=False)
+    axes = grid.ravel()[: len(metrics)]
+    spare = list(grid.ravel()[len(metrics):])  # empty slots of the last row: the legend goes there
+    for ax in spare:
+        ax.axis("off")
     handles = []
-    for k, (ax, metric) in enumerate(zip(axes[0], metrics, strict=True)):
+    for k, (ax, metric) in enumerate(zip(axes, metrics, strict=True)):
         draw_metric_map(ax, result, metric, seed, effects=effects.get(metric))
         for n, (label, (g, d)) in enumerate((marks or {}).items()):
             line, = ax.plot(lambda_position(d, result.config.lambda_d), lambda_position(g, result.config.lambda_g),
                             "o", mfc="none", mec=f"C{n + 1}", ms=16, mew=2, label=label)
             if k == 0:
                 handles.append(line)
-        if k:
+        if dead is not None:
+            for i, j in zip(*np.nonzero(np.nan_to_num(np.asarray(dead, dtype=float)) > 0), strict=True):
+                ax.text(j - 0.45, i - 0.42, "†" if dead[i][j] == 1 else "(†)", ha="left", va="bottom",
+                        fontsize=9 if dead[i][j] == 1 else 7, color="black", zorder=5, gid="dead-d",
+                        bbox={"boxstyle": "round,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.8})
+        if k % ncols:
             ax.set_ylabel("")
+    if dead is not None and np.nan_to_num(np.asarray(dead, dtype=float)).any():
+        handles.append(matplotlib.patches.Patch(facecolor="none", edgecolor="none",
+                                                label="† D dead in every seed, (†) in some:\nflat surface, "
+                                                      "G frozen"))
     if effects:
         verdicts = set().union(*(set(np.asarray(e.verdict, dtype=object).ravel()) for e in effects.values()))
-        no_interval = any(line.get_gid() == "effect-none" for ax in axes[0] for line in ax.lines)
+        no_interval = any(line.get_gid() == "effect-none" for ax in axes for line in ax.lines)
         handles += _effect_legend_handles(list(effects.values()), verdicts, no_interval)
+    if handles and spare:
+        legend = spare[0].legend(handles=handles, loc="center left", bbox_to_anchor=(0.05, 0.5), ncol=1,
+                                 fontsize=8, frameon=False)
+        legend.set_in_layout(False)  # the maps keep their width; the text may run into the right margin
+        handles = []  # nothing left for the bottom of the figure
     if handles:
-        ncol = min(len(handles), len(metrics) if len(metrics) <= 2 else len(metrics) - 1)  # text fits
+        ncol = min(len(handles), ncols if ncols <= 2 else ncols - 1)  # the legend's text fits the width
         fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     base = result.config.base
     seeds = f"seed {seed}" if seed is not None else f"means over seeds {list(result.config.seeds)}"
     fig.suptitle(title or f"{base.dataset}: {base.steps:,} steps, batch {base.batch_size}; {seeds}",
                  fontsize=10)
-    rows = -(-len(handles) // ncol) if handles else 0
-    fig.tight_layout(rect=(0, 0.06 * rows, 1, 1))
+    rows = -(-len(handles) // ncol) if handles else 0  # legend rows below the maps
+    fig.tight_layout(rect=(0, 0.06 * rows / nrows, 1, 1))
     return fig
 
 

@@ -1060,6 +1060,40 @@ def plateau_effect(result: SweepResult, metric: str, cell: tuple[float, float] =
     return paired_effect(late, early, _direction(result, metric), confidence, n_resamples, rng, method)
 
 
+#: D's decision surface counts as flat (D dead: it says the same everywhere) below this range.
+DEAD_SURFACE_RANGE = 1e-3
+
+
+def dead_d_fraction(result: SweepResult, tol: float = DEAD_SURFACE_RANGE) -> np.ndarray:
+    """Share of seeds per grid cell whose discriminator ended dead: a flat decision surface.
+
+    A dead D (notebook 03's w = 0 minimum of the penalized loss) gives G no gradient, so G freezes;
+    its metrics then look steady and sometimes "better" for the wrong reason. The maps mark it.
+
+    Args:
+        result: a sweep of 2-D data (records with ``surface``, D(x) on the plotting grid).
+        tol: the largest max − min of D's final surface that still counts as flat.
+
+    Returns:
+        Shape (len(lambda_g), len(lambda_d)): the share of a cell's seeds with a flat surface;
+        NaN for a cell without surfaces (image data, diverged runs, or a diagonal's empty cells).
+
+    Raises:
+        ValueError: for a negative ``tol``.
+    """
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0 (a range of D(x)), got {tol!r}")
+    lg, ld = result.config.lambda_g, result.config.lambda_d
+    out = np.full((len(lg), len(ld)), np.nan)
+    for i, g in enumerate(lg):
+        for j, d in enumerate(ld):
+            flat = [float(np.ptp(r.surface)) < tol for r in result.records_at(g, d) if r.surface is not None
+                    and np.size(r.surface)]
+            if flat:
+                out[i, j] = float(np.mean(flat))
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class EffectGrid:
     """The paired effects of every cell of a sweep against one baseline cell, shaped like its map.

@@ -327,7 +327,7 @@ def test_a_map_with_effects_marks_exactly_the_cells_it_is_told(lab_sweeps):
     assert all(_marks(plain, k) == 0 for k in ("better", "worse", "neutral", "baseline"))
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "better than λ_G = 0, λ_D = 0" in texts and "worse than λ_G = 0, λ_D = 0" in texts
-    assert any(t.startswith("faded: neutral (95 % interval contains 0)") for t in texts)
+    assert any(t.startswith("faded: neutral\n(95 % interval contains 0)") for t in texts)
     # a neutral cell's number is written in black on its white veil
     veiled = [t for t in marked.texts if round(t.get_position()[0]) == 2 and round(t.get_position()[1]) == 1]
     assert len(veiled) == 1 and veiled[0].get_color() == "black"
@@ -465,3 +465,26 @@ def test_metric_curves_band_is_the_middle_half_of_ten_seeds():
     lo, hi = np.percentile(ys, [25, 75], axis=0)
     np.testing.assert_allclose([band[:, 1].min(), band[:, 1].max()], [lo.min(), hi.max()])
     plt.close(fig)
+
+
+def test_metric_maps_mark_dead_discriminators_and_wrap_into_rows():
+    from gan_l2_lib.plotting import plot_metric_maps
+    from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
+
+    res = run_sweep(SweepConfig.default("ring8", quick=True), shipped_results_dir(), progress=False,
+                    train_missing=False)
+    dead = np.array([[0.0, 1.0], [0.5, np.nan]])
+    fig = plot_metric_maps(res, ["modes_covered", "high_quality_fraction", "reverse_kl", "d_loss_tail_std"], dead=dead)
+    maps = [ax for ax in fig.axes if ax.get_title()]
+    assert len(maps) == 4 and len({round(ax.get_position().y0, 3) for ax in maps}) == 2  # 3 + 1 in two rows
+    for ax in maps:
+        marks = sorted((t.get_text(), round(t.get_position()[0] + 0.45), round(t.get_position()[1] + 0.42))
+                       for t in ax.texts if t.get_gid() == "dead-d")
+        assert marks == [("(†)", 0, 1), ("†", 1, 0)]  # (x = λ_D column, y = λ_G row)
+    legend_texts = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("† D dead in every seed") for t in legend_texts)
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"dead must have the grid's shape \(2, 2\)"):
+        plot_metric_maps(res, ["modes_covered"], dead=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match="ncols must be a positive integer"):
+        plot_metric_maps(res, ["modes_covered"], ncols=0)

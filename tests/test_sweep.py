@@ -842,3 +842,17 @@ def test_regularizer_sweeps_are_the_ring8_harness_with_only_ds_regularizer_chang
         assert not {run_key(m, sweep) for m in members} & {run_key(m, grid) for m in grid.members()}
     assert sweeps["ring8_r1_1"].base.r1_gamma == 1.0 and sweeps["ring8_adamw_0.1"].base.weight_decay_d == 0.1
     assert set(sweeps) <= set(named_sweeps())
+
+
+def test_dead_d_fraction_counts_the_seeds_whose_surface_is_flat(ring8_sweep):
+    from gan_l2_lib.sweep import dead_d_fraction
+
+    dead = dead_d_fraction(ring8_sweep)
+    assert dead.shape == (5, 5)
+    g, d = ring8_sweep.config.lambda_g.index(0.0), ring8_sweep.config.lambda_d.index(1e-2)
+    flat = [float(np.ptp(r.surface)) < 1e-3 for r in ring8_sweep.records_at(0.0, 1e-2)]
+    assert dead[g, d] == np.mean(flat) == 0.4  # seeds 0, 3, 7 and 9 of the shipped runs
+    assert dead[g, ring8_sweep.config.lambda_d.index(1e-1)] == 1.0 and dead[0, 0] == 0.0
+    assert dead_d_fraction(ring8_sweep, tol=2.0)[0, 0] == 1.0  # every range is below 2
+    with pytest.raises(ValueError, match="tol must be >= 0"):
+        dead_d_fraction(ring8_sweep, tol=-1.0)
