@@ -856,3 +856,17 @@ def test_dead_d_fraction_counts_the_seeds_whose_surface_is_flat(ring8_sweep):
     assert dead_d_fraction(ring8_sweep, tol=2.0)[0, 0] == 1.0  # every range is below 2
     with pytest.raises(ValueError, match="tol must be >= 0"):
         dead_d_fraction(ring8_sweep, tol=-1.0)
+
+
+def test_overfitting_sweeps_train_the_article_networks_on_the_1k_split_with_l2_on_d():
+    from gan_l2_lib.sweep import ARTICLE_LAMBDA, named_sweeps, overfitting_sweeps
+
+    sweeps = overfitting_sweeps()
+    digits = SweepConfig.default("mnist5k")
+    for sweep in sweeps.values():
+        assert sweep.base == digits.base.replace(dataset="mnist5k_train1k") and sweep.seeds == (0, 1, 2)
+        assert sweep.eval_last == sweep.base.steps // sweep.base.eval_every // 4 == 2 and sweep.snapshots == 16
+    assert [(m.lambda_g, m.lambda_d) for m in sweeps["mnist1k_l2_d"].members()][::3] == \
+        [(0.0, d) for d in (0.0, ARTICLE_LAMBDA, 1e-3, 1e-2)]
+    assert {(m.lambda_g, m.lambda_d) for m in sweeps["mnist1k_article"].members()} == {(ARTICLE_LAMBDA,) * 2}
+    assert set(sweeps) <= set(named_sweeps())
