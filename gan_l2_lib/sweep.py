@@ -321,6 +321,9 @@ def named_sweeps() -> dict[str, SweepConfig]:
 #: The evidence sweeps that ship (``stacked_mnist_quality`` joins when its runs are trained).
 SHIPPED_EVIDENCE = ("ring8_null", "grid25_null", "ring8_article", "ring8_b256")
 
+#: The alternatives to L2 on D that ship (notebook 06): every sweep of ``regularizer_sweeps``.
+SHIPPED_REGULARIZERS = tuple(regularizer_sweeps())
+
 
 def shipped_sweeps() -> dict[str, SweepConfig]:
     """Every sweep whose runs ship in ``shipped_results_dir()``, by name: what the notebooks read.
@@ -328,7 +331,8 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
     ``"<dataset>"`` is ``SweepConfig.default(dataset)`` (notebooks 04 and 05),
     ``"ring8_quick"`` the quick ring8 sweep (05's fallback, re-made in CI),
     ``"<image set>_one_penalty"`` the 2 × 2 grid of ``one_penalty_sweep`` (05's statement 13), and
-    the controls of ``evidence_sweeps`` named in ``SHIPPED_EVIDENCE``.
+    the controls of ``evidence_sweeps`` named in ``SHIPPED_EVIDENCE``, and the alternatives to L2
+    on D of ``regularizer_sweeps`` named in ``SHIPPED_REGULARIZERS`` (notebook 06).
     Every shipped file belongs to one of them; ``tests/test_shipped_results.py`` checks both ways.
 
     Returns:
@@ -340,6 +344,8 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
         sweeps[f"{name}_one_penalty"] = one_penalty_sweep(sweeps[name])
     evidence = evidence_sweeps()
     sweeps.update({name: evidence[name] for name in SHIPPED_EVIDENCE})
+    alternatives = regularizer_sweeps()
+    sweeps.update({name: alternatives[name] for name in SHIPPED_REGULARIZERS})
     return sweeps
 
 

@@ -16,6 +16,7 @@ from gan_l2_lib.sweep import (
     evidence_sweeps,
     load_record,
     one_penalty_sweep,
+    regularizer_sweeps,
     run_key,
     run_path,
     run_sweep,
@@ -28,7 +29,7 @@ SHIPPED = shipped_sweeps()
 
 
 def test_shipped_sweeps_name_what_the_notebooks_read():
-    """04 and 05 open the default sweeps; 05's statement 13 reads the one-penalty corners."""
+    """04 and 05 open the default sweeps; 05's statement 13 reads the one-penalty corners; 06 the alternatives."""
     for name in ("ring8", "grid25", "mnist5k", "stacked_mnist"):
         assert SHIPPED[name] == SweepConfig.default(name)
     assert SHIPPED["ring8_quick"] == SweepConfig.default("ring8", quick=True)
@@ -44,6 +45,12 @@ def test_shipped_sweeps_name_what_the_notebooks_read():
     evidence = evidence_sweeps()
     for name in ("ring8_null", "grid25_null", "ring8_article", "ring8_b256"):
         assert SHIPPED[name] == evidence[name]
+    # 06 compares the alternatives to L2 on D, each paired by seed with ring8's unpenalized runs
+    alternatives = regularizer_sweeps()
+    assert len(alternatives) == 7
+    for name, sweep in alternatives.items():
+        assert SHIPPED[name] == sweep
+        assert sweep.seeds == SHIPPED["ring8"].seeds
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -108,7 +115,7 @@ def test_stacked_records_from_before_the_confident_metrics_load_draw_and_read_as
 
 def test_shipped_results_are_small():
     total = sum(f.stat().st_size for f in Path(shipped_results_dir()).rglob("*") if f.is_file())
-    # 26 MiB measured: 560 mixture runs with 40 (ring8) or 24 (grid25) evaluations of snapshots
+    # 29 MiB measured (3.0 MiB of it the 70 runs of the alternatives to L2, notebook 06): 630 mixture runs with 40 (ring8) or 24 (grid25) evaluations of snapshots
     # (100 float16 samples and D's 32 × 32 surface in 8 bits each) are 19 MiB of it
     assert total < 32 * 2**20, f"shipped results take {total / 2**20:.1f} MiB"
     assert not list(Path(shipped_results_dir()).rglob("*.tmp"))
