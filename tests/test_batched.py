@@ -273,3 +273,34 @@ def test_probe_images_must_be_named_batches_shaped_like_the_data():
         train_batched(members, progress=False, probe_images={"held_out": torch.zeros(5, 3)})
     with pytest.raises(ValueError, match="probe_images is empty"):
         train_gan(members[0], progress=False, probe_images={})
+
+
+def _digits8_float64(channels: int = 1) -> ImageDataset:
+    """digits8 in float64; with ``channels`` = 3 each image is three digits stacked (as stacked_mnist)."""
+    d8 = load_images("digits8")
+    images = d8.images.double()
+    if channels == 3:  # channel c holds the digit c images further on: three different digits
+        n = len(images) - 2
+        images = torch.cat([images[:n], images[1:n + 1], images[2:n + 2]], dim=1)
+        return ImageDataset("stacked_mnist", images, d8.labels[:n], 1000)
+    return ImageDataset(d8.name, images, d8.labels, 10)
+
+
+@pytest.mark.parametrize("variant", [{"penalize": "weights"}, {"gen_loss": "minimax"}, {"halve_d_loss": True},
+                                     {"channels": 3}],
+                         ids=["weights_only", "minimax", "halved_d_loss", "three_channels"])
+def test_member_equals_run_trained_alone_on_images(variant):
+    """The image nets (BatchNorm in G) with each loss and penalty option, and 3-channel images:
+    float64, where batched and solo agree to rounding (see the BatchNorm test above)."""
+    variant = dict(variant)
+    channels = variant.pop("channels", 1)
+    with _default_float64():
+        data = _digits8_float64(channels)
+        base = TrainConfig.preset("stacked_mnist" if channels == 3 else "digits8", steps=12, batch_size=16,
+                                  latent_dim=16, log_every=4, eval_every=6, n_eval_samples=8, **variant)
+        members = [base.replace(lambda_g=g, lambda_d=d, seed=s) for g, d, s in [(0.0, 1e-2, 0), (1e-2, 1e-1, 1)]]
+        runs = train_batched(members, data, progress=False)
+        assert runs.histories[0].samples[-1].shape == (8, channels, 8, 8)
+        for k in (0, 1):
+            single = train_gan(members[k], data=data, progress=False)
+            _assert_member_equals_single(runs, k, single, rtol=1e-10, atol=1e-12)

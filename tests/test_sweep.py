@@ -17,6 +17,7 @@ from gan_l2_lib.sweep import (
     SCHEMA_VERSION,
     SweepConfig,
     load_record,
+    load_sweep,
     run_key,
     run_path,
     run_sweep,
@@ -842,3 +843,38 @@ def test_regularizer_sweeps_are_the_ring8_harness_with_only_ds_regularizer_chang
         assert not {run_key(m, sweep) for m in members} & {run_key(m, grid) for m in grid.members()}
     assert sweeps["ring8_r1_1"].base.r1_gamma == 1.0 and sweeps["ring8_adamw_0.1"].base.weight_decay_d == 0.1
     assert set(sweeps) <= set(named_sweeps())
+
+
+def test_a_run_made_by_another_training_version_is_reported_stale_by_name(tmp_path, monkeypatch):
+    """Bumping RUN_KEY_VERSION changes every key: the old files are named as stale, never reused."""
+    import gan_l2_lib.sweep as sweep_module
+
+    sweep = _quick_sweep()
+    run_sweep(sweep, tmp_path, progress=False)
+    old = run_path(sweep.members()[0], sweep, tmp_path).name
+    monkeypatch.setattr(sweep_module, "RUN_KEY_VERSION", sweep_module.RUN_KEY_VERSION + 1)
+    assert run_path(sweep.members()[0], sweep, tmp_path).name != old
+    with pytest.raises(ValueError, match=r"4 of 4 runs are not in .*stale file\(s\) for the same run with another "
+                                         rf"key: {re.escape(old)} \(made by another training version"):
+        run_sweep(sweep, tmp_path, progress=False, train_missing=False)
+    with pytest.raises(ValueError, match="neither the sweep nor its fallback"):
+        load_sweep(sweep, fallback=sweep, cache_dir=tmp_path, train_missing_fallback=False)
+
+
+def test_the_scoring_classifier_enters_image_run_keys_only_when_it_is_not_todays():
+    from gan_l2_lib.classifier import ClassifierConfig
+    from gan_l2_lib.files import stable_hash
+    from gan_l2_lib.sweep import KEYLESS_CLASSIFIER, RUN_KEY_VERSION
+
+    for name in ("mnist5k", "stacked_mnist", "digits8"):
+        sweep = SweepConfig.default(name, quick=True)
+        cfg = sweep.members()[0]
+        today = ClassifierConfig.preset(name).config_hash()
+        assert KEYLESS_CLASSIFIER[ClassifierConfig.preset(name).dataset] == today  # the shipped files' names stay
+        plain = stable_hash({"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
+                             "n_stored_samples": sweep.n_stored_samples}
+                            | ({"snapshots": sweep.snapshots} if sweep.snapshots else {}), 20)
+        assert run_key(cfg, sweep) == run_key(cfg, sweep, today) == plain
+        other = ClassifierConfig.preset(name, epochs=1).config_hash()
+        assert run_key(cfg, sweep, other) != plain
+        assert run_path(cfg, sweep, "x", other).name.endswith(f"_{run_key(cfg, sweep, other)}.npz")
