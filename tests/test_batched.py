@@ -173,40 +173,68 @@ def test_per_member_sq_norm_sums_each_members_slice():
 
 # --- the training step's fingerprint, tied to the run key -------------------------------------
 
-#: What two short ring8 members log, per ``sweep.RUN_KEY_VERSION``: L_D at steps 1, 10, 20, 30 and
-#: ‖w_G‖ at step 30, then the sum of the last fixed-noise samples. Measured on the 2-core CPU
-#: development machine; other CPUs round differently at the 1e-7 level, far inside the tolerance.
+#: What two short members log, per ``sweep.RUN_KEY_VERSION`` and data set, on CPU: L_D at the
+#: logged steps, ‖w_G‖ at the last, the sum of the last fixed-noise samples and the sum of D's
+#: parameters. ring8: 30 steps of the 2-D MLPs in float32; digits8: 12 steps of the image nets
+#: (BatchNorm in G) in float64, because in float32 the biases in front of BatchNorm take full ±lr
+#: Adam steps on rounding noise (see the BatchNorm test) and the eval-mode samples move by ~2 %
+#: with the CPU's rounding; in float64 that noise sits far below Adam's eps. Measured on the 2-core
+#: CPU development machine; a changed loss, penalty, optimizer or data stream moves these numbers
+#: by far more than the tolerances (D's loss × 1.001 fails both; G's loss × 1.001 fails digits8's
+#: penalized member, where it reweighs loss against penalty; Adam makes a pure loss scale a no-op).
 STEP_FINGERPRINT = {
-    1: [
-        ([1.399341, 1.353554, 1.325328, 1.276302], 9.675119, -6.012650),
-        ([1.390793, 1.371461, 1.380341, 1.358559], 9.063517, -0.531190),
-    ],
+    1: {
+        "ring8": [
+            ([1.399341, 1.353554, 1.325328, 1.276302], 9.675119, -6.012650, None),
+            ([1.390793, 1.371461, 1.380341, 1.358559], 9.063517, -0.531190, None),
+        ],
+        "digits8": [
+            ([1.413195, 1.269142, 1.122811, 0.999589], 49.174439, -19.650909, 3.824683),
+            ([1.368096, 1.308576, 1.26038, 1.194902], 48.409004, -3.704376, 28.349406),
+        ],
+    },
+}
+FINGERPRINT_CONFIGS = {
+    "ring8": dict(steps=30, batch_size=32, log_every=10, eval_every=30, n_eval_samples=16),
+    "digits8": dict(steps=12, batch_size=16, latent_dim=16, log_every=4, eval_every=12, n_eval_samples=8),
 }
 
 
-def test_the_training_step_matches_the_fingerprint_of_the_run_key_version():
+@pytest.mark.parametrize("name", sorted(FINGERPRINT_CONFIGS))
+def test_the_training_step_matches_the_fingerprint_of_the_run_key_version(name):
     """Fails when a change to the training step changes results.
 
     Then the shipped results are stale: bump ``sweep.RUN_KEY_VERSION`` (every run key changes,
     so no stale file is reused), record the new fingerprint here, and re-make the shipped results
     (``python -m gan_l2_lib reproduce`` shows what changed).
     """
-    import torch
-
     from gan_l2_lib.engine import subnormals_flushed
     from gan_l2_lib.sweep import RUN_KEY_VERSION
 
     assert RUN_KEY_VERSION in STEP_FINGERPRINT, f"record the step's fingerprint for RUN_KEY_VERSION {RUN_KEY_VERSION}"
-    base = TrainConfig.preset("ring8", steps=30, batch_size=32, log_every=10, eval_every=30, n_eval_samples=16)
+    base = TrainConfig.preset(name, **FINGERPRINT_CONFIGS[name])
     members = [base, base.replace(lambda_g=1e-2, lambda_d=1e-1, seed=1)]
-    with subnormals_flushed():
-        runs = train_batched(members, progress=False)
-    for h, (d_loss, w_g, sample_sum) in zip(runs.histories, STEP_FINGERPRINT[RUN_KEY_VERSION], strict=True):
-        assert h.steps == [1, 10, 20, 30]
-        assert_close(torch.tensor(h.scalars["d_loss"], dtype=torch.float64), torch.tensor(d_loss, dtype=torch.float64),
-                     rtol=1e-4, atol=1e-5)
-        assert h.scalars["weight_norm_g"][-1] == pytest.approx(w_g, rel=1e-4)
-        assert float(h.samples[-1].sum()) == pytest.approx(sample_sum, rel=1e-3, abs=1e-3)
+    with subnormals_flushed(), _default_float64() if name == "digits8" else contextlib.nullcontext():
+        data = _digits8_float64() if name == "digits8" else None
+        runs = train_batched(members, data, progress=False)
+    for k, (d_loss, w_g, sample_sum, d_sum) in enumerate(STEP_FINGERPRINT[RUN_KEY_VERSION][name]):
+        h = runs.histories[k]
+        assert h.steps == [1, *range(base.log_every, base.steps + 1, base.log_every)]
+        got = {"d_loss": torch.tensor(h.scalars["d_loss"], dtype=torch.float64),
+               "weight_norm_g": torch.tensor(h.scalars["weight_norm_g"][-1], dtype=torch.float64),
+               "sample_sum": h.samples[-1].double().sum()}
+        want = {"d_loss": torch.tensor(d_loss, dtype=torch.float64), "weight_norm_g": torch.tensor(w_g, dtype=torch.float64),
+                "sample_sum": torch.tensor(sample_sum, dtype=torch.float64)}
+        if d_sum is not None:
+            got["d_parameter_sum"] = sum(v.double().sum() for v in runs.member_state("d", k).values())
+            want["d_parameter_sum"] = torch.tensor(d_sum, dtype=torch.float64)
+        for key in want:
+            # float32 ring8: room for another CPU's rounding; float64 digits8: the recorded 6 decimals
+            rtol, atol = (1e-4, 1e-3 if "sum" in key else 1e-5) if name == "ring8" else (1e-6, 1e-5)
+            assert_close(got[key], want[key], rtol=rtol, atol=atol, msg=lambda m, key=key, k=k: (
+                f"the training step changed ({name} member {k}, {key}: {m}): bump sweep.RUN_KEY_VERSION, record "
+                "the new fingerprint in STEP_FINGERPRINT and retrain the shipped results "
+                "(python -m gan_l2_lib reproduce)"))
 
 
 def test_surfaces_at_each_evaluation_end_at_the_final_decision_surface():
