@@ -66,7 +66,8 @@ def test_every_shipped_file_belongs_to_a_named_sweep():
     named = {run_path(m, s, shipped_results_dir()) for s in SHIPPED.values() for m in s.members()}
     on_disk = set(Path(shipped_results_dir()).rglob("*.npz"))
     assert not on_disk - named, sorted(p.name for p in on_disk - named)
-    assert named <= on_disk  # (the completeness test above says which sweep lacks a file)
+    # a missing file is a broken install (a notebook statement reading it would raise)
+    assert named <= on_disk, f"shipped files missing: {sorted(str(p.relative_to(shipped_results_dir())) for p in named - on_disk)}"
 
 
 def test_schema_1_digit_records_load_with_honest_keys():
