@@ -30,6 +30,7 @@ from .sweep import (
     run_key,
     run_path,
     run_sweep,
+    scoring_classifier_hash,
     shipped_results_dir,
 )
 from .train import TrainConfig
@@ -123,7 +124,7 @@ def recover_sweep_fields(record: RunRecord) -> tuple[int, int] | None:
             sweep = _one_run_sweep(cfg, eval_last, n_stored, record.snapshots)
         except ValueError:  # a config no sweep can hold (weight decay): nothing to re-derive
             return None
-        if run_key(cfg, sweep) == record.key:
+        if run_key(cfg, sweep, record.classifier_hash) == record.key:  # the classifier: as it was scored
             return eval_last, n_stored
     return None
 
@@ -434,7 +435,7 @@ def reproduce(
     groups = group_runs(runs)
     for g in groups:  # a copy of a shipped file would "reproduce" bitwise without training anything
         for run in g.runs:
-            target = run_path(run.config, g.sweep, out_dir)
+            target = run_path(run.config, g.sweep, out_dir, scoring_classifier_hash(run.config.dataset, classifier))
             if target.exists() and target.read_bytes() == run.path.read_bytes():
                 raise ValueError(f"out_dir holds a copy of the shipped file {run.path.name}; a re-made run "
                                  "always differs from it (its wall time at least): use an empty folder")
@@ -444,7 +445,7 @@ def reproduce(
         run_sweep(g.sweep, out_dir, device, progress=progress, max_batch=max_batch, classifier=classifier,
                   members=g.members, workers=workers, scheduler=scheduler)
         for run in g.runs:
-            path = run_path(run.config, g.sweep, out_dir)
+            path = run_path(run.config, g.sweep, out_dir, scoring_classifier_hash(run.config.dataset, classifier))
             try:  # read back what was written: the file is what is compared
                 remade[run.path] = load_record(path, run.record.key)
             except ValueError as err:

@@ -53,8 +53,16 @@ from .train import SCALAR_KEYS, History, TrainConfig
 #: Grid points per axis of D's surface kept at every evaluation (``SweepConfig.snapshots``):
 #: coarser than the final surface's ``SURFACE_RES``, as 40 of them ship per run.
 SNAPSHOT_RES = 32
-#: What a run's cache key hashes besides its config: bump it when training changes results.
+#: The training code's version, hashed by every run key: bump it when a change to the training
+#: step changes results (``tests/test_batched.py``'s fingerprint test fails then), so every key
+#: changes and no file made by the old step is reused; then re-make the shipped results
+#: (``python -m gan_l2_lib reproduce``).
 RUN_KEY_VERSION = 1
+#: The config hash of the classifier that scored the runs keyed before the classifier entered the
+#: key, per classifier data set: a key hashes the scoring classifier's config hash only when it
+#: differs from this, so those runs keep their names and a run scored by another classifier gets
+#: another key (a file scored by another classifier is then missing, not silently reused).
+KEYLESS_CLASSIFIER = {"mnist5k": "387367f1d5c35865", "digits8": "7d04cf7060ab8a32"}
 #: The run-file format written now; schema 1 files (classes covered stored as "modes_covered"
 #: on digit sets) still load, renamed on the way in.
 SCHEMA_VERSION = 2
@@ -330,6 +338,8 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
 
     ``"<dataset>"`` is ``SweepConfig.default(dataset)`` (notebooks 04 and 05),
     ``"ring8_quick"`` the quick ring8 sweep (05's fallback, re-made in CI),
+    ``"mnist5k_quick"`` and ``"stacked_mnist_quick"`` the quick image sweeps (04's fallback; trained
+    one member per batch, ``max_batch=1``, so CI re-makes a member alone and compares it),
     ``"<image set>_one_penalty"`` the 2 × 2 grid of ``one_penalty_sweep`` (05's statement 13), and
     the controls of ``evidence_sweeps`` named in ``SHIPPED_EVIDENCE``, and the alternatives to L2
     on D of ``regularizer_sweeps`` named in ``SHIPPED_REGULARIZERS`` (notebook 06).
@@ -339,7 +349,8 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
         ``{name: SweepConfig}``.
     """
     sweeps = {name: SweepConfig.default(name) for name in ("ring8", "grid25", "mnist5k", "stacked_mnist")}
-    sweeps["ring8_quick"] = SweepConfig.default("ring8", quick=True)
+    for name in ("ring8", "mnist5k", "stacked_mnist"):
+        sweeps[f"{name}_quick"] = SweepConfig.default(name, quick=True)
     for name in ("mnist5k", "stacked_mnist"):
         sweeps[f"{name}_one_penalty"] = one_penalty_sweep(sweeps[name])
     evidence = evidence_sweeps()
@@ -349,19 +360,44 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
     return sweeps
 
 
-def run_key(cfg: TrainConfig, sweep: SweepConfig) -> str:
-    """Hash identifying one run's cache file: its config, what is stored, and the schema."""
+def scoring_classifier_hash(dataset: str, classifier=None) -> str | None:
+    """The config hash of the classifier that scores ``dataset``'s runs: ``classifier``'s, else the
+    preset's (``ClassifierConfig.preset``); None for a 2-D mixture (scored without one)."""
+    if dataset_facts(dataset).is_2d:
+        return None
+    return (classifier.config if classifier is not None else ClassifierConfig.preset(dataset)).config_hash()
+
+
+def run_key(cfg: TrainConfig, sweep: SweepConfig, classifier_hash: str | None = None) -> str:
+    """Hash identifying one run's cache file: what changes its results, and what is stored.
+
+    It hashes the training version (``RUN_KEY_VERSION``), the config, the stored sweep fields
+    and, for image data, the scoring classifier's config hash when it differs from
+    ``KEYLESS_CLASSIFIER`` (so runs keyed before keep their names).
+
+    Args:
+        cfg, sweep: the run and its sweep.
+        classifier_hash: the scoring classifier's config hash (None: the preset's).
+    """
     stored = {"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
               "n_stored_samples": sweep.n_stored_samples}
     if sweep.snapshots:  # hashed only when kept, so runs without snapshots keep their keys
         stored["snapshots"] = sweep.snapshots
+    if not dataset_facts(cfg.dataset).is_2d:
+        scorer = classifier_hash or scoring_classifier_hash(cfg.dataset)
+        if scorer != KEYLESS_CLASSIFIER.get(dataset_facts(cfg.dataset).classifier):
+            stored["classifier"] = scorer
     return stable_hash(stored, 20)
 
 
-def run_path(cfg: TrainConfig, sweep: SweepConfig, cache_dir: str | Path) -> Path:
-    """``cache_dir/<dataset>/lg<λ_G>_ld<λ_D>_s<seed>_<hash>.npz`` (readable and unique)."""
-    name = f"lg{cfg.lambda_g:g}_ld{cfg.lambda_d:g}_s{cfg.seed}_{run_key(cfg, sweep)}.npz"
+def run_path(cfg: TrainConfig, sweep: SweepConfig, cache_dir: str | Path, classifier_hash: str | None = None) -> Path:
+    """``cache_dir/<dataset>/lg<λ_G>_ld<λ_D>_s<seed>_<hash>.npz`` (readable and unique; see ``run_key``)."""
+    name = f"{_run_stem(cfg)}_{run_key(cfg, sweep, classifier_hash)}.npz"
     return Path(cache_dir) / cfg.dataset / name
+
+
+def _run_stem(cfg: TrainConfig) -> str:
+    return f"lg{cfg.lambda_g:g}_ld{cfg.lambda_d:g}_s{cfg.seed}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -430,15 +466,16 @@ def _to_record(cfg: TrainConfig, sweep: SweepConfig, hist: History, data, surfac
     else:
         shape = (0, 2) if isinstance(data, Mixture) else (0, *data.img_shape)
         samples = np.zeros(shape, dtype=np.float32)
+    scorer = classifier.config.config_hash() if classifier is not None else None
     return RunRecord(
-        config=cfg, key=run_key(cfg, sweep),
+        config=cfg, key=run_key(cfg, sweep, scorer),
         steps=np.asarray(hist.steps, dtype=np.int64),
         scalars={k: hist.array(k) for k in SCALAR_KEYS},
         eval_steps=np.asarray(hist.sample_steps, dtype=np.int64),
         curves=curves, samples=samples, surface=surface, surface_extent=extent, summary=summary,
         diverged=hist.diverged, diverged_step=hist.diverged_step, wall_time_s=hist.wall_time_s,
         eval_last=sweep.eval_last, n_stored_samples=sweep.n_stored_samples,
-        classifier_hash=classifier.config.config_hash() if classifier is not None else None,
+        classifier_hash=scorer,
         snapshots=sweep.snapshots, snapshot_samples=snap_samples, snapshot_surfaces=snap_surfaces,
     )
 
@@ -551,16 +588,23 @@ def _decode_record(meta: dict, arrays: dict[str, np.ndarray]) -> RunRecord:
     )
 
 
-def _try_load(path: Path, key: str, classifier_hash: str | None = None) -> RunRecord | None:
+def _try_load(path: Path, key: str, classifier_hash: str | None = None) -> tuple[RunRecord | None, str]:
+    """The record at ``path``, or None and why not (a missing, corrupt or stale file is re-trained)."""
     if not path.exists():
-        return None
+        others = sorted(p.name for p in path.parent.glob(f"{path.name.rsplit('_', 1)[0]}_*.npz"))
+        if others:  # the same run under another key: made by another training version, config or classifier
+            return None, (f"{path.name} is missing; stale file(s) for the same run with another key: "
+                          f"{', '.join(others)} (made by another training version (RUN_KEY_VERSION), stored "
+                          "fields or classifier)")
+        return None, f"{path.name} is missing"
     try:
         record = load_record(path, key)
-    except ValueError:
-        return None  # corrupt or stale: it is trained again and overwritten
+    except ValueError as exc:
+        return None, f"{path.name} is unreadable or stale: {exc}"
     if classifier_hash is not None and record.classifier_hash not in (None, classifier_hash):
-        return None  # image metrics scored by another classifier: trained and scored again
-    return record
+        return None, (f"{path.name} is stale: scored by classifier {record.classifier_hash}, "
+                      f"expected {classifier_hash}")
+    return record, ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -772,15 +816,15 @@ def run_sweep(
     cache_dir = Path(cache_dir) if cache_dir is not None else default_sweep_cache_dir()
     start = time.perf_counter()
     members = sweep.members() if members is None else _check_members(members, sweep)
-    paths = [run_path(m, sweep, cache_dir) for m in members]
-    keys = [run_key(m, sweep) for m in members]
-    scorer = None  # the config hash of the classifier that scores image runs
-    if not dataset_facts(sweep.base.dataset).is_2d:
-        scorer = (classifier.config if classifier is not None else ClassifierConfig.preset(sweep.base.dataset)).config_hash()
-    loaded = [_try_load(p, k, scorer) for p, k in zip(paths, keys, strict=True)]
+    scorer = scoring_classifier_hash(sweep.base.dataset, classifier)  # None for 2-D data
+    paths = [run_path(m, sweep, cache_dir, scorer) for m in members]
+    keys = [run_key(m, sweep, scorer) for m in members]
+    tried = [_try_load(p, k, scorer) for p, k in zip(paths, keys, strict=True)]
+    loaded = [r for r, _ in tried]
     missing = [i for i, r in enumerate(loaded) if r is None]
     if missing and not train_missing:
-        raise ValueError(f"{len(missing)} of {len(members)} runs are not in {cache_dir}")
+        why = "; ".join(tried[i][1] for i in missing[:3]) + ("; ..." if len(missing) > 3 else "")
+        raise ValueError(f"{len(missing)} of {len(members)} runs are not in {cache_dir / sweep.base.dataset}: {why}")
     if missing:
         name = sweep.base.dataset
         if classifier is None and not dataset_facts(name).is_2d:

@@ -17,6 +17,7 @@ from gan_l2_lib.sweep import (
     SCHEMA_VERSION,
     SweepConfig,
     load_record,
+    load_sweep,
     run_key,
     run_path,
     run_sweep,
@@ -531,7 +532,16 @@ def test_a_cached_image_run_scored_by_another_classifier_is_scored_again(tmp_pat
     assert run_sweep(sweep, tmp_path / "runs", progress=False, classifier=clf_a).trained == 0
     again = run_sweep(sweep, tmp_path / "runs", progress=False, classifier=clf_b)
     assert again.trained == 1 and again.records[0].classifier_hash == clf_b.config.config_hash()
-    assert load_record(run_path(base, sweep, tmp_path / "runs")).classifier_hash == clf_b.config.config_hash()
+    # the scoring classifier is in the key: each scoring has its own file, neither overwritten
+    path_a, path_b = (run_path(base, sweep, tmp_path / "runs", c.config.config_hash()) for c in (clf_a, clf_b))
+    assert path_a != path_b and path_a.stem.rsplit("_", 1)[0] == path_b.stem.rsplit("_", 1)[0]
+    assert load_record(path_b).classifier_hash == clf_b.config.config_hash()
+    assert load_record(path_a).classifier_hash == clf_a.config.config_hash()
+    assert run_sweep(sweep, tmp_path / "runs", progress=False, classifier=clf_a).trained == 0
+    # a file renamed to the other classifier's key is not reused either: it is named, with why
+    path_b.rename(path_a)
+    with pytest.raises(ValueError, match=f"{path_a.name} is unreadable or stale: .* holds run {again.records[0].key}"):
+        run_sweep(sweep, tmp_path / "runs", progress=False, classifier=clf_a, train_missing=False)
 
 
 # --- snapshots: samples and D's surface at every evaluation -------------------------------------
@@ -870,3 +880,59 @@ def test_overfitting_sweeps_train_the_article_networks_on_the_1k_split_with_l2_o
         [(0.0, d) for d in (0.0, ARTICLE_LAMBDA, 1e-3, 1e-2)]
     assert {(m.lambda_g, m.lambda_d) for m in sweeps["mnist1k_article"].members()} == {(ARTICLE_LAMBDA,) * 2}
     assert set(sweeps) <= set(named_sweeps())
+
+
+def test_a_run_made_by_another_training_version_is_reported_stale_by_name(tmp_path, monkeypatch):
+    """Bumping RUN_KEY_VERSION changes every key: the old files are named as stale, never reused."""
+    import gan_l2_lib.sweep as sweep_module
+
+    sweep = _quick_sweep()
+    run_sweep(sweep, tmp_path, progress=False)
+    old = run_path(sweep.members()[0], sweep, tmp_path).name
+    monkeypatch.setattr(sweep_module, "RUN_KEY_VERSION", sweep_module.RUN_KEY_VERSION + 1)
+    assert run_path(sweep.members()[0], sweep, tmp_path).name != old
+    with pytest.raises(ValueError, match=r"4 of 4 runs are not in .*stale file\(s\) for the same run with another "
+                                         rf"key: {re.escape(old)} \(made by another training version"):
+        run_sweep(sweep, tmp_path, progress=False, train_missing=False)
+    with pytest.raises(ValueError, match="neither the sweep nor its fallback"):
+        load_sweep(sweep, fallback=sweep, cache_dir=tmp_path, train_missing_fallback=False)
+
+
+def test_the_scoring_classifier_enters_image_run_keys_only_when_it_is_not_todays():
+    from gan_l2_lib.classifier import ClassifierConfig
+    from gan_l2_lib.files import stable_hash
+    from gan_l2_lib.sweep import KEYLESS_CLASSIFIER, RUN_KEY_VERSION
+
+    for name in ("mnist5k", "stacked_mnist", "digits8"):
+        sweep = SweepConfig.default(name, quick=True)
+        cfg = sweep.members()[0]
+        today = ClassifierConfig.preset(name).config_hash()
+        assert KEYLESS_CLASSIFIER[ClassifierConfig.preset(name).dataset] == today  # the shipped files' names stay
+        plain = stable_hash({"schema": RUN_KEY_VERSION, "config": cfg.to_dict(), "eval_last": sweep.eval_last,
+                             "n_stored_samples": sweep.n_stored_samples}
+                            | ({"snapshots": sweep.snapshots} if sweep.snapshots else {}), 20)
+        assert run_key(cfg, sweep) == run_key(cfg, sweep, today) == plain
+        other = ClassifierConfig.preset(name, epochs=1).config_hash()
+        assert run_key(cfg, sweep, other) != plain
+        assert run_path(cfg, sweep, "x", other).name.endswith(f"_{run_key(cfg, sweep, other)}.npz")
+
+
+def test_a_file_keyed_without_its_classifier_is_checked_against_the_stored_one(tmp_path, tiny_classifier,
+                                                                               monkeypatch):
+    """Files keyed before the classifier entered the key (``KEYLESS_CLASSIFIER``) carry its hash:
+    scored by another classifier, such a file is reported stale, not reused."""
+    import gan_l2_lib.sweep as sweep_module
+    from gan_l2_lib.classifier import ClassifierConfig, load_or_train_classifier
+
+    clf_a = tiny_classifier[0]
+    clf_b = load_or_train_classifier(ClassifierConfig.preset("digits8", epochs=1), cache_dir=tmp_path / "clf")
+    base = TrainConfig.preset("digits8", steps=6, log_every=2, eval_every=3, n_eval_samples=20, latent_dim=8)
+    sweep = SweepConfig(base, lambda_g=(0.0,), lambda_d=(0.0,), seeds=(0,), n_stored_samples=4)
+    monkeypatch.setitem(sweep_module.KEYLESS_CLASSIFIER, "digits8", clf_a.config.config_hash())
+    run_sweep(sweep, tmp_path, progress=False, classifier=clf_a)
+    name = run_path(base, sweep, tmp_path, clf_a.config.config_hash()).name
+    monkeypatch.setitem(sweep_module.KEYLESS_CLASSIFIER, "digits8", clf_b.config.config_hash())
+    assert run_path(base, sweep, tmp_path, clf_b.config.config_hash()).name == name  # same key, other scorer
+    with pytest.raises(ValueError, match=f"{name} is stale: scored by classifier {clf_a.config.config_hash()}, "
+                                         f"expected {clf_b.config.config_hash()}"):
+        run_sweep(sweep, tmp_path, progress=False, classifier=clf_b, train_missing=False)
