@@ -14,12 +14,14 @@ exclude_patterns = ["_build", "**.ipynb_checkpoints", "make_explorer.py", "prepa
 html_theme = "sphinx_book_theme"
 html_title = "gan-l2 · L2 regularization in GANs"
 html_static_path = ["_static"]
+html_favicon = "_static/favicon.svg"
 html_theme_options = {
     "show_toc_level": 2,
     "use_download_button": False,
     "use_fullscreen_button": False,
     "search_bar_text": "Search the book…",
 }
+html_context = {"default_mode": "light"}  # without it the theme logs a console error on first visit
 html_last_updated_fmt = None
 html_copy_source = False
 # offline: MathJax 3 from the build's own _static folder (relative path = relative to _static)
