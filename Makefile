@@ -30,7 +30,7 @@ $(BOOK_STAMP): pyproject.toml $(STAMP)
 	@touch $(BOOK_STAMP)
 
 $(MATHJAX)/es5/tex-mml-chtml.js:
-	npm install --silent --no-audit --no-fund --prefix book/.mathjax mathjax@3
+	npm install --silent --no-audit --no-fund --prefix book/.mathjax mathjax@3.2.2
 
 # Executes every notebook (quick mode; 04 and 05 read the shipped full results), draws the λ
 # explorer's pictures, builds $(BOOK_OUT)/html. A failing cell fails the build.
