@@ -8,6 +8,7 @@ functions, ``resolve_lab_state`` (the run pickers) and ``resolve_replay_state`` 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import html
 import time
@@ -27,6 +28,31 @@ from .live_figures import LAB_COLORS, DiracExplorerFigure, LambdaLabFigure, figu
 from .plotting import plot_training_dashboard
 from .regularizers import validate_coef
 from .sweep import SweepResult, point_sweep, run_sweep
+
+
+class PictureBox(widgets.VBox):
+    """A ``VBox`` of controls whose rich output also carries its picture as a static PNG.
+
+    JupyterLab draws the live widget (its widget view outranks ``image/png``); a page without a
+    widget manager (the HTML book, nbconvert) shows the PNG instead: the figure as it was when
+    the cell ran, i.e. at the default settings.
+
+    Args:
+        children: the widgets stacked top to bottom, as for ``VBox``.
+        picture: the ``ipywidgets.Image`` (format png) among them whose bytes are the fallback.
+    """
+
+    def __init__(self, children, picture: widgets.Image) -> None:
+        if not isinstance(picture, widgets.Image):
+            raise ValueError(f"picture must be an ipywidgets.Image, got {type(picture).__name__}")
+        super().__init__(children)
+        self._picture = picture
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is not None and self._picture.value:
+            bundle["image/png"] = base64.b64encode(self._picture.value).decode("ascii")
+        return bundle
 
 
 class _Controller:
@@ -107,11 +133,11 @@ class DiracExplorer(_Controller):
         self._canvas = DiracExplorerFigure(dpi=dpi)
         self.figure = self._canvas.figure
         c = self.controls
-        self.widget = widgets.VBox([
+        self.widget = PictureBox([
             widgets.HBox([c["lambda_d"], c["lambda_g"]]),
             widgets.HBox([c["h"], c["c"]]),
             c["mode"], c["gen_loss"], self.image,
-        ])
+        ], picture=self.image)
         self.trajectory: dirac.DiracTrajectory | None = None
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
@@ -435,12 +461,12 @@ class LambdaLab(_Controller):
                               c["lambda_g"], c["lambda_d"], c["seed"]])
         b_box = widgets.VBox([widgets.HTML(f"<b style='color:{LAB_COLORS['B']}'>Setting B</b> (blue)"),
                               c["lambda_g_b"], c["lambda_d_b"], c["seed_b"], c["panel_b"]])
-        self.widget = widgets.VBox([
+        self.widget = PictureBox([
             c["dataset"], widgets.HBox([a_box, b_box]),
             widgets.HBox([t["lambda_g"], t["lambda_d"], t["button"], t["status"]]),
             widgets.HBox([r["play"], r["frame"], r["note"]]),
             self.image,
-        ])
+        ], picture=self.image)
         for name, control in self.controls.items():
             control.observe(lambda change, name=name: self._on_change(name, change), names="value")
         t["button"].on_click(self._on_train_click)

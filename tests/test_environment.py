@@ -23,11 +23,12 @@ def test_environment_yml_installs_the_project_with_dev_extra():
 
 def test_environment_yml_comment_lists_same_packages_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    wanted = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]}
+    extras = project["optional-dependencies"]
+    wanted = {_name(r) for r in project["dependencies"] + extras["dev"] + extras["book"]}
     listed = set()
     for line in (ROOT / "environment.yml").read_text().splitlines():
         if line.startswith("#   "):
-            listed |= {_name(tok) for tok in line[1:].replace("|", " ").replace("dev:", " ").split() if tok}
+            listed |= {_name(tok) for tok in line[1:].replace("|", " ").replace("dev:", " ").replace("book:", " ").split() if tok}
     assert listed == wanted
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import statistics
 import time
 
@@ -31,6 +32,21 @@ def test_dirac_explorer_has_labelled_controls_and_a_png(dirac_explorer):
     assert ex.trajectory is not None and ex.trajectory.steps == 200
     assert ex.image in ex.widget.children
 
+
+
+def test_widget_output_carries_the_picture_as_a_static_png(dirac_explorer):
+    """A page without a widget manager (the HTML book) shows the figure the widget shows."""
+    ex = dirac_explorer
+    bundle = ex.widget._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # JupyterLab still gets the widget
+    assert base64.b64decode(bundle["image/png"]) == bytes(ex.image.value)
+    ex.update(lambda_d=0.15)  # the fallback follows the picture
+    assert base64.b64decode(ex.widget._repr_mimebundle_()["image/png"]) == bytes(ex.image.value)
+
+
+def test_picture_box_rejects_a_non_image():
+    with pytest.raises(ValueError, match="picture must be an ipywidgets.Image"):
+        widgets.PictureBox([], picture="not an image")
 
 def test_dirac_update_sets_controls_and_redraws(dirac_explorer):
     ex = dirac_explorer
