@@ -1071,6 +1071,19 @@ def plot_metric_maps(result, metrics=None, seed: int | None = None, marks: dict 
     return fig
 
 
+def _curve_axes(ax, metric: str, dataset: str, n_samples: int, title: str) -> None:
+    """Label a metric-over-training panel: step axis, the metric's unit, its natural y range."""
+    info = metric_info(metric)
+    ax.set_xlabel("training step")
+    ax.set_ylabel(unit_label(metric, dataset, n_samples))
+    ax.set_title(title, fontsize=9)
+    if info.scale == "modes":
+        ax.set_ylim(-0.3, dataset_facts(dataset).n_modes + 0.3)
+    elif info.scale == "unit":
+        ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+
+
 def plot_metric_curves(result, points, metrics=("modes_covered", "high_quality_fraction"),
                        title: str | None = None) -> Figure:
     """Metric curves over training for a few (λ_G, λ_D) points: seed mean and a band over the seeds.
@@ -1104,16 +1117,9 @@ def plot_metric_curves(result, points, metrics=("modes_covered", "high_quality_f
             color = f"C{n}"
             ax.plot(steps, mean, "-o", ms=3, color=color, label=f"λ_G = {lambda_label(g)}, λ_D = {lambda_label(d)}")
             ax.fill_between(steps, lo, hi, color=color, alpha=0.18, lw=0)
-        info = metric_info(metric)
-        ax.set_xlabel("training step")
-        ax.set_ylabel(unit_label(metric, dataset, result.config.base.n_eval_samples))
         band = "min–max" if len(result.config.seeds) < 5 else "middle half of the seeds"
-        ax.set_title(f"{info.label} (line: seed mean, band: {band})", fontsize=9)
-        if info.scale == "modes":
-            ax.set_ylim(-0.3, dataset_facts(dataset).n_modes + 0.3)
-        elif info.scale == "unit":
-            ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
+        _curve_axes(ax, metric, dataset, result.config.base.n_eval_samples,
+                    f"{metric_info(metric).label} (line: seed mean, band: {band})")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(title or f"{dataset}: metrics over training ({len(result.config.seeds)} seeds)", fontsize=10)
     fig.tight_layout()
@@ -1159,15 +1165,7 @@ def plot_baseline_curves(result, metrics=("modes_covered", "high_quality_fractio
         window = steps[-result.config.eval_last:]
         ax.axvspan(window[0], steps[-1], color="C0", alpha=0.12, lw=0,
                    label=f"averaged: last {len(window)} evaluations")
-        info = metric_info(name)
-        ax.set_xlabel("training step")
-        ax.set_ylabel(unit_label(name, dataset, result.config.base.n_eval_samples))
-        ax.set_title(info.label, fontsize=9)
-        if info.scale == "modes":
-            ax.set_ylim(-0.3, dataset_facts(dataset).n_modes + 0.3)
-        elif info.scale == "unit":
-            ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
+        _curve_axes(ax, name, dataset, result.config.base.n_eval_samples, metric_info(name).label)
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(title or f"{dataset}, λ_G = {lambda_label(g)}, λ_D = {lambda_label(d)}: "
                  f"every seed over training", fontsize=10)
