@@ -126,7 +126,7 @@ def require_answers(exercise: str, **answers: object) -> None:
     Raises:
         ValueError: ``exercise`` is not a non-empty string, or no answer is given.
         ExerciseNotDone: (an ``AssertionError``) some answer is still a stub; the message names
-            the exercise and the answers.
+            the exercise and the unanswered names.
     """
     if not isinstance(exercise, str) or not exercise.strip():
         raise ValueError(f"exercise must be a non-empty string such as 'Exercise 1', got {exercise!r}")
@@ -136,5 +136,5 @@ def require_answers(exercise: str, **answers: object) -> None:
     if missing:
         names = ", ".join(f"`{name}`" for name in missing)
         raise ExerciseNotDone(
-            f"{exercise} is not done yet: {names} {'is' if len(missing) == 1 else 'are'} still the stub. "
+            f"{exercise} not done yet: {names} {'is still a stub' if len(missing) == 1 else 'are still stubs'}. "
             "Write your answer in the cell above this check, run that cell, then run this check again.")

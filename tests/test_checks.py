@@ -90,9 +90,9 @@ def test_require_answers_passes_real_answers_including_zero_and_functions():
 
 
 def test_require_answers_names_the_exercise_and_every_stubbed_answer():
-    with pytest.raises(ExerciseNotDone, match=r"Exercise 3 is not done yet: `a`, `f` are still the stub"):
+    with pytest.raises(ExerciseNotDone, match=r"Exercise 3 not done yet: `a`, `f` are still stubs"):
         require_answers("Exercise 3", a=None, b=1.5, f=_stub)
-    with pytest.raises(AssertionError, match=r"^Exercise 1 is not done yet: `x` is still the stub\. Write"):
+    with pytest.raises(AssertionError, match=r"^Exercise 1 not done yet: `x` is still a stub\. Write"):
         require_answers("Exercise 1", x=None)
 
 
