@@ -45,8 +45,9 @@ book: $(BOOK_STAMP) $(MATHJAX)/es5/tex-mml-chtml.js
 
 # Student copies of the notebooks in student/ (git-ignored): each cell tagged `solution` becomes a
 # stub, and its self-check then stops with "Exercise N not done yet" (tools/make_student.py).
+# A copy with answers written into it is kept unless FORCE=1.
 student: setup
-	$(BIN)/python tools/make_student.py student
+	$(BIN)/python tools/make_student.py student $(if $(FORCE),--force,)
 
 # Jupyter refuses to run as root (containers, this CI machine) unless told it is intended.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)

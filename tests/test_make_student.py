@@ -138,6 +138,21 @@ def test_stub_keeps_given_lines_and_stubs_values_and_functions():
     ]
 
 
+def test_a_copy_with_written_answers_is_kept_unless_forced(tmp_path):
+    one = [ROOT / "notebooks" / "01_l2_penalty_basics.ipynb"]
+    make_student.make_student_copies(tmp_path, one)
+    make_student.make_student_copies(tmp_path, one)  # untouched stubs: rebuilt without asking
+    copy = nbformat.read(tmp_path / one[0].name, as_version=4)
+    stub = next(c for c in copy.cells if _tagged(c, make_student.STUB_TAG))
+    stub.source = stub.source.replace("shrink_factor = None", "shrink_factor = 0.99999")
+    nbformat.write(copy, tmp_path / one[0].name)
+    with pytest.raises(ValueError, match=r"holds answers written into \['01_l2_penalty_basics.ipynb'\]"):
+        make_student.make_student_copies(tmp_path, one)
+    assert "0.99999" in (tmp_path / one[0].name).read_text()
+    make_student.make_student_copies(tmp_path, one, overwrite_answers=True)
+    assert "0.99999" not in (tmp_path / one[0].name).read_text()
+
+
 def test_unknown_notebook_is_refused(tmp_path):
     with pytest.raises(ValueError, match=r"unknown notebook 'notebooks/99_nope.ipynb': choose from"):
         make_student.make_student_copies(tmp_path, [Path("notebooks/99_nope.ipynb")])

@@ -8,7 +8,10 @@ passes to ``require_answers("Exercise N", name=name, ...)`` as its first stateme
 imports; so the check then stops with ``ExerciseNotDone: Exercise N not done yet`` instead of
 crashing on ``None``. The instructor notebooks in ``notebooks/`` keep their solutions.
 
-Usage: python tools/make_student.py [OUT_DIR] [NOTEBOOK ...]   (default: student/, every notebook)
+A copy whose stub cells already hold a student's answers is not overwritten without ``--force``.
+
+Usage: python tools/make_student.py [OUT_DIR] [NOTEBOOK ...] [--force]
+       (default: student/, every notebook)
 """
 
 from __future__ import annotations
@@ -140,19 +143,32 @@ def student_notebook(nb: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, 
     return student, n_solutions
 
 
-def make_student_copies(out_dir: Path, notebooks: list[Path] | None = None) -> dict[str, int]:
+def _written_answers(path: Path, student: nbformat.NotebookNode) -> list[str]:
+    """Answer cells of an existing copy at ``path`` that are no longer the stubs of ``student``."""
+    if not path.is_file():
+        return []
+    stubs = {c.source for c in student.cells if STUB_TAG in c.metadata.get("tags", [])}
+    existing = nbformat.read(path, as_version=4)
+    return [c.source for c in existing.cells
+            if STUB_TAG in c.metadata.get("tags", []) and c.source not in stubs]
+
+
+def make_student_copies(out_dir: Path, notebooks: list[Path] | None = None,
+                        overwrite_answers: bool = False) -> dict[str, int]:
     """Write the student copy of each notebook into ``out_dir`` (created if missing).
 
     Args:
         out_dir: where the copies go, under the notebooks' own file names.
         notebooks: paths of notebooks in ``notebooks/``; default every numbered one.
+        overwrite_answers: replace an existing copy even where a student has written answers
+            into its stub cells (otherwise such a copy is refused, before anything is written).
 
     Returns:
         ``{file name: number of solution cells stubbed}``.
 
     Raises:
-        ValueError: a path that is not one of the numbered notebooks, or a notebook that
-            ``student_notebook`` refuses.
+        ValueError: a path that is not one of the numbered notebooks, a notebook that
+            ``student_notebook`` refuses, or a copy with written answers in the way.
     """
     known = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     if notebooks is None:
@@ -162,16 +178,21 @@ def make_student_copies(out_dir: Path, notebooks: list[Path] | None = None) -> d
             raise ValueError(f"unknown notebook {str(path)!r}: choose from "
                              f"{[str(p.relative_to(ROOT)) for p in known]}")
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    counts = {}
+    copies, counts = {}, {}
     for path in notebooks:
         path = Path(path).resolve()
         try:
-            student, counts[path.name] = student_notebook(nbformat.read(path, as_version=4))
+            copies[path.name], counts[path.name] = student_notebook(nbformat.read(path, as_version=4))
         except ValueError as err:
             raise ValueError(f"{path.name}: {err}") from err
-        nbformat.validate(student)
-        nbformat.write(student, out_dir / path.name)
+        nbformat.validate(copies[path.name])
+    written = [name for name, student in copies.items() if _written_answers(out_dir / name, student)]
+    if written and not overwrite_answers:
+        raise ValueError(f"{out_dir} holds answers written into {written}: move them away, or overwrite "
+                         "them with --force (make student FORCE=1)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, student in copies.items():
+        nbformat.write(student, out_dir / name)
     return counts
 
 
@@ -179,8 +200,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, nargs="?", default=ROOT / "student")
     parser.add_argument("notebooks", type=Path, nargs="*")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite copies even where answers were written into them")
     args = parser.parse_args(argv)
-    counts = make_student_copies(args.out_dir, args.notebooks or None)
+    counts = make_student_copies(args.out_dir, args.notebooks or None, overwrite_answers=args.force)
     for name, n in counts.items():
         print(f"{args.out_dir / name}: {n} solution cell(s) replaced by stubs")
 
