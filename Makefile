@@ -8,7 +8,7 @@ CELL_TIMEOUT ?= 600
 # Debian's Chromium, driven by playwright in tests/browser (the path is fixed there too).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: setup lab test test-unit test-notebooks test-browser lint clean book
+.PHONY: setup lab test test-unit test-notebooks test-browser lint clean book student
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,12 @@ book: $(BOOK_STAMP) $(MATHJAX)/es5/tex-mml-chtml.js
 	echo "book: $(BOOK_OUT)/html/index.html ($$(du -sh $(BOOK_OUT)/html | cut -f1)," \
 		"built in $$(( $$(date +%s) - start )) s)"
 
+# Student copies of the notebooks in student/ (git-ignored): each cell tagged `solution` becomes a
+# stub, and its self-check then stops with "Exercise N not done yet" (tools/make_student.py).
+# A copy with answers written into it is kept unless FORCE=1.
+student: setup
+	$(BIN)/python tools/make_student.py student $(if $(FORCE),--force,)
+
 # Jupyter refuses to run as root (containers, this CI machine) unless told it is intended.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
@@ -68,7 +74,7 @@ test-browser: setup
 		"(install it: apt-get install -y chromium)"
 	$(BIN)/python -m pytest -p no:cacheprovider tests/browser
 
-test: lint test-unit test-notebooks book test-browser
+test: lint test-unit test-notebooks student book test-browser
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache _build book/.mathjax
+	rm -rf $(VENV) .pytest_cache .ruff_cache _build book/.mathjax student

@@ -1,5 +1,8 @@
 """Argument checks shared by the whole library: each returns the clean value or raises ValueError.
 
+Also the guard at the top of every notebook self-check (``require_answers``): it turns an
+exercise left as its student-copy stub into one clear ``ExerciseNotDone`` message.
+
 Booleans are refused where a number is expected (``True`` is an ``int`` in Python, but
 ``steps=True`` is a mistake). Integers may be Python or numpy integers and come back as
 ``int``; real numbers may be any Python or numpy number and come back as ``float``.
@@ -7,6 +10,7 @@ Booleans are refused where a number is expected (``True`` is an ``int`` in Pytho
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import numpy as np
@@ -89,3 +93,48 @@ def nonnegative_float(value: float, name: str) -> float:
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value
+
+
+# --- notebook self-checks ---------------------------------------------------------------------
+
+
+class ExerciseNotDone(AssertionError):
+    """A notebook self-check was run before its exercise was answered (the student copy's stub)."""
+
+
+def _is_unanswered(value: object) -> bool:
+    """True for a stub: ``None``, or a function whose whole body raises ``NotImplementedError``."""
+    if value is None:
+        return True
+    code = getattr(value, "__code__", None)
+    # ``def f(...): raise NotImplementedError("...")`` reads one global name and nothing else
+    return inspect.isfunction(value) and code.co_names == ("NotImplementedError",)
+
+
+def require_answers(exercise: str, **answers: object) -> None:
+    """Stop a notebook self-check with a clear message while its exercise is still unanswered.
+
+    The first line of every self-check cell. In the student copies (``make student``) each
+    solution cell is a stub that sets the answer to ``None`` or defines the function with a body
+    that only raises ``NotImplementedError``; without this line the check would crash somewhere
+    inside on ``None``.
+
+    Args:
+        exercise: the exercise as the notebook names it, e.g. ``"Exercise 2"``.
+        **answers: each name the self-check reads from the solution cell, with its value.
+
+    Raises:
+        ValueError: ``exercise`` is not a non-empty string, or no answer is given.
+        ExerciseNotDone: (an ``AssertionError``) some answer is still a stub; the message names
+            the exercise and the unanswered names.
+    """
+    if not isinstance(exercise, str) or not exercise.strip():
+        raise ValueError(f"exercise must be a non-empty string such as 'Exercise 1', got {exercise!r}")
+    if not answers:
+        raise ValueError(f"{exercise}: name at least one answer, e.g. require_answers({exercise!r}, x=x)")
+    missing = [name for name, value in answers.items() if _is_unanswered(value)]
+    if missing:
+        names = ", ".join(f"`{name}`" for name in missing)
+        raise ExerciseNotDone(
+            f"{exercise} not done yet: {names} {'is still a stub' if len(missing) == 1 else 'are still stubs'}. "
+            "Write your answer in the cell above this check, run that cell, then run this check again.")

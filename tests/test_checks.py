@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 
 from gan_l2_lib.checks import (
+    ExerciseNotDone,
     finite_float,
     int_at_least,
     nonnegative_float,
     nonnegative_int,
     positive_float,
     positive_int,
+    require_answers,
 )
 
 
@@ -70,3 +72,45 @@ def test_good_values_come_back_as_plain_python_numbers(check, good, expected):
 def test_bad_values_raise_a_message_with_name_rule_and_value(check, bad, match):
     with pytest.raises(ValueError, match=match):
         check(bad, "steps")
+
+
+# --- require_answers: the notebook self-checks' guard ----------------------------------------
+
+
+def _stub(w, lam):
+    raise NotImplementedError("Exercise 2: write grad here")
+
+
+def _answered(w, lam):
+    return lam * w
+
+
+def test_require_answers_passes_real_answers_including_zero_and_functions():
+    require_answers("Exercise 1", x=0.0, f=_answered, counts=np.zeros(3), flag=False)
+
+
+def test_require_answers_names_the_exercise_and_every_stubbed_answer():
+    with pytest.raises(ExerciseNotDone, match=r"Exercise 3 not done yet: `a`, `f` are still stubs"):
+        require_answers("Exercise 3", a=None, b=1.5, f=_stub)
+    with pytest.raises(AssertionError, match=r"^Exercise 1 not done yet: `x` is still a stub\. Write"):
+        require_answers("Exercise 1", x=None)
+
+
+def test_a_function_that_raises_something_else_counts_as_answered():
+    def checks_input(w):
+        if w is None:
+            raise NotImplementedError("None is not supported")
+        return math.sqrt(w)
+
+    require_answers("Exercise 1", f=checks_input)
+
+
+@pytest.mark.parametrize(
+    "exercise, answers, match",
+    [("", {"x": 1}, "exercise must be a non-empty string"),
+     (2, {"x": 1}, "exercise must be a non-empty string"),
+     ("Exercise 1", {}, "name at least one answer")],
+)
+def test_require_answers_rejects_bad_arguments(exercise, answers, match):
+    with pytest.raises(ValueError, match=match):
+        require_answers(exercise, **answers)
