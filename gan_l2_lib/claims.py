@@ -83,6 +83,7 @@ class Section:
 NB04 = Section("04_training_the_gan.ipynb",
                "5. What to look for: λ = 0, the article's λ = 1e-4, and stronger penalties", "04 §5")
 NB05 = Section("05_lambda_lab.ipynb", "5. The verdicts, measured", "05 §5")
+# notebook 07 is being written: give its file name and heading when it lands, and the table links it
 NB07 = Section(None, "does L2 stop the discriminator from overfitting?", "07 (coming)")
 
 
