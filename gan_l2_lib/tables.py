@@ -170,6 +170,23 @@ VERDICT_MARKS = {"better": "▲ better", "worse": "▼ worse", "higher": "↑ hi
                  "neutral": "· neutral"}
 
 
+def format_effect(metric_key: str, effect: PairedEffect) -> str:
+    """One paired effect as "mean [low, high] mark" in the metric's number format (``VERDICT_MARKS``).
+
+    Args:
+        metric_key: the metric compared (a key of ``evaluate.METRICS``, or a logged scalar,
+            formatted with ``SCALAR_FORMAT``).
+        effect: its ``metrics.PairedEffect``.
+
+    Returns:
+        The text of one cell of ``verdict_table``, e.g. ``"0.41 [0.23, 0.58] ▼ worse"``.
+    """
+    def num(v: float) -> str:
+        return _number(None, metric_key, v)
+
+    return f"{num(effect.mean)} [{num(effect.low)}, {num(effect.high)}] {VERDICT_MARKS.get(effect.verdict, effect.verdict)}"
+
+
 def verdict_table(effects: Mapping[str, Mapping[str, PairedEffect]], metric_keys: Sequence[str]) -> str:
     """A markdown table of paired effects on several metrics: one row per comparison, one column per metric.
 
@@ -202,10 +219,6 @@ def verdict_table(effects: Mapping[str, Mapping[str, PairedEffect]], metric_keys
         cells = []
         for k in keys:
             e = row.get(k)
-            if e is None:
-                cells.append("–")
-                continue
-            cells.append(f"{_number(None, k, e.mean)} [{_number(None, k, e.low)}, {_number(None, k, e.high)}] "
-                         f"{VERDICT_MARKS.get(e.verdict, e.verdict)}")
+            cells.append("–" if e is None else format_effect(k, e))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

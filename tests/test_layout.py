@@ -8,7 +8,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "gan_l2_lib"
 # DEVELOPERS.md, "One concern per module": nothing imports a module later in this list
 ORDER = ["checks", "files", "data", "models", "regularizers", "losses", "train", "batched", "classifier",
-         "metrics", "evaluate", "engine", "sweep", "reproduce", "tables", "cli", "dirac", "plotting",
+         "metrics", "evaluate", "engine", "sweep", "reproduce", "tables", "claims", "cli", "dirac", "plotting",
          "live_figures", "widgets",
          "__main__", "__init__"]
 
