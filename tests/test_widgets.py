@@ -463,6 +463,8 @@ def test_lambda_lab_replays_image_runs_as_a_sample_grid(replay_sweeps, tmp_path)
         n_show, ncol = square_grid_size(9)
         expected = image_grid_array(rec.snapshot_samples[k], n_show, ncol)  # 3 × 3 fixed-noise images
         assert_close(np.asarray(lab._canvas._cols["A"]["grid"].get_array()), expected)
+        for line in lab._canvas._cols["A"]["cursor"]:  # the time on A's loss and gradient curves
+            assert line.get_visible() and list(line.get_xdata()) == [rec.eval_steps[k]] * 2
     assert not np.array_equal(image_grid_array(rec.snapshot_samples[0], 9, 3),
                               image_grid_array(rec.snapshot_samples[1], 9, 3))  # G moved between them
 
