@@ -573,3 +573,19 @@ def test_lambda_lab_on_the_shipped_digit_sweep_disables_the_time_slider_with_a_n
     r = lab.time_controls
     assert lab.replay.n_frames == 0 and r["frame"].disabled and r["play"].disabled
     assert "keep only their last evaluation" in r["note"].value
+
+
+def test_lambda_lab_switching_to_a_digit_set_replays_its_grid(replay_sweeps, tmp_path):
+    from gan_l2_lib.plotting import image_grid_array, square_grid_size
+
+    lab = widgets.LambdaLab(replay_sweeps, cache_dir=tmp_path)  # opens on ring8 (4 evaluations)
+    assert lab.replay.n_frames == 4
+    lab.update(dataset="digits8")  # the digit sweep: 3 evaluations, shown at the end first
+    rec = replay_sweeps["digits8"].record(0.0, 0.0, 0)
+    r = lab.time_controls
+    assert lab.replay.n_frames == 3 and r["frame"].max == 2 and r["frame"].value == 2 and not r["play"].disabled
+    r["frame"].value = 0  # what ▶ does in the browser: move the slider
+    n_show, ncol = square_grid_size(9)
+    assert_close(np.asarray(lab._canvas._cols["A"]["grid"].get_array()),
+                 image_grid_array(rec.snapshot_samples[0], n_show, ncol))
+    assert f"A: step {int(rec.eval_steps[0]):,}" in r["note"].value
