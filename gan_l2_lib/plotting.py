@@ -3,8 +3,8 @@
 Each function returns a ``matplotlib.figure.Figure`` (or draws on a given axes) and keeps no
 state between calls. Sections by subject: data sets; penalty and losses; Dirac-GAN; training
 curves and digit metrics; sweep maps and curves; training replay (a run's snapshots as
-frames, and as an animated GIF). The slider canvases that redraw in place live in
-``live_figures``.
+frames, as a strip of an image run's sample grids, and as an animated GIF). The slider
+canvases that redraw in place live in ``live_figures``.
 """
 
 from __future__ import annotations
