@@ -1,4 +1,4 @@
-"""Slider canvases that redraw in place: the Dirac-GAN explorer and the λ lab pictures.
+"""Slider canvases that redraw in place: the Dirac-GAN explorer, the λ lab and one run's replay.
 
 Each canvas renders what does not move (axes, ticks, labels, colour bars, legends) once into
 a background and, on a slider move, restores it and redraws only the moving artists (Agg
@@ -33,6 +33,9 @@ from .plotting import (
     lambda_position,
     plot_dirac_distance,
     plot_dirac_field,
+    replay_figsize,
+    replay_frame_index,
+    replay_layout,
     square_grid_size,
 )
 
@@ -573,4 +576,57 @@ class LambdaLabFigure(BlitFigure):
         else:
             self._blit({"maps": [box for pair in self._markers for box in pair],
                         **{tag: self._cols[tag]["artists"] for tag in changed}})
+        return self.figure
+
+
+# --- one run's replay --------------------------------------------------------------------------
+
+
+class ReplayFigure(BlitFigure):
+    """One run's training replay for a time slider: ``plotting.replay_layout`` drawn by blitting.
+
+    The layout is ``plotting.plot_replay_frame``'s (image runs: the fixed-noise sample grid and
+    the class count over training with a cursor; 2-D runs: samples, D's surface and the mode
+    count). The first ``draw`` of a run lays it out and renders what does not move once; a
+    later frame restores that background and redraws the grid (or samples and surface), the
+    cursor and the title only.
+
+    Args:
+        dpi: resolution of the figure and of ``to_png``.
+        n_images: image runs show at most this many images (a square grid).
+    """
+
+    def __init__(self, dpi: int = 72, n_images: int = 64) -> None:
+        super().__init__((10, 4.6), dpi)
+        self.n_images = n_images
+        self._record = None
+        self._show = None
+
+    def draw(self, record, frame: int) -> Figure:
+        """Show evaluation ``frame`` of ``record``'s snapshots.
+
+        Args:
+            record: a ``sweep.RunRecord`` with snapshots (E evaluations).
+            frame: an index into its snapshots, in [-E, E) (negative: from the end).
+
+        Returns:
+            The figure, drawn.
+
+        Raises:
+            ValueError: for a run without snapshots, or a frame outside [-E, E).
+        """
+        frame = replay_frame_index(record, frame)
+        if record is not self._record:
+            fig = self.figure
+            fig.clear()
+            fig.set_size_inches(replay_figsize(record))
+            fig.set_layout_engine("constrained")
+            self._show = replay_layout(record, fig, self.n_images)
+            self._canvas.draw()  # lay out once, then freeze it: blitting needs fixed positions
+            fig.set_layout_engine("none")
+            self._record, self._regions = record, {}
+        moving = self._show(frame)
+        if not self._regions or self._stale():
+            self._render_background(moving)
+        self._blit({"all": moving})
         return self.figure

@@ -3,8 +3,8 @@
 Each function returns a ``matplotlib.figure.Figure`` (or draws on a given axes) and keeps no
 state between calls. Sections by subject: data sets; penalty and losses; Dirac-GAN; training
 curves and digit metrics; sweep maps and curves; training replay (a run's snapshots as
-frames, and as an animated GIF). The slider canvases that redraw in place live in
-``live_figures``.
+frames, as a strip of an image run's sample grids, and as an animated GIF). The slider
+canvases that redraw in place live in ``live_figures``.
 """
 
 from __future__ import annotations
@@ -1295,11 +1295,25 @@ def replay_title(record, frame: int) -> str:
             f"step {int(record.eval_steps[frame]):,} of {c.steps:,}{covered}")
 
 
-def _replay_layout(record, fig: Figure, n_images: int):
+def replay_frame_index(record, frame) -> int:
+    """``frame`` as an index in [0, E) into a run's snapshots (negative counts from the end).
+
+    Raises:
+        ValueError: for a run without snapshots, or a frame that is no integer in [-E, E).
+    """
+    n_frames = check_replayable(record)
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not -n_frames <= frame < n_frames:
+        raise ValueError(f"frame must be an integer in [{-n_frames}, {n_frames}), got {frame!r}")
+    return int(frame) % n_frames
+
+
+def replay_layout(record, fig: Figure, n_images: int):
     """Lay out a replay in ``fig``; return ``show(frame)``, which moves every artist to that frame.
 
     2-D data: samples over the mode centres, D's surface σ(D(x)), and the mode count over
     training with a cursor; images: the sample grid and the class (mode) count with a cursor.
+    ``show(frame)`` (an index in [0, E)) returns the artists it moved (the moving parts of a
+    blitted canvas, ``live_figures.ReplayFigure``).
     """
     n_frames = check_replayable(record)
     c = record.config
@@ -1361,7 +1375,8 @@ def _replay_layout(record, fig: Figure, n_images: int):
     return show
 
 
-def _replay_figsize(record) -> tuple[float, float]:
+def replay_figsize(record) -> tuple[float, float]:
+    """The size in inches of a replay frame: three panels for 2-D data, two for images."""
     return (13, 4.3) if record.snapshot_samples is not None and record.snapshot_samples.ndim == 3 else (10, 4.6)
 
 
@@ -1379,11 +1394,64 @@ def plot_replay_frame(record, frame: int = -1, n_images: int = 64) -> Figure:
     Raises:
         ValueError: for a run without snapshots, or a frame outside [-E, E).
     """
-    n_frames = check_replayable(record)
-    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not -n_frames <= frame < n_frames:
-        raise ValueError(f"frame must be an integer in [{-n_frames}, {n_frames}), got {frame!r}")
-    fig = plt.figure(figsize=_replay_figsize(record), layout="constrained")
-    _replay_layout(record, fig, n_images)(int(frame) % n_frames)
+    frame = replay_frame_index(record, frame)
+    fig = plt.figure(figsize=replay_figsize(record), layout="constrained")
+    replay_layout(record, fig, n_images)(frame)
+    return fig
+
+
+def plot_replay_strip(record, frames=None, n_frames: int = 5, n_images: int = 16) -> Figure:
+    """An image run's fixed-noise samples at several evaluations, left to right: a replay on paper.
+
+    Every panel shows the same first ``n_images`` images of the fixed noise batch (the same z),
+    so what changes from panel to panel is the generator alone. Each is titled with its step
+    and the class (mode) count of that evaluation.
+
+    Args:
+        record: a ``sweep.RunRecord`` of an image run with snapshots (E evaluations).
+        frames: the evaluations to show (indices into ``record.snapshot_samples``, negative
+            from the end), in the order given; None: ``n_frames`` spread evenly from the first
+            evaluation to the last.
+        n_frames: panels when ``frames`` is None, >= 1 (at most E).
+        n_images: images per panel (a square grid of them), >= 1.
+
+    Returns:
+        The figure.
+
+    Raises:
+        ValueError: for a run without snapshots, a 2-D run (``plot_replay_frame`` draws its
+            samples and D's surface), an empty ``frames`` or one outside [-E, E), or
+            ``n_frames`` / ``n_images`` that is not a positive integer.
+    """
+    total = check_replayable(record)
+    snaps = record.snapshot_samples
+    if snaps.ndim != 5:
+        raise ValueError(f"plot_replay_strip draws image runs (snapshots (E, n, C, H, W)); this run's are "
+                         f"{snaps.shape} (2-D data: use plot_replay_frame)")
+    for name, value in (("n_frames", n_frames), ("n_images", n_images)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if frames is None:
+        frames = np.unique(np.round(np.linspace(0, total - 1, min(n_frames, total))).astype(int)).tolist()
+    frames = [replay_frame_index(record, k) for k in frames]
+    if not frames:
+        raise ValueError(f"frames is empty: give at least one evaluation in [{-total}, {total})")
+    c = record.config
+    facts, key = dataset_facts(c.dataset), coverage_key(c.dataset)
+    word = "classes" if facts.mode_word == "class" else "modes"
+    curve = record.curves.get(key)
+    n_show, ncol = square_grid_size(snaps.shape[1], n_images)
+    fig, axes = plt.subplots(1, len(frames), figsize=(max(2.3 * len(frames) + 0.4, 7.0), 3.5), squeeze=False)
+    for ax, k in zip(axes[0], frames, strict=True):
+        ax.imshow(image_grid_array(snaps[k], n_show, ncol), interpolation="nearest")
+        ax.set_axis_off()
+        covered = f"\n{format_value(key, float(curve[k]))}/{facts.n_modes} {word}" \
+            if curve is not None and k < len(curve) else ""
+        ax.set_title(f"step {int(record.eval_steps[k]):,}{covered}", fontsize=9)
+    fig.suptitle(f"{c.dataset}, λ_G = {lambda_label(c.lambda_g)}, λ_D = {lambda_label(c.lambda_d)}, seed {c.seed}: "
+                 f"the same {min(n_show, snaps.shape[1])} fixed-noise images over {c.steps:,} steps\n"
+                 f"({word} counted on all {c.n_eval_samples:,} samples of each evaluation)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
 
@@ -1407,9 +1475,9 @@ def save_replay_gif(record, path, fps: float = 4.0, dpi: int = 72, n_images: int
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not np.isfinite(fps) or fps <= 0:
         raise ValueError(f"fps must be a positive number, got {fps!r}")
     path = Path(path)
-    fig = Figure(figsize=_replay_figsize(record), layout="constrained")  # never shown by pyplot
+    fig = Figure(figsize=replay_figsize(record), layout="constrained")  # never shown by pyplot
     FigureCanvasAgg(fig)
-    show = _replay_layout(record, fig, n_images)
+    show = replay_layout(record, fig, n_images)
     fig.canvas.draw()  # lay out once (constrained layout would redo it for every frame: 10× slower)
     fig.set_layout_engine("none")
     writer = PillowWriter(fps=fps)

@@ -519,6 +519,45 @@ def _to_record(cfg: TrainConfig, sweep: SweepConfig, hist: History, data, surfac
     )
 
 
+def record_from_history(cfg: TrainConfig, history: History, data, classifier=None, snapshots: int = 16,
+                        n_stored_samples: int = 64, eval_last: int = 1) -> RunRecord:
+    """A run trained outside a sweep (``train_gan``) as a ``RunRecord``, so it can be replayed.
+
+    Its metric curves are computed as a sweep's would be (``evaluate_run``), and the first
+    ``snapshots`` fixed-noise samples of every evaluation in ``history.samples`` become
+    ``snapshot_samples``. ``history`` keeps no discriminator, so a 2-D run gets no decision
+    surfaces (its replay shows the samples only). The key is that of the same run in a
+    one-member sweep with these fields.
+
+    Args:
+        cfg: the run's ``TrainConfig``.
+        history: its ``train.History`` (E evaluations in ``samples`` / ``sample_steps``).
+        data: the data set it was trained on.
+        classifier: a ``classifier.TrainedClassifier`` for image data (None: no class metrics).
+        snapshots: samples kept per evaluation, >= 1.
+        n_stored_samples: samples kept from the last evaluation (``RunRecord.samples``).
+        eval_last: how many final evaluations the summary averages, 1 … E.
+
+    Returns:
+        The record: ``snapshot_samples`` (E, n, C, H, W) or (E, n, 2), n = min(snapshots, samples
+        per evaluation).
+
+    Raises:
+        ValueError: if the history has no evaluation, or ``snapshots``, ``n_stored_samples`` or
+            ``eval_last`` is not a positive integer (``eval_last`` at most E).
+    """
+    if not isinstance(history, History) or not history.samples:
+        raise ValueError("history has no evaluation with samples: nothing to record (train with eval_every <= steps)")
+    snapshots = positive_int(snapshots, "snapshots")
+    n_stored_samples = positive_int(n_stored_samples, "n_stored_samples")
+    eval_last = positive_int(eval_last, "eval_last")
+    if eval_last > len(history.samples):
+        raise ValueError(f"eval_last must be at most the run's {len(history.samples)} evaluations, got {eval_last}")
+    sweep = SweepConfig(cfg, lambda_g=(cfg.lambda_g,), lambda_d=(cfg.lambda_d,), seeds=(cfg.seed,),
+                        eval_last=eval_last, n_stored_samples=n_stored_samples, snapshots=snapshots)
+    return _to_record(cfg, sweep, history, data, None, None, classifier)
+
+
 def save_record(record: RunRecord, path: str | Path) -> None:
     """Write a run atomically: a temporary file in the same folder, then a rename."""
     path = Path(path)

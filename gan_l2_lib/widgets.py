@@ -24,7 +24,7 @@ from IPython.display import display
 from . import dirac
 from .checks import finite_float
 from .evaluate import lambda_label
-from .live_figures import LAB_COLORS, DiracExplorerFigure, LambdaLabFigure, figure_png
+from .live_figures import LAB_COLORS, DiracExplorerFigure, LambdaLabFigure, ReplayFigure, figure_png
 from .plotting import plot_training_dashboard
 from .regularizers import validate_coef
 from .sweep import SweepResult, point_sweep, run_sweep
@@ -705,6 +705,99 @@ class LambdaLab(_Controller):
                                  f"({'diverged' if rec.diverged else 'finished'}); shown in panel B")
         finally:
             t["button"].disabled = False
+
+
+# --- one run's replay ----------------------------------------------------------------------------
+
+
+class ReplayPlayer(_Controller):
+    """One run's training replay under a notebook cell: a play button, a time slider and the picture.
+
+    The slider steps through the run's evaluations that kept snapshots; each move redraws
+    ``live_figures.ReplayFigure`` (for an image run the fixed-noise sample grid of that
+    evaluation, and a cursor at its step on the class-count curve) from the record alone.
+    A run without snapshots (``snapshots`` = 0, or a file written before they existed) gets a
+    disabled slider and a note instead of a picture (``resolve_replay_state``'s rule).
+    Show it with ``display(player.widget)``; ``player.show_frame(k)`` moves it from code.
+
+    Args:
+        record: a ``sweep.RunRecord``.
+        dpi: resolution of the picture.
+        n_images: image runs show at most this many images (a square grid).
+
+    Attributes:
+        record: as given.
+        controls: ``play`` (``Play``, linked in the browser to) ``frame`` (an ``IntSlider`` over
+            the evaluations), ``note`` (``HTML``: the evaluation shown, or why nothing is).
+        replay: the slider's ``ReplayState`` (``n_frames`` 0: nothing to replay).
+        image: the ``ipywidgets.Image``; widget: the whole player (display this).
+        figure: the matplotlib figure drawn into.
+        timings: seconds of every redraw so far.
+    """
+
+    def __init__(self, record, dpi: int = 72, n_images: int = 64) -> None:
+        self.record = record
+        self.replay = resolve_replay_state({"run": record})
+        self.controls = LambdaLab._make_time_controls()
+        self.image = widgets.Image(format="png")
+        self.timings: list[float] = []
+        self._canvas = ReplayFigure(dpi=dpi, n_images=n_images)
+        c = self.controls
+        self.widget = PictureBox([widgets.HBox([c["play"], c["frame"], c["note"]]), self.image], picture=self.image)
+        n = self.replay.n_frames
+        with self._held():
+            for control in (c["play"], c["frame"]):
+                control.max = max(n - 1, 0)
+                control.value = self.replay.frame
+                control.disabled = n == 0
+        widgets.jslink((c["play"], "value"), (c["frame"], "value"))
+        c["frame"].observe(self._on_frame, names="value")
+        if n == 0:
+            c["note"].value = f"<i style='color:#666'>{html.escape(self.replay.note)}</i>"
+        else:
+            self._redraw()
+
+    @property
+    def figure(self):
+        """The matplotlib figure the picture is drawn from."""
+        return self._canvas.figure
+
+    def show_frame(self, frame: int) -> bytes:
+        """Move the time slider to evaluation ``frame`` and redraw; what the slider and play button do.
+
+        Args:
+            frame: an evaluation index in [0, ``replay.n_frames``).
+
+        Returns:
+            The new PNG bytes (also in ``self.image.value``).
+
+        Raises:
+            ValueError: when the run kept no snapshots, or ``frame`` is outside the slider.
+        """
+        n = self.replay.n_frames
+        if n == 0:
+            raise ValueError(f"nothing to replay: {self.replay.note}")
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
+            raise ValueError(f"frame must be an integer in [0, {n}), got {frame!r}")
+        with self._held():
+            self.controls["frame"].value = int(frame)
+        return self._redraw()
+
+    def _on_frame(self, _change) -> None:
+        if not self._holding:
+            self._redraw()
+
+    def _redraw(self) -> bytes:
+        start = time.perf_counter()
+        frame = self.controls["frame"].value
+        self.replay = dataclasses.replace(self.replay, frame=frame, shown={"run": frame})
+        self._canvas.draw(self.record, frame)
+        png = self._canvas.to_png()
+        self.image.value = png
+        step = int(self.record.eval_steps[frame])
+        self.controls["note"].value = f"evaluation {frame + 1} of {self.replay.n_frames} (step {step:,})"
+        self.timings.append(time.perf_counter() - start)
+        return png
 
 
 # --- live training view -------------------------------------------------------------------------

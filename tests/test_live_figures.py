@@ -8,11 +8,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from PIL import Image
+from torch.testing import assert_close
 
 from gan_l2_lib.dirac import DiracGAN
 from gan_l2_lib.live_figures import (
     DiracExplorerFigure,
     LambdaLabFigure,
+    ReplayFigure,
     encode_png,
     figure_png,
 )
@@ -103,6 +105,41 @@ def test_lambda_lab_figure_rejects_a_run_of_another_data_set(lab_sweeps):
     ring, digits = results["ring8"], results["digits8"]
     with pytest.raises(ValueError, match="run B is on 'digits8', the maps on 'ring8'"):
         LambdaLabFigure().draw(ring, ring.records[0], digits.records[0])
+
+
+# --- one run's replay ----------------------------------------------------------------------------
+
+
+def test_replay_figure_blits_an_image_run_frame_like_a_fresh_full_draw(replay_sweeps):
+    """A blitted frame keeps no trace of the one before: it equals a new figure drawn at that frame."""
+    from gan_l2_lib.plotting import image_grid_array, square_grid_size
+
+    rec = replay_sweeps["digits8"].record(0.0, 0.0, 0)  # 3 evaluations of 9 images
+    fig = ReplayFigure()
+    pngs = []
+    for k in (0, 2, 1):
+        regions = fig._regions
+        fig.draw(rec, k)
+        pngs.append(fig.to_png())
+    assert fig._regions is regions and len(set(pngs)) == 3  # blitted, and every frame looks different
+    n_show, ncol = square_grid_size(9)
+    assert_close(np.asarray(fig.figure.axes[0].images[0].get_array()), image_grid_array(rec.snapshot_samples[1], n_show, ncol))
+    assert list(fig.figure.axes[1].lines[1].get_xdata()) == [rec.eval_steps[1]] * 2  # the cursor
+    fresh = ReplayFigure()
+    fresh.draw(rec, 1)
+    assert fresh.to_png() == pngs[-1]
+    blitted, full = _redrawn_in_full(fig.figure)
+    assert np.abs(blitted.astype(int) - full.astype(int)).mean() < 0.5
+
+
+def test_replay_figure_rejects_a_frame_the_run_does_not_have(replay_sweeps, lab_sweeps):
+    rec = replay_sweeps["digits8"].records[0]
+    for frame in (3, -4, 1.0, True):
+        with pytest.raises(ValueError, match=r"frame must be an integer in \[-3, 3\)"):
+            ReplayFigure().draw(rec, frame)
+    old = lab_sweeps[0]["digits8"].records[0]  # no snapshots
+    with pytest.raises(ValueError, match="keeps only its last evaluation"):
+        ReplayFigure().draw(old, 0)
 
 
 # --- PNG ---------------------------------------------------------------------------------------

@@ -417,6 +417,40 @@ def test_replay_rejects_runs_without_snapshots_and_bad_arguments(lab_sweeps, rep
     assert not (tmp_path / "x.gif").exists()
 
 
+def test_plot_replay_strip_draws_the_fixed_noise_grid_at_each_chosen_evaluation(replay_sweeps):
+    rec = replay_sweeps["digits8"].record(0.0, 0.0, 0)  # 3 evaluations of 9 images
+    fig = plotting.plot_replay_strip(rec, n_images=4)  # default: spread from the first to the last
+    assert len(fig.axes) == 3
+    for ax, k in zip(fig.axes, range(3), strict=True):
+        torch.testing.assert_close(np.asarray(ax.images[0].get_array()),
+                                   plotting.image_grid_array(rec.snapshot_samples[k], 4, 2))
+        covered = rec.curves["classes_covered"][k]
+        assert ax.get_title() == f"step {int(rec.eval_steps[k]):,}\n{covered:.0f}/10 classes"
+    assert "the same 4 fixed-noise images" in fig._suptitle.get_text()
+    fig = plotting.plot_replay_strip(rec, frames=[-1, 0])  # in the order given
+    torch.testing.assert_close(np.asarray(fig.axes[0].images[0].get_array()),
+                               plotting.image_grid_array(rec.snapshot_samples[2], 9, 3))
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes] == [f"step {int(rec.eval_steps[k]):,}" for k in (2, 0)]
+    assert len(plotting.plot_replay_strip(rec, n_frames=2).axes) == 2
+    plt.close("all")
+
+
+def test_plot_replay_strip_rejects_bad_arguments(replay_sweeps, lab_sweeps):
+    rec = replay_sweeps["digits8"].records[0]
+    with pytest.raises(ValueError, match="keeps only its last evaluation"):
+        plotting.plot_replay_strip(lab_sweeps[0]["digits8"].records[0])
+    with pytest.raises(ValueError, match="plot_replay_strip draws image runs"):
+        plotting.plot_replay_strip(replay_sweeps["ring8"].records[0])
+    with pytest.raises(ValueError, match=r"frame must be an integer in \[-3, 3\), got 3"):
+        plotting.plot_replay_strip(rec, frames=[0, 3])
+    with pytest.raises(ValueError, match="frames is empty"):
+        plotting.plot_replay_strip(rec, frames=[])
+    for name in ("n_frames", "n_images"):
+        with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+            plotting.plot_replay_strip(rec, **{name: 0})
+    assert plt.get_fignums() == []  # nothing half-drawn left behind
+
+
 def test_plot_nearest_neighbours_draws_a_row_per_sample(tmp_path):
     from gan_l2_lib.data import held_out_images, load_images
     from gan_l2_lib.metrics import data_copying, nearest_training_images

@@ -7,6 +7,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from torch.testing import assert_close
 
 from gan_l2_lib.batched import train_batched
@@ -936,3 +937,45 @@ def test_a_file_keyed_without_its_classifier_is_checked_against_the_stored_one(t
     with pytest.raises(ValueError, match=f"{name} is stale: scored by classifier {clf_a.config.config_hash()}, "
                                          f"expected {clf_b.config.config_hash()}"):
         run_sweep(sweep, tmp_path, progress=False, classifier=clf_b, train_missing=False)
+
+
+def test_record_from_history_keeps_every_evaluation_as_a_snapshot(lab_sweeps, tmp_path):
+    from gan_l2_lib.data import load_digits8
+    from gan_l2_lib.plotting import save_replay_gif
+    from gan_l2_lib.sweep import record_from_history, save_record
+    from gan_l2_lib.train import train_gan
+
+    clf = lab_sweeps[2]
+    data = load_digits8()
+    cfg = TrainConfig.preset("digits8", steps=6, log_every=2, eval_every=2, n_eval_samples=20, latent_dim=8)
+    hist = train_gan(cfg, data, "cpu", progress=False).history
+    rec = record_from_history(cfg, hist, data, clf, snapshots=5, n_stored_samples=12, eval_last=2)
+    assert rec.snapshot_samples.shape == (3, 5, 1, 8, 8) and rec.samples.shape == (12, 1, 8, 8)
+    assert_close(rec.snapshot_samples, torch.stack([x[:5] for x in hist.samples]).numpy())
+    assert list(rec.eval_steps) == [2, 4, 6] and len(rec.curves["classes_covered"]) == 3
+    assert rec.surface is None and rec.snapshot_surfaces is None
+    # it is the run a one-member sweep with these fields would store, under the same key
+    one = SweepConfig(cfg, lambda_g=(0.0,), lambda_d=(0.0,), seeds=(cfg.seed,), eval_last=2, n_stored_samples=12,
+                      snapshots=5)
+    assert rec.key == run_key(cfg, one, clf.config.config_hash())
+    save_record(rec, tmp_path / "run.npz")
+    back = load_record(tmp_path / "run.npz", expected_key=rec.key)
+    assert_close(back.snapshot_samples, rec.snapshot_samples, atol=1 / 127.5, rtol=0)  # stored in 8 bits
+    with Image.open(save_replay_gif(back, tmp_path / "run.gif")) as gif:  # the export works on it (Pillow)
+        assert gif.format == "GIF" and gif.n_frames == 3
+
+
+def test_record_from_history_rejects_bad_arguments(lab_sweeps):
+    from gan_l2_lib.data import load_digits8
+    from gan_l2_lib.sweep import record_from_history
+    from gan_l2_lib.train import History, train_gan
+
+    data = load_digits8()
+    cfg = TrainConfig.preset("digits8", steps=4, log_every=2, eval_every=2, n_eval_samples=8, latent_dim=8)
+    hist = train_gan(cfg, data, "cpu", progress=False).history
+    with pytest.raises(ValueError, match="history has no evaluation with samples"):
+        record_from_history(cfg, History(config=cfg.to_dict()), data)
+    with pytest.raises(ValueError, match="snapshots must be a positive integer"):
+        record_from_history(cfg, hist, data, snapshots=0)
+    with pytest.raises(ValueError, match="eval_last must be at most the run's 2 evaluations, got 3"):
+        record_from_history(cfg, hist, data, eval_last=3)

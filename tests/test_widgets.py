@@ -463,6 +463,8 @@ def test_lambda_lab_replays_image_runs_as_a_sample_grid(replay_sweeps, tmp_path)
         n_show, ncol = square_grid_size(9)
         expected = image_grid_array(rec.snapshot_samples[k], n_show, ncol)  # 3 × 3 fixed-noise images
         assert_close(np.asarray(lab._canvas._cols["A"]["grid"].get_array()), expected)
+        for line in lab._canvas._cols["A"]["cursor"]:  # the time on A's loss and gradient curves
+            assert line.get_visible() and list(line.get_xdata()) == [rec.eval_steps[k]] * 2
     assert not np.array_equal(image_grid_array(rec.snapshot_samples[0], 9, 3),
                               image_grid_array(rec.snapshot_samples[1], 9, 3))  # G moved between them
 
@@ -499,3 +501,91 @@ def test_lambda_lab_time_slider_redraw_is_fast(replay_sweeps, tmp_path):
 def test_lambda_lab_rejects_bad_train_snapshots(lab_sweeps):
     with pytest.raises(ValueError, match="train_snapshots must be an integer >= 0"):
         widgets.LambdaLab(lab_sweeps[0], train_snapshots=-1)
+
+
+# one run's replay (notebook 04): the player's callback on an image run, and a run without snapshots
+
+
+def test_replay_player_slider_draws_the_snapshot_grid_of_its_frame(replay_sweeps):
+    from gan_l2_lib.plotting import image_grid_array, square_grid_size
+
+    rec = replay_sweeps["digits8"].record(1e-2, 1e-2, 0)  # 3 evaluations of 9 fixed-noise images
+    player = widgets.ReplayPlayer(rec)
+    c = player.controls
+    assert player.replay.n_frames == 3 and c["frame"].value == 2 and c["frame"].max == 2  # starts at the end
+    assert not c["frame"].disabled and not c["play"].disabled and player.image in player.widget.children
+    n_show, ncol = square_grid_size(9)
+    pngs = {}
+    for k in (0, 1):
+        c["frame"].value = k  # what the slider (and, linked to it, the play button) does
+        grid = np.asarray(player.figure.axes[0].images[0].get_array())
+        assert_close(grid, image_grid_array(rec.snapshot_samples[k], n_show, ncol))
+        step = int(rec.eval_steps[k])
+        assert list(player.figure.axes[1].lines[1].get_xdata()) == [step, step]  # the class-count cursor
+        assert f"evaluation {k + 1} of 3 (step {step:,})" in c["note"].value
+        pngs[k] = bytes(player.image.value)
+    assert pngs[0] != pngs[1] and player.replay.frame == 1
+    assert player.show_frame(0) == pngs[0]  # the same frame from code: the same picture
+
+
+def test_replay_player_of_a_run_without_snapshots_is_disabled_with_a_note():
+    # a shipped 5,000-step digit run: its file was written before runs kept snapshots
+    import json
+
+    from gan_l2_lib.sweep import load_record, shipped_results_dir
+
+    path = next(p for p in sorted((shipped_results_dir() / "mnist5k").glob("lg0_ld0_s0_*.npz"))
+                if "snapshots" not in json.loads(str(np.load(p)["meta"])).get("sweep", {}))
+    old = load_record(path)
+    assert old.config.steps == 5000 and old.snapshots == 0 and old.snapshot_samples is None
+    player = widgets.ReplayPlayer(old)
+    c = player.controls
+    assert player.replay.n_frames == 0 and c["frame"].disabled and c["play"].disabled
+    assert "this run keeps only its last evaluation: nothing to replay" in c["note"].value
+    assert not player.image.value and player.timings == []
+    with pytest.raises(ValueError, match="nothing to replay: this run keeps only its last evaluation"):
+        player.show_frame(0)
+
+
+@pytest.mark.parametrize("frame", [3, -1, 1.0, True])
+def test_replay_player_rejects_a_frame_outside_the_slider(replay_sweeps, frame):
+    player = widgets.ReplayPlayer(replay_sweeps["digits8"].records[0])
+    with pytest.raises(ValueError, match=r"frame must be an integer in \[0, 3\)"):
+        player.show_frame(frame)
+    assert player.controls["frame"].value == 2  # unchanged
+
+
+def test_replay_player_redraw_is_fast(replay_sweeps):
+    player = widgets.ReplayPlayer(replay_sweeps["digits8"].records[0])
+    for k in range(20):
+        player.show_frame(k % 3)
+    median = statistics.median(player.timings[-20:])
+    print(f"replay player redraw: median {1000 * median:.0f} ms over 20 calls")
+    assert median < 0.5  # target < 100 ms; loose for CI runners
+
+
+def test_lambda_lab_on_the_shipped_digit_sweep_disables_the_time_slider_with_a_note(tmp_path):
+    # the shipped 5,000-step mnist5k runs keep only their last evaluation
+    from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
+
+    digits = run_sweep(SweepConfig.default("mnist5k"), shipped_results_dir(), progress=False, train_missing=False)
+    lab = widgets.LambdaLab({"mnist5k": digits}, cache_dir=tmp_path)
+    r = lab.time_controls
+    assert lab.replay.n_frames == 0 and r["frame"].disabled and r["play"].disabled
+    assert "keep only their last evaluation" in r["note"].value
+
+
+def test_lambda_lab_switching_to_a_digit_set_replays_its_grid(replay_sweeps, tmp_path):
+    from gan_l2_lib.plotting import image_grid_array, square_grid_size
+
+    lab = widgets.LambdaLab(replay_sweeps, cache_dir=tmp_path)  # opens on ring8 (4 evaluations)
+    assert lab.replay.n_frames == 4
+    lab.update(dataset="digits8")  # the digit sweep: 3 evaluations, shown at the end first
+    rec = replay_sweeps["digits8"].record(0.0, 0.0, 0)
+    r = lab.time_controls
+    assert lab.replay.n_frames == 3 and r["frame"].max == 2 and r["frame"].value == 2 and not r["play"].disabled
+    r["frame"].value = 0  # what ▶ does in the browser: move the slider
+    n_show, ncol = square_grid_size(9)
+    assert_close(np.asarray(lab._canvas._cols["A"]["grid"].get_array()),
+                 image_grid_array(rec.snapshot_samples[0], n_show, ncol))
+    assert f"A: step {int(rec.eval_steps[0]):,}" in r["note"].value
