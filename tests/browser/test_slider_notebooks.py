@@ -276,7 +276,8 @@ def test_sliders_redraw_the_figure(notebook, lab_server, chromium):
         print(f"{notebook}: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items()))
         assert not outside, f"requests outside localhost: {outside}"
         errors = [e for e in console_errors if not any(p.search(e) for p in BENIGN_CONSOLE_ERRORS)]
-        assert not errors, "the page logged errors:\n" + "\n---\n".join(errors)
+        assert not errors, f"the page logged {len(errors)} errors:\n" + "\n---\n".join(
+            f"{errors.count(e)} × {e}" for e in dict.fromkeys(errors))
     except BaseException:  # pytest.fail raises a BaseException
         page.screenshot(path=shots / "99_failure.png")
         raise
