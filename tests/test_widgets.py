@@ -259,6 +259,8 @@ def test_lambda_lab_draws_the_samples_of_the_runs_its_controls_pick(lab, lab_swe
 
     ring, digits = lab_sweeps[0]["ring8"], lab_sweeps[0]["digits8"]
     cfg = ring.config
+    # the caption sits above the picture; the browser test finds it by this class
+    assert lab.caption in lab.widget.children and "gan-l2-lab-shows" in lab.caption._dom_classes
     # every run draws other points: showing a wrong run cannot pass unnoticed
     recs = ring.records
     assert not any(np.array_equal(a.samples, b.samples) for i, a in enumerate(recs) for b in recs[i + 1:])
