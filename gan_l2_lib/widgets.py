@@ -380,6 +380,23 @@ def _error_html(err: Exception) -> str:
     return f"<span style='color:#c00'>{html.escape(str(err))}</span>"
 
 
+def lab_run_caption(rec, frame: int | None = None) -> str:
+    """Which run and which evaluation a λ lab column draws: "ring8 · λ_G = 0 · λ_D = 1e-4 · seed 3 · step 20,000".
+
+    Args:
+        rec: the ``sweep.RunRecord`` drawn.
+        frame: the evaluation (index into its snapshots) drawn, or None: its end (last evaluation).
+
+    Returns:
+        One line naming the run's data set, λ_G, λ_D and seed, and the step of the samples shown.
+    """
+    c = rec.config
+    steps = rec.eval_steps
+    step = int(steps[-1] if frame is None else steps[frame]) if len(steps) else 0
+    return (f"{c.dataset} · λ_G = {lambda_label(c.lambda_g)} · λ_D = {lambda_label(c.lambda_d)} · "
+            f"seed {c.seed} · step {step:,}")
+
+
 class LambdaLab(_Controller):
     """A dashboard over cached sweeps: two (λ_G, λ_D, seed) settings side by side, with maps.
 
@@ -421,6 +438,8 @@ class LambdaLab(_Controller):
         replay: the time slider's ``ReplayState`` as last drawn.
         trained: data-set name → {label: ``RunRecord``} of the runs trained here.
         image: the ``ipywidgets.Image``; widget: the whole dashboard (display this).
+        caption: an ``HTML`` line above the picture naming the run each column draws and the
+            step of its samples (``lab_run_caption`` of the records drawn).
         figure: the matplotlib figure drawn into (one per data set).
         timings: seconds of every redraw so far.
         cache_dir, train_steps, classifier, train_snapshots: as given.
@@ -454,6 +473,9 @@ class LambdaLab(_Controller):
         self.time_controls = self._make_time_controls()
         self.replay = ReplayState(0, 0, {}, "")
         self.image = widgets.Image(format="png")
+        # names the runs the picture shows, from the records drawn (read by the browser test too)
+        self.caption = widgets.HTML(value="")
+        self.caption.add_class("gan-l2-lab-shows")
         # one figure per data set: switching back finds its background already drawn
         self._canvases = {name: LambdaLabFigure(dpi=dpi) for name in self.results}
         c, t, r = self.controls, self.train_controls, self.time_controls
@@ -465,7 +487,7 @@ class LambdaLab(_Controller):
             c["dataset"], widgets.HBox([a_box, b_box]),
             widgets.HBox([t["lambda_g"], t["lambda_d"], t["button"], t["status"]]),
             widgets.HBox([r["play"], r["frame"], r["note"]]),
-            self.image,
+            self.caption, self.image,
         ], picture=self.image)
         for name, control in self.controls.items():
             control.observe(lambda change, name=name: self._on_change(name, change), names="value")
@@ -649,6 +671,10 @@ class LambdaLab(_Controller):
                                         for tag, k in state.shown.items()})
         self._canvas.draw(res, rec_a, rec_b, ("A", tag_b), extra=self.trained[v["dataset"]].values(),
                           frames=state.shown)
+        self.caption.value = "shown: " + " &nbsp; ".join(
+            f"<span class='lab-shows-{tag}' style='color:{LAB_COLORS[tag]}'><b>{tag}</b>"
+            f"{' (trained here)' if tag == 'B' and v['panel_b'] != LAB_GRID_RUN else ''}: "
+            f"{html.escape(lab_run_caption(rec, state.shown[tag]))}</span>" for tag, rec in runs.items())
         png = self._canvas.to_png()
         self.image.value = png
         self.timings.append(time.perf_counter() - start)

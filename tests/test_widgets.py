@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import html
+import re
 import statistics
 import time
 
@@ -11,6 +13,7 @@ import pytest
 from torch.testing import assert_close
 
 from gan_l2_lib import widgets
+from gan_l2_lib.evaluate import lambda_label
 
 # --- Dirac-GAN explorer --------------------------------------------------------------------------
 
@@ -233,6 +236,67 @@ def test_lambda_lab_update_redraws_the_png(lab):
     assert "λ_D = 1e-3" in shown and "seed 1" in shown
     lab.controls["lambda_g_b"].value = 1e-2  # what the browser does
     assert bytes(lab.image.value) != png and "λ_G = 1e-2" in lab._canvas._shown["B"][1]
+
+
+def _lab_caption(lab, tag: str) -> str:
+    """The caption's text for column ``tag`` ("trained here" dropped): what the lab says it draws there."""
+    found = re.search(rf"class='lab-shows-{tag}'[^>]*><b>{tag}</b>( \(trained here\))?: ([^<]*)</span>",
+                      lab.caption.value)
+    assert found, f"no caption for column {tag} in {lab.caption.value!r}"
+    return html.unescape(found.group(2))
+
+
+def _drawn_points(lab, tag: str) -> tuple[np.ndarray, np.ndarray]:
+    """The sample points and D surface column ``tag`` of the λ lab's figure draws (2-D data)."""
+    col = lab._canvas._cols[tag]
+    return np.asarray(col["scatter"].get_offsets()), np.asarray(col["surface"].get_array())
+
+
+def test_lambda_lab_draws_the_samples_of_the_runs_its_controls_pick(lab, lab_sweeps):
+    """The picture, not only a title: each column draws the stored samples (and D surface, or image
+    grid) of exactly the record its controls pick, and the caption names that record."""
+    from gan_l2_lib.plotting import image_grid_array
+
+    ring, digits = lab_sweeps[0]["ring8"], lab_sweeps[0]["digits8"]
+    cfg = ring.config
+    # the caption sits above the picture; the browser test finds it by this class
+    assert lab.caption in lab.widget.children and "gan-l2-lab-shows" in lab.caption._dom_classes
+    # every run draws other points: showing a wrong run cannot pass unnoticed
+    recs = ring.records
+    assert not any(np.array_equal(a.samples, b.samples) for i, a in enumerate(recs) for b in recs[i + 1:])
+    picks = [(g, d, s) for g in cfg.lambda_g for d in cfg.lambda_d for s in cfg.seeds]
+    for k, (g, d, s) in enumerate(picks):
+        g_b, d_b, s_b = picks[(5 * k + 3) % len(picks)]  # B: another run each time
+        lab.update(lambda_g=g, lambda_d=d, seed=s, lambda_g_b=g_b, lambda_d_b=d_b, seed_b=s_b)
+        for tag, (lg, ld, seed) in (("A", (g, d, s)), ("B", (g_b, d_b, s_b))):
+            want = ring.record(lg, ld, seed)
+            points, surface = _drawn_points(lab, tag)
+            assert_close(points, want.samples, check_dtype=False)
+            assert_close(surface, want.surface, check_dtype=False)
+            assert _lab_caption(lab, tag) == (f"ring8 · λ_G = {lambda_label(lg)} · λ_D = {lambda_label(ld)} · "
+                                              f"seed {seed} · step 40")
+    assert _lab_caption(lab, "A") == "ring8 · λ_G = 1e-2 · λ_D = 1e-2 · seed 1 · step 40"  # the last pick, spelled out
+
+    # a run trained here: B draws its samples (at the evaluation the time slider shows)
+    lab.update(seed_b=1)
+    rec = lab.train_point(3e-3, 0.0)
+    frame = lab.replay.shown["B"]
+    assert frame is not None and rec.snapshot_samples is not None
+    points, _ = _drawn_points(lab, "B")
+    assert_close(points, rec.snapshot_samples[frame], check_dtype=False)
+    assert _lab_caption(lab, "B") == f"ring8 · λ_G = 3e-3 · λ_D = 0 · seed 1 · step {int(rec.eval_steps[frame])}"
+    assert "B</b> (trained here)" in lab.caption.value
+    lab.update(lambda_d_b=1e-3)  # a B slider: the grid run again
+    assert_close(_drawn_points(lab, "B")[0], ring.record(cfg.lambda_g[-1], 1e-3, 1).samples, check_dtype=False)
+    assert "trained here" not in lab.caption.value
+
+    # image data: the sample grid of the picked run
+    lab.update(dataset="digits8", lambda_g=1e-2, lambda_g_b=0.0)
+    for tag, lam in (("A", 1e-2), ("B", 0.0)):
+        want, col = digits.record(lam, lam, 0), lab._canvas._cols[tag]
+        assert_close(np.asarray(col["grid"].get_array()), image_grid_array(want.samples, col["n_show"], col["ncol"]))
+        assert _lab_caption(lab, tag) == f"digits8 · λ_G = {lambda_label(lam)} · λ_D = {lambda_label(lam)} · seed 0 · step 6"
+    assert not np.array_equal(digits.record(0.0, 0.0, 0).samples, digits.record(1e-2, 1e-2, 0).samples)
 
 
 def test_lambda_lab_update_redraws_once(lab, monkeypatch):
