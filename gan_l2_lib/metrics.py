@@ -1425,8 +1425,9 @@ def family_verdicts(effects: Mapping[Hashable, PairedEffect], alpha: float = 0.0
 
     Declare the family before looking (the comparisons a notebook's statements rest on, say):
     a comparison is then called only if its adjusted p is ≤ ``alpha``, which keeps the chance
-    of calling any comparison of the family when nothing has an effect ≤ ``alpha``. Effects of
-    fewer than ``MIN_PAIRS_FOR_MARK`` pairs still count in the family's size but are never called.
+    that *any* comparison without a real effect is called ≤ ``alpha``. The direction called is
+    that of the mean difference (the bootstrap interval is not consulted). Effects of fewer
+    than ``MIN_PAIRS_FOR_MARK`` pairs still count in the family's size but are never called.
 
     Args:
         effects: key (e.g. ``(comparison, metric)``) → ``PairedEffect``, the m >= 1 comparisons.
