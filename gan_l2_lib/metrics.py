@@ -17,8 +17,11 @@ Everything here returns data (frozen dataclasses, numpy arrays, tensors); nothin
   real images), ``data_copying`` (generated samples' nearest-neighbour distances to the
   training set vs held-out data's, after Meehan et al. 2020) and ``nearest_training_images``.
 * Effects over seeds: ``paired_effect`` pairs two conditions seed by seed and puts a
-  bootstrap interval on the mean difference (``bootstrap_mean_interval``); ``sweep.cell_effect``
-  and ``sweep.effect_grid`` apply it to the cells of a sweep.
+  bootstrap interval on the mean difference (``bootstrap_mean_interval``) and an exact
+  sign-flip p-value on it (``sign_flip_p_value``); ``sweep.cell_effect`` and
+  ``sweep.effect_grid`` apply it to the cells of a sweep. Fewer than ``MIN_PAIRS_FOR_MARK``
+  pairs are never marked. A declared family of comparisons gets Holm-adjusted p-values
+  (``holm_adjust``, ``family_verdicts``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -1059,12 +1062,21 @@ def nearest_training_images(samples: Tensor, train: Tensor, k: int = 3) -> tuple
 
 
 # ---------------------------------------------------------------------------------------------
-# Paired effects over seeds: bootstrap intervals
+# Paired effects over seeds: bootstrap intervals, sign-flip p-values, families of comparisons
 # ---------------------------------------------------------------------------------------------
 
 #: What a paired effect can say: its interval lies on the metric's better / worse side of 0,
 #: or contains 0 ("neutral"). A metric with no better direction gets "higher" / "lower".
 VERDICTS = ("better", "worse", "neutral", "higher", "lower")
+#: The fewest pairs whose effect a table may mark. With n pairs the smallest two-sided p of the
+#: exact sign-flip test is 2 / 2**n: 0.0625 for 5 pairs, 0.031 for 6, so below 6 no pattern of
+#: seeds, however consistent, is evidence at the 5 % level.
+MIN_PAIRS_FOR_MARK = 6
+#: What a table shows instead of a verdict for an effect of fewer than ``MIN_PAIRS_FOR_MARK`` pairs.
+TOO_FEW_SEEDS = "too few seeds"
+#: Up to this many pairs the sign-flip test enumerates all 2**n sign patterns (exact p);
+#: above it, it draws random patterns.
+MAX_EXACT_SIGN_FLIP_PAIRS = 16
 #: Bootstrap interval methods, in fallback order.
 BOOTSTRAP_METHODS = ("BCa", "percentile")
 
@@ -1160,6 +1172,85 @@ def bootstrap_mean_interval(values: np.ndarray | Sequence[float], confidence: fl
     raise ValueError(f"no bootstrap interval could be computed for {x.tolist()}")  # pragma: no cover
 
 
+def _finite_1d(values: np.ndarray | Sequence[float], name: str) -> np.ndarray:
+    x = np.asarray(values, dtype=np.float64)
+    if x.ndim != 1 or x.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D sequence, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{name} must be finite (drop NaN/inf pairs first), got {x.tolist()}")
+    return x
+
+
+def sign_flip_p_value(deltas: np.ndarray | Sequence[float], n_resamples: int = 9999,
+                      rng: int | np.random.Generator = 0) -> float:
+    """The two-sided p-value of a paired sign-flip (permutation) test that the mean difference is 0.
+
+    Under "the condition does nothing" each per-seed difference is as likely to have come out
+    with the opposite sign, so the null distribution of the mean is that of the 2**n sign
+    patterns applied to the differences. The p-value is the share of patterns whose mean is at
+    least as far from 0 as the observed one (|mean| ≥ |observed|, ties within 1e-12 of the
+    differences' scale counted as equal; the observed pattern is one of them, so p ≥ 2 / 2**n
+    unless every difference is 0, which gives p = 1). Up to ``MAX_EXACT_SIGN_FLIP_PAIRS``
+    pairs all patterns are enumerated (exact); above, ``scipy.stats.permutation_test`` draws
+    ``n_resamples`` random ones.
+
+    Args:
+        deltas: per-pair differences (condition − baseline), shape (n,), n >= 1, all finite.
+        n_resamples: random sign patterns when n > ``MAX_EXACT_SIGN_FLIP_PAIRS``, >= 1.
+        rng: seed or ``np.random.Generator`` for those random patterns (unused when exact).
+
+    Returns:
+        The p-value, in (0, 1].
+
+    Raises:
+        ValueError: for deltas that are empty, not 1-D or not finite, ``n_resamples`` < 1 or a bad rng.
+    """
+    d = _finite_1d(deltas, "deltas")
+    n_resamples = positive_int(n_resamples, "n_resamples")
+    gen = _bootstrap_rng(rng)
+    n = d.size
+    if n <= MAX_EXACT_SIGN_FLIP_PAIRS:
+        # row k flips the differences whose bit is set in k; row 0 is the observed pattern
+        flips = (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1
+        sums = (1.0 - 2.0 * flips) @ d  # the sum orders patterns as the mean does
+        tol = 1e-12 * float(np.abs(d).sum())
+        return float(np.mean(np.abs(sums) >= abs(sums[0]) - tol))
+    from scipy import stats  # scipy is slow to import; only the statistics need it
+
+    res = stats.permutation_test((d,), lambda x, axis: np.mean(x, axis=axis), permutation_type="samples",
+                                 vectorized=True, n_resamples=n_resamples, alternative="two-sided", rng=gen)
+    return float(res.pvalue)
+
+
+def holm_adjust(p_values: np.ndarray | Sequence[float]) -> np.ndarray:
+    """Holm–Bonferroni step-down adjusted p-values of a family of comparisons, in input order.
+
+    Sort the m p-values ascending, multiply the k-th smallest (k = 1..m) by m − k + 1, cap at 1
+    and carry the running maximum upwards (so the adjusted values keep the raw ones' order).
+    Rejecting every comparison whose adjusted p is ≤ α keeps the chance of any false rejection
+    in the family ≤ α, whatever the dependence between comparisons. (For the
+    Benjamini–Hochberg false discovery rate use ``scipy.stats.false_discovery_control``.)
+
+    Args:
+        p_values: the family's p-values, shape (m,), m >= 1, each in [0, 1].
+
+    Returns:
+        Adjusted p-values, shape (m,), each ≥ its raw value and ≤ 1.
+
+    Raises:
+        ValueError: for an empty, non-1-D or non-finite input, or a p-value outside [0, 1].
+    """
+    p = _finite_1d(p_values, "p_values")
+    if ((p < 0) | (p > 1)).any():
+        raise ValueError(f"p_values must lie in [0, 1], got {p.tolist()}")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    adjusted = np.empty(m)
+    adjusted[order] = stepped
+    return adjusted
+
+
 def effect_verdict(low: float, high: float, higher_is_better: bool | None) -> str:
     """What an interval of differences (condition − baseline) says, in the metric's direction.
 
@@ -1189,7 +1280,11 @@ class PairedEffect:
         low, high: its bootstrap confidence interval.
         confidence: the interval's level (0.95).
         method: how the interval was computed (see ``MeanInterval``).
-        verdict: one of ``VERDICTS`` (``effect_verdict`` of the interval).
+        verdict: one of ``VERDICTS`` (``effect_verdict`` of the interval, whatever the number of
+            pairs; ``marked_verdict`` applies ``MIN_PAIRS_FOR_MARK``).
+        p_value: two-sided p of the sign-flip test of mean 0 (``sign_flip_p_value``; exact up
+            to ``MAX_EXACT_SIGN_FLIP_PAIRS`` pairs). Compare it across a family with ``holm_adjust``.
+        higher_is_better: the metric's direction the verdict was read in (None: no direction).
         seeds: the paired seeds, ascending.
         deltas: the per-seed differences, in ``seeds`` order.
         dropped_seeds: seeds left out: present in only one condition, or NaN/inf in either.
@@ -1201,6 +1296,8 @@ class PairedEffect:
     confidence: float
     method: str
     verdict: str
+    p_value: float
+    higher_is_better: bool | None
     seeds: tuple[int, ...]
     deltas: tuple[float, ...]
     dropped_seeds: tuple[int, ...]
@@ -1219,6 +1316,21 @@ class PairedEffect:
     def excludes_zero(self) -> bool:
         """Whether the interval lies wholly above or below 0."""
         return self.low > 0 or self.high < 0
+
+    @property
+    def enough_pairs(self) -> bool:
+        """Whether there are at least ``MIN_PAIRS_FOR_MARK`` pairs, the fewest a table may mark."""
+        return self.n >= MIN_PAIRS_FOR_MARK
+
+    @property
+    def marked(self) -> bool:
+        """Whether a table marks the effect: enough pairs and an interval that excludes 0."""
+        return self.enough_pairs and self.excludes_zero
+
+    @property
+    def marked_verdict(self) -> str:
+        """What a table shows: ``verdict`` with enough pairs, else ``TOO_FEW_SEEDS``."""
+        return self.verdict if self.enough_pairs else TOO_FEW_SEEDS
 
 
 def pair_by_seed(values: Mapping[int, float], baseline: Mapping[int, float]
@@ -1263,11 +1375,14 @@ def paired_effect(values: Mapping[int, float], baseline: Mapping[int, float], hi
     Runs that share a seed share initialization and data stream, so the effect is measured
     seed by seed (delta_s = value_s − baseline_s) and the bootstrap resamples those deltas.
     The same function measures luck: pair a null perturbation (λ = 1e-8, say) with λ = 0.
+    The deltas also get the exact sign-flip p-value (``sign_flip_p_value``; its random
+    patterns, above ``MAX_EXACT_SIGN_FLIP_PAIRS`` pairs, come after the bootstrap's from ``rng``).
 
     Args:
         values, baseline: ``{seed: value}`` of the condition and of the baseline.
         higher_is_better: the metric's direction (``evaluate.METRICS[key].higher_is_better``).
-        confidence, n_resamples, rng, method: passed to ``bootstrap_mean_interval``.
+        confidence, n_resamples, rng, method: passed to ``bootstrap_mean_interval`` (and
+            ``n_resamples``, ``rng`` to ``sign_flip_p_value``).
 
     Returns:
         A ``PairedEffect``.
@@ -1281,6 +1396,65 @@ def paired_effect(values: Mapping[int, float], baseline: Mapping[int, float], hi
         raise ValueError(f"fewer than 2 pairs: {len(seeds)} seed(s) finite in both conditions "
                          f"({len(dropped)} dropped: {list(dropped)}); a bootstrap interval needs 2")
     ci = bootstrap_mean_interval(deltas, confidence, n_resamples, rng, method)
+    p = sign_flip_p_value(deltas, n_resamples, rng)
     return PairedEffect(mean=ci.mean, low=ci.low, high=ci.high, confidence=ci.confidence, method=ci.method,
-                        verdict=effect_verdict(ci.low, ci.high, higher_is_better), seeds=seeds,
-                        deltas=tuple(float(d) for d in deltas), dropped_seeds=dropped)
+                        verdict=effect_verdict(ci.low, ci.high, higher_is_better), p_value=p,
+                        higher_is_better=None if higher_is_better is None else bool(higher_is_better),
+                        seeds=seeds, deltas=tuple(float(d) for d in deltas), dropped_seeds=dropped)
+
+
+@dataclass(frozen=True)
+class FamilyVerdict:
+    """One comparison of a declared family, judged with the family's Holm adjustment.
+
+    Attributes:
+        p_value: the comparison's own sign-flip p (``PairedEffect.p_value``).
+        p_holm: its Holm-adjusted p over the family (``holm_adjust``).
+        verdict: ``TOO_FEW_SEEDS`` below ``MIN_PAIRS_FOR_MARK`` pairs; else the direction of the
+            mean difference ("better" / "worse", or "higher" / "lower" for a metric with no
+            direction) where ``p_holm`` ≤ α, and ``"neutral"`` where it is not.
+    """
+
+    p_value: float
+    p_holm: float
+    verdict: str
+
+
+def family_verdicts(effects: Mapping[Hashable, PairedEffect], alpha: float = 0.05) -> dict[Hashable, FamilyVerdict]:
+    """Judge a declared family of paired effects together: Holm-adjusted sign-flip p-values.
+
+    Declare the family before looking (the comparisons a notebook's statements rest on, say):
+    a comparison is then called only if its adjusted p is ≤ ``alpha``, which keeps the chance
+    that *any* comparison without a real effect is called ≤ ``alpha``. The direction called is
+    that of the mean difference (the bootstrap interval is not consulted). Effects of fewer
+    than ``MIN_PAIRS_FOR_MARK`` pairs still count in the family's size but are never called.
+
+    Args:
+        effects: key (e.g. ``(comparison, metric)``) → ``PairedEffect``, the m >= 1 comparisons.
+        alpha: the family-wise error rate, in (0, 1).
+
+    Returns:
+        key → ``FamilyVerdict``, in the order of ``effects``.
+
+    Raises:
+        ValueError: for no effects, an entry that is not a ``PairedEffect``, or alpha outside (0, 1).
+    """
+    if not effects:
+        raise ValueError("effects is empty: declare at least one comparison of the family")
+    for key, e in effects.items():
+        if not isinstance(e, PairedEffect):
+            raise ValueError(f"effects[{key!r}] must be a PairedEffect, got {type(e).__name__}")
+    alpha = float(alpha)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
+    adjusted = holm_adjust([e.p_value for e in effects.values()])
+    out = {}
+    for (key, e), p_holm in zip(effects.items(), adjusted, strict=True):
+        if not e.enough_pairs:
+            verdict = TOO_FEW_SEEDS
+        elif p_holm <= alpha:
+            verdict = effect_verdict(e.mean, e.mean, e.higher_is_better)
+        else:
+            verdict = "neutral"
+        out[key] = FamilyVerdict(p_value=e.p_value, p_holm=float(p_holm), verdict=verdict)
+    return out

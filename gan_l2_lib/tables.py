@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from .evaluate import METRICS, format_value, lambda_label, metric
-from .metrics import PairedEffect
+from .metrics import MIN_PAIRS_FOR_MARK, TOO_FEW_SEEDS, PairedEffect, family_verdicts
 from .sweep import SweepResult
 from .train import SCALAR_KEYS
 
@@ -21,6 +21,8 @@ from .train import SCALAR_KEYS
 #: function of the per-seed values (shape (n_seeds,)) that returns the whole cell.
 Format = str | Callable[[np.ndarray], str]
 SCALAR_FORMAT = "{:.3g}"
+#: How p-values are printed (two significant digits: 0.25, 0.031, 0.002).
+P_FORMAT = "{:.2g}"
 
 
 def _number(fmt: str | None, key: str, value: float) -> str:
@@ -143,7 +145,9 @@ def effect_table(effects: Mapping[str, PairedEffect], metric_key: str, fmt: str 
 
     Returns:
         The table: comparison, mean difference, 95 % interval, seeds (paired / left out), how
-        many seeds moved up and down, and the verdict.
+        many seeds moved up and down, the sign-flip p-value (not adjusted for the other rows:
+        see ``family_table``) and the verdict — ``PairedEffect.marked_verdict``, so "too few
+        seeds" below ``metrics.MIN_PAIRS_FOR_MARK`` pairs.
 
     Raises:
         ValueError: for no effects.
@@ -156,18 +160,20 @@ def effect_table(effects: Mapping[str, PairedEffect], metric_key: str, fmt: str 
         return _number(fmt, metric_key, v)
 
     lines = [f"| comparison | Δ {label} (mean) | {round(100 * next(iter(effects.values())).confidence)} % interval "
-             "| seeds paired (left out) | seeds up / down | verdict |",
-             "|---|---:|---:|---:|---:|---|"]
+             "| seeds paired (left out) | seeds up / down | p (sign-flip) | verdict |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     for name, e in effects.items():
         deltas = np.asarray(e.deltas)
         lines.append(f"| {name} | {num(e.mean)} | [{num(e.low)}, {num(e.high)}] | {e.n} ({e.n_dropped}) "
-                     f"| {int((deltas > 0).sum())} / {int((deltas < 0).sum())} | {e.verdict} |")
+                     f"| {int((deltas > 0).sum())} / {int((deltas < 0).sum())} | {P_FORMAT.format(e.p_value)} "
+                     f"| {e.marked_verdict} |")
     return "\n".join(lines)
 
 
-#: How ``verdict_table`` marks a verdict after the interval.
+#: How ``verdict_table`` and ``family_table`` mark a verdict; an effect of fewer than
+#: ``metrics.MIN_PAIRS_FOR_MARK`` pairs gets "○ n<6" whatever its interval.
 VERDICT_MARKS = {"better": "▲ better", "worse": "▼ worse", "higher": "↑ higher", "lower": "↓ lower",
-                 "neutral": "· neutral"}
+                 "neutral": "· neutral", TOO_FEW_SEEDS: f"○ n<{MIN_PAIRS_FOR_MARK}"}
 
 
 def format_effect(metric_key: str, effect: PairedEffect) -> str:
@@ -179,19 +185,23 @@ def format_effect(metric_key: str, effect: PairedEffect) -> str:
         effect: its ``metrics.PairedEffect``.
 
     Returns:
-        The text of one cell of ``verdict_table``, e.g. ``"0.41 [0.23, 0.58] ▼ worse"``.
+        The text of one cell of ``verdict_table``, e.g. ``"0.41 [0.23, 0.58] ▼ worse"`` (an effect of
+        fewer than ``metrics.MIN_PAIRS_FOR_MARK`` pairs is marked "○ n<6", whatever its interval).
     """
     def num(v: float) -> str:
         return _number(None, metric_key, v)
 
-    return f"{num(effect.mean)} [{num(effect.low)}, {num(effect.high)}] {VERDICT_MARKS.get(effect.verdict, effect.verdict)}"
+    return f"{num(effect.mean)} [{num(effect.low)}, {num(effect.high)}] {VERDICT_MARKS[effect.marked_verdict]}"
 
 
 def verdict_table(effects: Mapping[str, Mapping[str, PairedEffect]], metric_keys: Sequence[str]) -> str:
     """A markdown table of paired effects on several metrics: one row per comparison, one column per metric.
 
-    Each cell reads "mean [low, high] verdict", so a row says at a glance what one setting did to
-    every metric, and a null-control row beside it shows how large luck is.
+    Each cell reads "mean [low, high] mark", so a row says at a glance what one setting did to
+    every metric, and a null-control row beside it shows how large luck is. The mark is
+    ``VERDICT_MARKS[PairedEffect.marked_verdict]``: an effect of fewer than
+    ``metrics.MIN_PAIRS_FOR_MARK`` pairs reads "○ n<6" however its interval lies. The marks are
+    not adjusted for the many cells of the table; ``family_table`` does that for a declared family.
 
     Args:
         effects: row label → {metric key → ``metrics.PairedEffect``} (e.g. from ``sweep.cell_effect``);
@@ -221,4 +231,47 @@ def verdict_table(effects: Mapping[str, Mapping[str, PairedEffect]], metric_keys
             e = row.get(k)
             cells.append("–" if e is None else format_effect(k, e))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def family_table(effects: Mapping[str, Mapping[str, PairedEffect]], family: Sequence[tuple[str, str]],
+                 alpha: float = 0.05) -> str:
+    """A markdown table of a declared family of comparisons with Holm-adjusted p-values.
+
+    Declare the family — the (comparison, metric) cells a notebook's statements rest on —
+    before reading the results; the family's size is what the Holm adjustment pays for
+    (``metrics.family_verdicts``).
+
+    Args:
+        effects: row label → {metric key → ``metrics.PairedEffect``}, as for ``verdict_table``.
+        family: the family's (row label, metric key) cells, in the order of the table, each once.
+        alpha: the family-wise error rate, in (0, 1).
+
+    Returns:
+        The table: comparison, metric, mean difference [interval], pairs, the sign-flip p, the
+        Holm-adjusted p and the family-wise mark (``VERDICT_MARKS`` of
+        ``metrics.FamilyVerdict.verdict``: a direction only where the adjusted p is ≤ ``alpha``
+        and there are at least ``metrics.MIN_PAIRS_FOR_MARK`` pairs).
+
+    Raises:
+        ValueError: for an empty family, a cell listed twice, a cell with no effect, or a bad alpha.
+    """
+    family = [tuple(cell) for cell in family]
+    if not family:
+        raise ValueError("family is empty: declare at least one (comparison, metric) cell")
+    if dup := sorted({c for c in family if family.count(c) > 1}):
+        raise ValueError(f"family lists cells more than once: {dup}")
+    for name, key in family:
+        if key not in effects.get(name, {}):
+            raise ValueError(f"family cell ({name!r}, {key!r}) has no effect; rows: {list(effects)}")
+    verdicts = family_verdicts({(name, key): effects[name][key] for name, key in family}, alpha)
+    lines = [f"| comparison | metric | Δ mean [{round(100 * effects[family[0][0]][family[0][1]].confidence)} % interval] "
+             f"| pairs | p (sign-flip) | p (Holm, {len(family)} comparisons) | verdict (α = {alpha:g}) |",
+             "|---|---|---:|---:|---:|---:|---|"]
+    for (name, key), fv in verdicts.items():
+        e = effects[name][key]
+        label = metric(key).label if key in METRICS else key
+        lines.append(f"| {name} | {label} | {_number(None, key, e.mean)} [{_number(None, key, e.low)}, "
+                     f"{_number(None, key, e.high)}] | {e.n} | {P_FORMAT.format(fv.p_value)} "
+                     f"| {P_FORMAT.format(fv.p_holm)} | {VERDICT_MARKS[fv.verdict]} |")
     return "\n".join(lines)

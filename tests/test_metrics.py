@@ -734,6 +734,181 @@ def test_bootstrap_mean_interval_rejects_bad_input(kw, match):
         bootstrap_mean_interval(**args)
 
 
+# --- sign-flip p-values, the n ≥ 6 rule, Holm's adjustment -----------------------------------
+
+
+def _exact_sign_flip_p(d: np.ndarray) -> float:
+    # all 2**n patterns spelled out with itertools, independently of the library's bit trick
+    import itertools
+
+    obs = abs(d.sum())
+    sums = [abs(np.dot(s, d)) for s in itertools.product((1.0, -1.0), repeat=d.size)]
+    return float(np.mean([s >= obs - 1e-9 for s in sums]))
+
+
+@pytest.mark.parametrize("deltas, p", [
+    ([1.0, 2.0, 3.0], 2 / 8),     # sums ±1±2±3 = 6, 4, 2, 0, 0, −2, −4, −6: |s| ≥ 6 twice
+    ([1.0, 2.0, 4.0], 2 / 8),     # 7, 5, 3, 1, −1, −3, −5, −7: only ±7 reach 7
+    ([-1.0, 2.0, 4.0], 4 / 8),    # observed 5: ±5 and ±7 reach it
+    ([1.0, 2.0, -3.0], 1.0),      # observed 0: every pattern is as far from 0
+    ([0.0, 0.0, 0.0], 1.0),       # no change at all
+    ([0.5], 1.0),                 # one pair: ±0.5, both as extreme
+    ([1.0, 1.0, 1.0, 1.0, 1.0, 1.0], 2 / 64),        # all six the same sign: only the two
+    ([-0.1, -0.2, -0.3, -0.4, -0.5, -0.6], 2 / 64),  # all-same-sign patterns are as extreme
+])
+def test_sign_flip_p_counts_the_sign_patterns_at_least_as_extreme(deltas, p):
+    from gan_l2_lib.metrics import sign_flip_p_value
+
+    assert_close(sign_flip_p_value(deltas), p, rtol=0.0, atol=1e-15)
+    assert_close(sign_flip_p_value(deltas), _exact_sign_flip_p(np.array(deltas)), rtol=0.0, atol=1e-15)
+
+
+def test_sign_flip_p_is_scipys_exact_permutation_test():
+    from scipy import stats
+
+    from gan_l2_lib.metrics import sign_flip_p_value
+
+    gen = np.random.default_rng(3)
+    for n in (4, 7, 10, 13):
+        d = gen.normal(0.4, 1.0, n)
+        want = stats.permutation_test((d,), lambda x, axis: np.mean(x, axis=axis), permutation_type="samples",
+                                      vectorized=True, n_resamples=np.inf, alternative="two-sided").pvalue
+        assert_close(sign_flip_p_value(d), float(want), rtol=1e-12, atol=0.0)
+
+
+def test_above_the_exact_limit_random_sign_patterns_estimate_the_exact_p():
+    from gan_l2_lib.metrics import MAX_EXACT_SIGN_FLIP_PAIRS, sign_flip_p_value
+
+    n = MAX_EXACT_SIGN_FLIP_PAIRS + 1
+    d = np.random.default_rng(5).normal(0.25, 1.0, n)
+    flips = (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1  # 131,072 patterns: exact, for reference
+    sums = np.abs((1.0 - 2.0 * flips) @ d)
+    exact = float(np.mean(sums >= sums[0] - 1e-9))
+    assert 0.05 < exact < 0.95, exact  # a case where the estimate can miss in either direction
+    p = sign_flip_p_value(d, n_resamples=9999, rng=1)
+    assert p == sign_flip_p_value(d, n_resamples=9999, rng=1)  # seeded: repeatable
+    assert_close(p, exact, rtol=0.0, atol=0.02)  # ≈ 4 standard errors of 9,999 draws
+
+
+def test_six_pairs_are_the_fewest_whose_p_can_reach_five_percent():
+    from gan_l2_lib.metrics import MIN_PAIRS_FOR_MARK, sign_flip_p_value
+
+    # the most extreme data possible (every pair the same way) give p = 2 / 2**n
+    smallest = {n: sign_flip_p_value(np.ones(n)) for n in range(1, 9)}
+    assert_close(list(smallest.values()), [2 / 2 ** n for n in range(1, 9)])
+    assert min(n for n, p in smallest.items() if p <= 0.05) == MIN_PAIRS_FOR_MARK
+
+
+def test_paired_effects_below_six_pairs_keep_their_verdict_but_are_not_marked():
+    from gan_l2_lib.metrics import TOO_FEW_SEEDS, paired_effect
+
+    def all_up(n):  # every seed +1, +1.1, ...: an interval above 0
+        return paired_effect({s: s + 1.0 + 0.1 * s for s in range(n)}, {s: float(s) for s in range(n)},
+                             higher_is_better=True, method="percentile")
+
+    five, six = all_up(5), all_up(6)
+    assert five.verdict == six.verdict == "better" and five.excludes_zero and six.excludes_zero
+    assert (five.enough_pairs, five.marked, five.marked_verdict) == (False, False, TOO_FEW_SEEDS)
+    assert (six.enough_pairs, six.marked, six.marked_verdict) == (True, True, "better")
+    assert_close((five.p_value, six.p_value), (2 / 32, 2 / 64))
+    assert five.higher_is_better is True
+    lower = paired_effect({s: 0.0 for s in range(6)}, {s: 1.0 + s for s in range(6)}, higher_is_better=False)
+    assert lower.higher_is_better is False and lower.marked_verdict == "better"
+    mixed = paired_effect({s: float(s % 2) for s in range(6)}, {s: 0.5 for s in range(6)}, None)
+    assert mixed.higher_is_better is None and not mixed.marked and mixed.marked_verdict == "neutral"
+    assert_close(mixed.p_value, 1.0)  # three up, three down by the same amount: mean 0
+
+
+@pytest.mark.parametrize("p, adjusted", [
+    ([0.01, 0.04, 0.03], [0.03, 0.06, 0.06]),              # sorted .01·3, .03·2 = .06, .04·1 lifted to .06
+    ([0.5, 0.01, 0.2, 0.02], [0.5, 0.04, 0.4, 0.06]),      # .01·4, .02·3, .2·2, .5·1, back in input order
+    ([0.6, 0.9, 0.7], [1.0, 1.0, 1.0]),                    # 1.8 capped at 1, and carried up
+    ([0.3], [0.3]),                                        # a family of one: unchanged
+    ([0.02, 0.02], [0.04, 0.04]),                          # ties
+])
+def test_holm_adjust_by_hand(p, adjusted):
+    from gan_l2_lib.metrics import holm_adjust
+
+    np.testing.assert_allclose(holm_adjust(p), adjusted, rtol=0, atol=1e-15)
+
+
+def test_holm_is_monotone_and_more_conservative_than_bh():
+    from scipy import stats
+
+    from gan_l2_lib.metrics import holm_adjust
+
+    p = np.random.default_rng(0).uniform(0, 0.2, 12)
+    h = holm_adjust(p)
+    order = np.argsort(p)
+    assert np.all(np.diff(h[order]) >= 0) and np.all(h >= p) and np.all(h <= 1)
+    # Holm bounds the family-wise error, BH only the false discovery rate: Holm's p is never smaller
+    assert np.all(h >= stats.false_discovery_control(p) - 1e-15)
+    assert np.all(h <= np.minimum(1.0, p.size * p) + 1e-15)  # and never larger than Bonferroni's
+
+
+def test_family_verdicts_call_only_what_survives_holm_and_has_six_pairs():
+    from gan_l2_lib.metrics import (
+        TOO_FEW_SEEDS,
+        FamilyVerdict,
+        family_verdicts,
+        holm_adjust,
+        paired_effect,
+    )
+
+    def effect(deltas, higher_is_better=True):
+        return paired_effect({s: float(d) for s, d in enumerate(deltas)}, {s: 0.0 for s in range(len(deltas))},
+                             higher_is_better, method="percentile")
+
+    six_up, eight_down = effect([1, 2, 1, 3, 2, 1]), effect([-1, -2, -1, -3, -2, -1, -2, -1], higher_is_better=False)
+    noise, three_up = effect([1, -1, 2, -2, 1, -1]), effect([1, 2, 3])
+    # alone, six pairs all up (p = 2/64) is called; beside a null comparison it is not (Holm 2 · 2/64 > 0.05)
+    assert family_verdicts({"a": six_up})["a"] == FamilyVerdict(2 / 64, 2 / 64, "better")
+    fam = family_verdicts({"six": six_up, "noise": noise})
+    assert (fam["six"].verdict, fam["noise"].verdict) == ("neutral", "neutral")
+    assert_close((fam["six"].p_holm, fam["noise"].p_holm), (2 * 2 / 64, 1.0))
+    # eight pairs (p = 2/256) survive that family; then the step-down lets six pairs through too
+    fam = family_verdicts({"six": six_up, "eight": eight_down})
+    assert fam["six"].verdict == "better" and fam["eight"].verdict == "better"  # lower is better for "eight"
+    assert_close((fam["six"].p_holm, fam["eight"].p_holm), (2 / 64, 2 * 2 / 256))
+    big = family_verdicts({"eight": eight_down, "noise": noise, "three": three_up})
+    assert list(big) == ["eight", "noise", "three"]
+    np.testing.assert_allclose([v.p_holm for v in big.values()], holm_adjust([2 / 256, 1.0, 2 / 8]))
+    assert [v.verdict for v in big.values()] == ["better", "neutral", TOO_FEW_SEEDS]
+    assert family_verdicts({"x": effect([1, 2, 1, 3, 2, 1], None)})["x"].verdict == "higher"
+
+
+@pytest.mark.parametrize("fn, args, match", [
+    ("sign_flip_p_value", ([],), "non-empty 1-D"),
+    ("sign_flip_p_value", ([[1.0, 2.0]],), "non-empty 1-D"),
+    ("sign_flip_p_value", ([1.0, np.nan],), "finite"),
+    ("sign_flip_p_value", ([1.0, np.inf],), "finite"),
+    ("holm_adjust", ([],), "non-empty 1-D"),
+    ("holm_adjust", ([0.1, np.nan],), "finite"),
+    ("holm_adjust", ([0.1, 1.5],), r"must lie in \[0, 1\]"),
+    ("holm_adjust", ([-0.01, 0.5],), r"must lie in \[0, 1\]"),
+    ("family_verdicts", ({},), "effects is empty"),
+    ("family_verdicts", ({"a": 0.03},), "must be a PairedEffect"),
+])
+def test_p_value_functions_reject_bad_input(fn, args, match):
+    from gan_l2_lib import metrics
+
+    with pytest.raises(ValueError, match=match):
+        getattr(metrics, fn)(*args)
+
+
+def test_sign_flip_and_family_reject_bad_options():
+    from gan_l2_lib.metrics import family_verdicts, paired_effect, sign_flip_p_value
+
+    with pytest.raises(ValueError, match="n_resamples"):
+        sign_flip_p_value([1.0, 2.0], n_resamples=0)
+    with pytest.raises(ValueError, match="rng must be"):
+        sign_flip_p_value([1.0, 2.0], rng=-1)
+    e = paired_effect({0: 1.0, 1: 2.0}, {0: 0.0, 1: 0.0}, True)
+    for alpha in (0.0, 1.0, float("nan")):
+        with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\)"):
+            family_verdicts({"a": e}, alpha=alpha)
+
+
 # --- overfitting: D's gap on held-out data, G's nearest training images ---
 
 from gan_l2_lib.metrics import (  # noqa: E402

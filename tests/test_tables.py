@@ -86,18 +86,21 @@ def test_metric_table_rejects_bad_input(mnist5k, kwargs, match):
         metric_table(mnist5k, **kwargs)
 
 
-def test_effect_table_lists_each_comparison_with_its_interval_and_seed_signs():
+def test_effect_table_lists_each_comparison_with_its_interval_seed_signs_and_p():
     from gan_l2_lib.metrics import paired_effect
     from gan_l2_lib.tables import effect_table
 
-    base = {0: 1.0, 1: 2.0, 2: 3.0, 3: 1.0}
-    up = paired_effect({0: 2.0, 1: 3.0, 2: 4.0, 3: 2.0}, base, higher_is_better=True)  # +1 every seed
-    mixed = paired_effect({0: 2.0, 1: 1.0, 2: 3.0, 3: float("nan")}, base, higher_is_better=True)
+    base = {s: float(s % 3) for s in range(6)}
+    up = paired_effect({s: v + 1.0 for s, v in base.items()}, base, higher_is_better=True)  # +1 every seed
+    mixed = paired_effect({0: 2.0, 1: 0.0, 2: 3.0, 3: float("nan")}, base, higher_is_better=True)  # +2, −1, +1
     rows = _rows(effect_table({"all up": up, "mixed": mixed}, "modes_covered"))
     assert rows[0][0] == "comparison" and "modes covered" in rows[0][1] and rows[0][2] == "95 % interval"
-    assert rows[2] == ["all up", format_value("modes_covered", 1.0), f"[{format_value('modes_covered', 1.0)}, "
-                       f"{format_value('modes_covered', 1.0)}]", "4 (0)", "4 / 0", "better"]
-    assert rows[3][3] == "3 (1)" and rows[3][4] == "1 / 1" and rows[3][5] == "neutral"
+    assert rows[0][5:] == ["p (sign-flip)", "verdict"]
+    one = format_value("modes_covered", 1.0)
+    assert rows[2] == ["all up", one, f"[{one}, {one}]", "6 (0)", "6 / 0", "0.031", "better"]  # p = 2/64
+    # three pairs (seeds 3–5 left out): too few to mark, whatever the interval
+    assert rows[3][3] == "3 (3)" and rows[3][4] == "2 / 1" and rows[3][6] == "too few seeds"
+    assert rows[3][5] == f"{mixed.p_value:.2g}"
     with pytest.raises(ValueError, match="effects is empty"):
         effect_table({}, "modes_covered")
 
@@ -106,18 +109,56 @@ def test_verdict_table_puts_each_metrics_effect_with_interval_and_mark_in_one_ro
     from gan_l2_lib.metrics import paired_effect
     from gan_l2_lib.tables import verdict_table
 
-    base = {0: 1.0, 1: 2.0, 2: 3.0, 3: 1.0}
-    up = paired_effect({0: 2.0, 1: 3.0, 2: 4.0, 3: 2.0}, base, higher_is_better=True)  # +1 every seed
-    down = paired_effect({0: 0.5, 1: 1.5, 2: 2.5, 3: 0.5}, base, higher_is_better=False)  # −0.5: lower is better
-    rows = _rows(verdict_table({"setting": {"modes_covered": up, "reverse_kl": down}, "other": {"reverse_kl": down}},
-                               ["modes_covered", "reverse_kl"]))
+    base = {s: float(s % 3) for s in range(6)}
+    up = paired_effect({s: v + 1.0 for s, v in base.items()}, base, higher_is_better=True)  # +1 every seed
+    down = paired_effect({s: v - 0.5 for s, v in base.items()}, base, higher_is_better=False)  # −0.5: lower is better
+    four = {s: base[s] for s in range(4)}
+    few = paired_effect({s: v + 1.0 for s, v in four.items()}, four, higher_is_better=True)  # 4 seeds: not marked
+    rows = _rows(verdict_table({"setting": {"modes_covered": up, "reverse_kl": down}, "other": {"reverse_kl": down},
+                                "four seeds": {"modes_covered": few}}, ["modes_covered", "reverse_kl"]))
     assert rows[0] == ["comparison", "Δ modes covered", "Δ reverse KL to uniform"]
     one, half = format_value("modes_covered", 1.0), format_value("reverse_kl", -0.5)
     assert rows[2] == ["setting", f"{one} [{one}, {one}] ▲ better", f"{half} [{half}, {half}] ▲ better"]
     assert rows[3] == ["other", "–", f"{half} [{half}, {half}] ▲ better"]
+    assert few.verdict == "better" and rows[4] == ["four seeds", f"{one} [{one}, {one}] ○ n<6", "–"]
     with pytest.raises(ValueError, match="effects is empty"):
         verdict_table({}, ["modes_covered"])
     with pytest.raises(ValueError, match="metric_keys is empty"):
         verdict_table({"a": {}}, [])
     with pytest.raises(ValueError, match=r"row 'setting' has effects of \['reverse_kl'\], which are not columns"):
         verdict_table({"setting": {"reverse_kl": down}}, ["modes_covered"])
+
+
+def test_family_table_gives_each_declared_cell_its_p_and_holm_p():
+    from gan_l2_lib.metrics import holm_adjust, paired_effect
+    from gan_l2_lib.tables import family_table
+
+    base = {s: float(s % 3) for s in range(8)}
+    up8 = paired_effect({s: v + 1.0 for s, v in base.items()}, base, higher_is_better=True)  # p = 2/256
+    six = {s: base[s] for s in range(6)}
+    up6 = paired_effect({s: v + 0.5 for s, v in six.items()}, six, higher_is_better=False)  # p = 2/64, worse
+    noise = paired_effect({s: v + (0.2 if s % 2 else -0.2) for s, v in base.items()}, base, higher_is_better=True)
+    three = {s: base[s] for s in range(3)}
+    few = paired_effect({s: v + 1.0 for s, v in three.items()}, three, higher_is_better=True)
+    effects = {"a": {"modes_covered": up8, "reverse_kl": up6}, "b": {"modes_covered": noise},
+               "c": {"modes_covered": few}}
+    family = [("a", "modes_covered"), ("a", "reverse_kl"), ("b", "modes_covered"), ("c", "modes_covered")]
+    rows = _rows(family_table(effects, family))
+    assert rows[0] == ["comparison", "metric", "Δ mean [95 % interval]", "pairs", "p (sign-flip)",
+                       "p (Holm, 4 comparisons)", "verdict (α = 0.05)"]
+    holm = holm_adjust([2 / 256, 2 / 64, 1.0, 2 / 8])  # 0.031, 0.094, 1, 0.5
+    assert [r[4] for r in rows[2:]] == ["0.0078", "0.031", "1", "0.25"]
+    assert [r[5] for r in rows[2:]] == [f"{h:.2g}" for h in holm]
+    # a: modes up in 8 of 8 survives Holm; reverse KL up in 6 of 6 does not (3 · 2/64 > 0.05)
+    assert [r[6] for r in rows[2:]] == ["▲ better", "· neutral", "· neutral", "○ n<6"]
+    one = format_value("modes_covered", 1.0)
+    assert rows[2][:4] == ["a", "modes covered", f"{one} [{one}, {one}]", "8"]
+    # declaring a smaller family changes the verdict: alone, 6 of 6 worse is called
+    assert _rows(family_table(effects, [("a", "reverse_kl")]))[2][6] == "▼ worse"
+    for fam, match in (([], "family is empty"), ([("a", "modes_covered")] * 2, "more than once"),
+                       ([("b", "reverse_kl")], r"family cell \('b', 'reverse_kl'\) has no effect"),
+                       ([("z", "modes_covered")], "has no effect")):
+        with pytest.raises(ValueError, match=match):
+            family_table(effects, fam)
+    with pytest.raises(ValueError, match="alpha must be"):
+        family_table(effects, family, alpha=1.5)
