@@ -21,15 +21,17 @@ the reading times of the routes).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .metrics import PairedEffect
+from .metrics import MIN_PAIRS_FOR_MARK, TOO_FEW_SEEDS, FamilyVerdict, PairedEffect, family_verdicts
 from .sweep import (
     ARTICLE_LAMBDA,
+    NULL_LAMBDA,
     SweepResult,
     cell_effect,
     named_sweeps,
@@ -37,7 +39,7 @@ from .sweep import (
     shipped_results_dir,
     shipped_sweeps,
 )
-from .tables import format_effect
+from .tables import P_FORMAT, format_effect
 
 #: The source article, as it names itself.
 ARTICLE_TITLE = "L2正则化在生成对抗网络中的应用"
@@ -47,7 +49,8 @@ ARTICLE_AUTHOR_EN = "“Zen and the Art of Computer Programming”, a pen name"
 
 #: A claim's verdict, from the paired effect of its first ``Evidence`` (the claim says "L2 improves it").
 VERDICT_WORDS = {"better": "supported", "neutral": "not supported: no effect beyond luck",
-                 "worse": "contradicted: worse with L2"}
+                 "worse": "contradicted: worse with L2",
+                 TOO_FEW_SEEDS: f"not decided: fewer than {MIN_PAIRS_FOR_MARK} seeds"}
 #: The verdict of a claim whose runs do not ship yet.
 NOT_MEASURED = "not yet measured"
 #: The verdict of a claim no measurement can confirm or refute as the article states it.
@@ -83,8 +86,9 @@ class Section:
 NB04 = Section("04_training_the_gan.ipynb",
                "5. What to look for: λ = 0, the article's λ = 1e-4, and stronger penalties", "04 §5")
 NB05 = Section("05_lambda_lab.ipynb", "5. The verdicts, measured", "05 §5")
-# notebook 07 is being written: give its file name and heading when it lands, and the table links it
-NB07 = Section(None, "does L2 stop the discriminator from overfitting?", "07 (coming)")
+NB07 = Section("07_overfitting_and_instability.ipynb",
+               "3. The table: each penalty against no penalty, paired by seed", "07 §3")
+NB07_RESCUE = Section("07_overfitting_and_instability.ipynb", "7. Does L2 rescue it?", "07 §7")
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,9 @@ class Evidence:
         label: what the page calls it, e.g. ``"ring8 (10 seeds), mode hopping"``.
         where: the notebook section that states it.
         last: for a logged scalar, the mean over its last ``last`` logs (as ``SweepResult.seed_values``).
+        baseline_sweep: the sweep whose (0, 0) cell is the baseline, when it is another one with the
+            same base and seeds (``"mnist1k_article"`` pairs with ``"mnist1k_l2_d"``'s λ = 0 runs);
+            None: ``sweep`` itself.
     """
 
     sweep: str
@@ -106,6 +113,7 @@ class Evidence:
     label: str
     where: Section
     last: int = 1
+    baseline_sweep: str | None = None
 
 
 @dataclass(frozen=True)
@@ -144,8 +152,12 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("overfitting", "overfitting · 过拟合",
           "L2 keeps the networks from overfitting (memorizing) their training data.",
           "L2 正则化能防止网络对训练数据过拟合（死记训练样本）。",
-          (Evidence("mnist1k_l2_d", "d_gap_prob", _D_ONLY,
-                    "1,000 training digits (3 seeds), λ_D = 1e-4 alone, D's overfitting gap", NB07),)),
+          (Evidence("mnist1k_article", "d_gap_prob", _ART,
+                    "1,000 training digits (3 seeds), D's overfitting gap", NB07, baseline_sweep="mnist1k_l2_d"),
+           Evidence("mnist1k_null", "d_gap_prob", (0.0, NULL_LAMBDA),
+                    "its null control, λ_D = 1e-8", NB07, baseline_sweep="mnist1k_l2_d"),
+           Evidence("mnist1k_l2_d", "d_gap_prob", (0.0, 1e-2),
+                    "λ_D = 1e-2 alone (100 × the article's)", NB07))),
     Claim("stability", "stability · 稳定性",
           "L2 makes GAN training more stable.",
           "L2 正则化让 GAN 的训练更稳定。",
@@ -194,14 +206,20 @@ class ClaimVerdict:
 
     Attributes:
         claim: the claim.
-        verdict: ``VERDICT_WORDS[...]`` of its first evidence's effect, ``UNTESTED`` or ``NOT_MEASURED``.
+        verdict: ``VERDICT_WORDS[...]`` of its first evidence's family verdict, ``UNTESTED`` or
+            ``NOT_MEASURED``.
         effects: one ``metrics.PairedEffect`` per evidence, in order (None where its sweep's files
             are absent).
+        family: the first evidence's ``metrics.FamilyVerdict``: its sign-flip p, Holm-adjusted over
+            the deciding effects of every measured, decidable claim (None for the others).
+        family_size: how many claims that family holds.
     """
 
     claim: Claim
     verdict: str
     effects: tuple[PairedEffect | None, ...]
+    family: FamilyVerdict | None = None
+    family_size: int = 0
 
     @property
     def effect(self) -> PairedEffect | None:
@@ -243,7 +261,11 @@ def claim_verdicts(keys: tuple[str, ...] | list[str] | None = None,
     """Each claim's verdict and its paired effects, computed from the shipped results.
 
     Every effect is ``sweep.cell_effect(result, metric, cell, method="percentile")`` against the
-    sweep's (0, 0) cell: the numbers notebooks 04 and 05 state.
+    (0, 0) cell of its sweep (or of ``Evidence.baseline_sweep``): the numbers the notebooks state.
+    A claim's verdict is not its interval alone: the deciding effects of all measured claims form
+    one family, each judged by its exact sign-flip p with Holm's adjustment over the family
+    (``metrics.family_verdicts``), so five claims tested at once cannot turn luck into a verdict;
+    fewer than ``metrics.MIN_PAIRS_FOR_MARK`` seeds decide nothing.
 
     Args:
         keys: the claims (``Claim.key``), in the order wanted; None: all of ``CLAIMS``.
@@ -256,7 +278,8 @@ def claim_verdicts(keys: tuple[str, ...] | list[str] | None = None,
         ValueError: for an unknown claim key, or when a sweep that ships with the package
             (``sweep.shipped_sweeps()``) is missing: a broken install, not a claim still untested.
     """
-    chosen = list(CLAIMS) if keys is None else [claim(k) for k in keys]
+    wanted = [c.key for c in CLAIMS] if keys is None else [claim(k).key for k in keys]
+    chosen = list(CLAIMS)  # the family is every claim, whichever are asked for
     shipped = shipped_sweeps()
     loaded: dict[str, SweepResult | None] = {}
     rows = []
@@ -268,18 +291,26 @@ def claim_verdicts(keys: tuple[str, ...] | list[str] | None = None,
                 if loaded[ev.sweep] is None and ev.sweep in shipped:
                     raise ValueError(f"the shipped sweep {ev.sweep!r} is incomplete in "
                                      f"{results_dir or shipped_results_dir()}: a broken install")
-            res = loaded[ev.sweep]
-            effects.append(None if res is None else
-                           cell_effect(res, ev.metric, ev.cell, last=ev.last, method="percentile"))
-        first = effects[0]
-        if first is None:
-            verdict = NOT_MEASURED
-        elif c.untested:
-            verdict = UNTESTED
-        else:
-            verdict = VERDICT_WORDS.get(first.verdict, first.verdict)
-        rows.append(ClaimVerdict(c, verdict, tuple(effects)))
-    return rows
+            base_name = ev.baseline_sweep or ev.sweep
+            if base_name not in loaded:
+                loaded[base_name] = load_evidence_sweep(base_name, results_dir)
+            res, base = loaded[ev.sweep], loaded[base_name]
+            effects.append(None if res is None or base is None else
+                           cell_effect(res, ev.metric, ev.cell, baseline_result=base, last=ev.last,
+                                       method="percentile"))
+        rows.append(ClaimVerdict(c, NOT_MEASURED if effects[0] is None else UNTESTED, tuple(effects)))
+    # the deciding effects of the claims that a measurement can decide form one family: each is
+    # judged by its exact sign-flip p, Holm-adjusted over the family (metrics.family_verdicts)
+    decidable = {row.claim.key: row.effect for row in rows if row.effect is not None and not row.claim.untested}
+    family = family_verdicts(decidable) if decidable else {}
+    by_key = {}
+    for row in rows:
+        if row.claim.key in family:
+            fv = family[row.claim.key]
+            row = dataclasses.replace(row, verdict=VERDICT_WORDS.get(fv.verdict, fv.verdict), family=fv,
+                                      family_size=len(family))
+        by_key[row.claim.key] = row
+    return [by_key[k] for k in wanted]
 
 
 def claims_markdown(rows: list[ClaimVerdict]) -> str:
@@ -305,6 +336,9 @@ def claims_markdown(rows: list[ClaimVerdict]) -> str:
         else:
             numbers = "<br>".join(row.numbers())
         verdict = f"**{row.verdict}**" + (f" — {c.untested}" if c.untested and row.verdict == UNTESTED else "")
+        if row.family is not None and row.family.verdict != TOO_FEW_SEEDS:
+            verdict += (f"<br>(sign-flip p = {P_FORMAT.format(row.family.p_value)}; Holm over "
+                        f"{row.family_size} claims: {P_FORMAT.format(row.family.p_holm)})")
         lines.append(f"| **{c.name}**<br>{c.en}<br>{c.zh} | {where} | {verdict} | {numbers} |")
     return "\n".join(lines)
 
@@ -459,5 +493,6 @@ SELF_STUDY_ROUTE: tuple[RouteStop, ...] = (
     RouteStop("03_dirac_gan_stability.ipynb", (), "all; predict each slider's effect before moving it"),
     RouteStop("04_training_the_gan.ipynb", (), "all; full mode (no GAN_L2_QUICK) trains for real if you can wait"),
     RouteStop("05_lambda_lab.ipynb", (), "two sittings: §1–4 (maps, dashboard), then §5 to the end"),
-    RouteStop("06_alternatives_to_l2.ipynb", (), "all, then come back to 00's claims table"),
+    RouteStop("06_alternatives_to_l2.ipynb", (), "all, with the exercises"),
+    RouteStop("07_overfitting_and_instability.ipynb", (), "all, then come back to 00's claims table"),
 )

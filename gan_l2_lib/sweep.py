@@ -371,6 +371,9 @@ SHIPPED_EVIDENCE = ("ring8_null", "grid25_null", "ring8_article", "ring8_b256")
 #: The alternatives to L2 on D that ship (notebook 06): every sweep of ``regularizer_sweeps``.
 SHIPPED_REGULARIZERS = tuple(regularizer_sweeps())
 
+#: The overfitting sweeps that ship (notebook 07): every sweep of ``overfitting_sweeps``.
+SHIPPED_OVERFITTING = tuple(overfitting_sweeps())
+
 
 def shipped_sweeps() -> dict[str, SweepConfig]:
     """Every sweep whose runs ship in ``shipped_results_dir()``, by name: what the notebooks read.
@@ -381,7 +384,8 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
     one member per batch, ``max_batch=1``, so CI re-makes a member alone and compares it),
     ``"<image set>_one_penalty"`` the 2 × 2 grid of ``one_penalty_sweep`` (05's statement 13), and
     the controls of ``evidence_sweeps`` named in ``SHIPPED_EVIDENCE``, and the alternatives to L2
-    on D of ``regularizer_sweeps`` named in ``SHIPPED_REGULARIZERS`` (notebook 06).
+    on D of ``regularizer_sweeps`` named in ``SHIPPED_REGULARIZERS`` (notebook 06), and the
+    overfitting sweeps of ``overfitting_sweeps`` named in ``SHIPPED_OVERFITTING`` (notebook 07).
     Every shipped file belongs to one of them; ``tests/test_shipped_results.py`` checks both ways.
 
     Returns:
@@ -396,6 +400,8 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
     sweeps.update({name: evidence[name] for name in SHIPPED_EVIDENCE})
     alternatives = regularizer_sweeps()
     sweeps.update({name: alternatives[name] for name in SHIPPED_REGULARIZERS})
+    overfitting = overfitting_sweeps()
+    sweeps.update({name: overfitting[name] for name in SHIPPED_OVERFITTING})
     return sweeps
 
 

@@ -26,6 +26,7 @@ from gan_l2_lib.claims import (
     route_markdown,
     section_anchor,
 )
+from gan_l2_lib.metrics import TOO_FEW_SEEDS
 from gan_l2_lib.sweep import (
     ARTICLE_LAMBDA,
     cell_effect,
@@ -113,41 +114,48 @@ def test_verdicts_are_notebook_05s_paired_effects_at_the_articles_lambda(verdict
     assert fd.n == 3
 
 
-def test_verdict_words_follow_the_first_effect(verdicts):
+def test_verdict_words_follow_the_family_verdict_of_the_first_effect(verdicts):
+    decidable = [row for row in verdicts.values() if row.effect is not None and not row.claim.untested]
     for key, row in verdicts.items():
         if row.verdict == NOT_MEASURED:
             assert row.effect is None
         elif row.claim.untested:
-            assert row.verdict == UNTESTED
+            assert row.verdict == UNTESTED and row.family is None
         else:
-            assert row.verdict == VERDICT_WORDS[row.effect.verdict], key
+            assert row.family_size == len(decidable)
+            assert row.verdict == VERDICT_WORDS[row.family.verdict], key
         assert len(row.numbers()) == sum(e is not None for e in row.effects)
 
 
-def test_a_sweep_that_does_not_ship_yet_reads_as_not_measured_and_a_missing_shipped_one_fails(tmp_path):
+def test_a_claim_needs_its_holm_adjusted_sign_flip_p_not_just_an_interval(verdicts):
+    # ring8's quality loss at the article's λ: the percentile interval excludes 0, but with 10 pairs
+    # the exact sign-flip p is 0.0625 (8 of 10 seeds lower), so the claim is not decided by it
+    quality = verdicts["quality"]
+    assert quality.effect.high < 0 and quality.effect.verdict == "worse"
+    assert quality.family.p_value == pytest.approx(0.0625) and quality.verdict == VERDICT_WORDS["neutral"]
+    p = sorted(row.family.p_value for row in verdicts.values() if row.family is not None)
+    stability = verdicts["stability"].family
+    assert stability.p_holm == pytest.approx(min(1.0, len(p) * stability.p_value))  # the smallest p: × m
+    # fewer than 6 seeds decide nothing, whatever the interval
+    overfit = verdicts["overfitting"]
+    assert overfit.effect.n == 3 and overfit.verdict == VERDICT_WORDS[TOO_FEW_SEEDS]
+
+
+def test_a_sweep_that_does_not_ship_yet_reads_as_not_measured_and_a_missing_shipped_one_fails(tmp_path, monkeypatch):
     assert load_evidence_sweep("mnist1k_l2_d", tmp_path) is None
     with pytest.raises(ValueError, match="unknown sweep 'ring9'"):
         load_evidence_sweep("ring9")
-    (overfit,) = claim_verdicts(["overfitting"], results_dir=tmp_path)
-    assert overfit.verdict == NOT_MEASURED and overfit.effects == (None,)
-    with pytest.raises(ValueError, match="the shipped sweep 'ring8' is incomplete .*a broken install"):
+    with pytest.raises(ValueError, match="the shipped sweep 'mnist1k_article' is incomplete .*a broken install"):
         claim_verdicts(["stability"], results_dir=tmp_path)
-
-
-PENDING = ROOT / "pending_results" / "mnist5k_train1k"
-
-
-@pytest.mark.skipif(not PENDING.is_dir(), reason="the overfitting runs are not in pending_results/")
-def test_the_overfitting_verdict_switches_on_when_its_runs_are_there(tmp_path):
-    # a results folder with the runs that ship plus the overfitting runs still in pending_results/
+    # as if the overfitting sweeps did not ship yet and their runs were absent: not measured
     for folder in shipped_results_dir().iterdir():
-        (tmp_path / folder.name).symlink_to(folder)
-    (tmp_path / PENDING.name).symlink_to(PENDING)
-    if load_evidence_sweep("mnist1k_l2_d", tmp_path) is None:
-        pytest.skip("the overfitting sweep is not complete in pending_results/")
-    (overfit,) = claim_verdicts(["overfitting"], results_dir=tmp_path)
-    assert overfit.verdict != NOT_MEASURED and overfit.effect.n == 3
-    assert overfit.verdict in VERDICT_WORDS.values()
+        if folder.name != "mnist5k_train1k":
+            (tmp_path / folder.name).symlink_to(folder)
+    not_yet = {k: v for k, v in claims.shipped_sweeps().items() if not k.startswith("mnist1k_")}
+    monkeypatch.setattr(claims, "shipped_sweeps", lambda: not_yet)
+    overfit, stability = claim_verdicts(["overfitting", "stability"], results_dir=tmp_path)
+    assert overfit.verdict == NOT_MEASURED and set(overfit.effects) == {None} and overfit.family is None
+    assert stability.family_size == 4 and stability.verdict == VERDICT_WORDS["worse"]
 
 
 # --- the page: notebook 00 and the README --------------------------------------------------------
