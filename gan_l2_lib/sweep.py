@@ -371,8 +371,10 @@ SHIPPED_EVIDENCE = ("ring8_null", "grid25_null", "ring8_article", "ring8_b256")
 #: The alternatives to L2 on D that ship (notebook 06): every sweep of ``regularizer_sweeps``.
 SHIPPED_REGULARIZERS = tuple(regularizer_sweeps())
 
-#: The overfitting sweeps that ship (notebook 07): every sweep of ``overfitting_sweeps``.
+#: The overfitting and stability sweeps that ship (notebook 07): every sweep of
+#: ``overfitting_sweeps`` and ``stability_sweeps``.
 SHIPPED_OVERFITTING = tuple(overfitting_sweeps())
+SHIPPED_STABILITY = tuple(stability_sweeps())
 
 
 def shipped_sweeps() -> dict[str, SweepConfig]:
@@ -385,7 +387,8 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
     ``"<image set>_one_penalty"`` the 2 × 2 grid of ``one_penalty_sweep`` (05's statement 13), and
     the controls of ``evidence_sweeps`` named in ``SHIPPED_EVIDENCE``, and the alternatives to L2
     on D of ``regularizer_sweeps`` named in ``SHIPPED_REGULARIZERS`` (notebook 06), and the
-    overfitting sweeps of ``overfitting_sweeps`` named in ``SHIPPED_OVERFITTING`` (notebook 07).
+    overfitting and stability sweeps named in ``SHIPPED_OVERFITTING`` and ``SHIPPED_STABILITY``
+    (notebook 07).
     Every shipped file belongs to one of them; ``tests/test_shipped_results.py`` checks both ways.
 
     Returns:
@@ -402,6 +405,8 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
     sweeps.update({name: alternatives[name] for name in SHIPPED_REGULARIZERS})
     overfitting = overfitting_sweeps()
     sweeps.update({name: overfitting[name] for name in SHIPPED_OVERFITTING})
+    stability = stability_sweeps()
+    sweeps.update({name: stability[name] for name in SHIPPED_STABILITY})
     return sweeps
 
 
