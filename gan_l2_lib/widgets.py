@@ -397,6 +397,20 @@ def lab_run_caption(rec, frame: int | None = None) -> str:
             f"seed {c.seed} · step {step:,}")
 
 
+def _replay_frame(replay, frame) -> int:
+    """``frame`` checked against a replay's slider: an int in [0, ``replay.n_frames``).
+
+    Raises:
+        ValueError: when there is nothing to replay, or ``frame`` is outside the slider.
+    """
+    n = replay.n_frames
+    if n == 0:
+        raise ValueError(f"nothing to replay: {replay.note}")
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
+        raise ValueError(f"frame must be an integer in [0, {n}), got {frame!r}")
+    return int(frame)
+
+
 class LambdaLab(_Controller):
     """A dashboard over cached sweeps: two (λ_G, λ_D, seed) settings side by side, with maps.
 
@@ -625,11 +639,7 @@ class LambdaLab(_Controller):
         Raises:
             ValueError: when there is nothing to replay, or ``frame`` is outside the slider.
         """
-        n = self.replay.n_frames
-        if n == 0:
-            raise ValueError(f"nothing to replay: {self.replay.note}")
-        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
-            raise ValueError(f"frame must be an integer in [0, {n}), got {frame!r}")
+        frame = _replay_frame(self.replay, frame)
         with self._held():
             self.time_controls["frame"].value = int(frame)
         return self._redraw()
@@ -800,11 +810,7 @@ class ReplayPlayer(_Controller):
         Raises:
             ValueError: when the run kept no snapshots, or ``frame`` is outside the slider.
         """
-        n = self.replay.n_frames
-        if n == 0:
-            raise ValueError(f"nothing to replay: {self.replay.note}")
-        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
-            raise ValueError(f"frame must be an integer in [0, {n}), got {frame!r}")
+        frame = _replay_frame(self.replay, frame)
         with self._held():
             self.controls["frame"].value = int(frame)
         return self._redraw()
