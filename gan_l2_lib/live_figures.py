@@ -40,6 +40,8 @@ from .plotting import (
 )
 
 #: Colours of the λ lab's two settings A and B: their columns, samples and markers on the maps.
+#: Resolution of every widget picture: at 110 dpi an 8-pt legend is ~12 px, readable at notebook width.
+WIDGET_DPI = 110
 LAB_COLORS = {"A": "#e4002b", "B": "#00a2ff"}
 
 # --- PNG -------------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def encode_png(pixels: np.ndarray, level: int = 1) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows.tobytes(), level)) + chunk(b"IEND", b""))
 
 
-def figure_png(fig: Figure, dpi: int = 72) -> bytes:
+def figure_png(fig: Figure, dpi: int = WIDGET_DPI) -> bytes:
     """Any figure fully drawn at ``dpi`` and encoded by ``encode_png`` (e.g. a picture replaced while a run trains).
 
     Args:
@@ -174,7 +176,7 @@ class DiracExplorerFigure(BlitFigure):
 
     DIST_RANGE = (DIRAC_DISTANCE_FLOOR, 1e2)
 
-    def __init__(self, figsize: tuple[float, float] = (10, 4.2), dpi: int = 72) -> None:
+    def __init__(self, figsize: tuple[float, float] = (10, 4.2), dpi: int = WIDGET_DPI) -> None:
         super().__init__(figsize, dpi)
         self._moving: list = []
         self._window: tuple | None = None
@@ -307,7 +309,7 @@ class LambdaLabFigure(BlitFigure):
     N_IMAGES = 64  # image grids: at most 8 × 8
     LOG_FLOOR = 1e-4  # lowest value shown on the log axes of losses and gradient norms
 
-    def __init__(self, figsize: tuple[float, float] = (14, 10.5), dpi: int = 72) -> None:
+    def __init__(self, figsize: tuple[float, float] = (14, 10.5), dpi: int = WIDGET_DPI) -> None:
         super().__init__(figsize, dpi)
         self._key = None
         self._moving: list = []
@@ -413,7 +415,7 @@ class LambdaLabFigure(BlitFigure):
             ax.set_ylabel("x₂", fontsize=8, labelpad=1)
             ax.tick_params(labelsize=7)
             ax.set_title(name, fontsize=8.5)
-        ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=7.5,
+        ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2, fontsize=8,
                     frameon=False, markerscale=1.5, handletextpad=0.2, columnspacing=0.8)
         # redrawn over the moving samples and surface, in full-draw order
         col["artists"] = [col["scatter"], crosses[0], *ax_s.spines.values(),
@@ -454,7 +456,7 @@ class LambdaLabFigure(BlitFigure):
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
             # above the panel, where it hides no curve
-            ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(-0.02, 1.0), ncol=2, frameon=False,
+            ax.legend(fontsize=8, loc="lower left", bbox_to_anchor=(-0.02, 1.0), ncol=2, frameon=False,
                       handlelength=1.6, columnspacing=0.9, borderaxespad=0.2)
         return curves
 
@@ -596,7 +598,7 @@ class ReplayFigure(BlitFigure):
         n_images: image runs show at most this many images (a square grid).
     """
 
-    def __init__(self, dpi: int = 72, n_images: int = 64) -> None:
+    def __init__(self, dpi: int = WIDGET_DPI, n_images: int = 64) -> None:
         super().__init__((10, 4.6), dpi)
         self.n_images = n_images
         self._record = None

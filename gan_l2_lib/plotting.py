@@ -473,7 +473,7 @@ def plot_dirac_field(field, trajectories=(), fixed_point=None, data_point=None, 
     if title:
         ax.set_title(title)
     if trajectories or fixed_point is not None or data_point is not None:
-        ax.legend(loc="lower left", fontsize=7, framealpha=0.85)
+        ax.legend(loc="lower left", fontsize=8, framealpha=0.85)
     return fig
 
 
@@ -502,7 +502,7 @@ def plot_dirac_distance(curves: dict, ax=None, title: str | None = None, dashed=
     ax.set_xlabel("step")
     ax.set_ylabel("distance to equilibrium")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=8)
     if title:
         ax.set_title(title)
     return fig

@@ -24,7 +24,14 @@ from IPython.display import display
 from . import dirac
 from .checks import finite_float
 from .evaluate import lambda_label
-from .live_figures import LAB_COLORS, DiracExplorerFigure, LambdaLabFigure, ReplayFigure, figure_png
+from .live_figures import (
+    LAB_COLORS,
+    WIDGET_DPI,
+    DiracExplorerFigure,
+    LambdaLabFigure,
+    ReplayFigure,
+    figure_png,
+)
 from .plotting import plot_training_dashboard
 from .regularizers import validate_coef
 from .sweep import SweepResult, point_sweep, run_sweep
@@ -108,7 +115,7 @@ class DiracExplorer(_Controller):
     """
 
     def __init__(self, theta0: float = 1.0, psi0: float = 1.0, steps: int = 500, n_grid: int = 17,
-                 dpi: int = 72, **initial) -> None:
+                 dpi: int = WIDGET_DPI, **initial) -> None:
         # theta0, psi0, steps and n_grid are validated by the first redraw (simulate, field_grid)
         self.theta0, self.psi0, self.steps, self.n_grid = theta0, psi0, steps, n_grid
         style = {"description_width": "initial"}
@@ -465,7 +472,7 @@ class LambdaLab(_Controller):
     """
 
     def __init__(self, results: dict, cache_dir=None, train_steps: int | None = None, classifier=None,
-                 train_snapshots: int = 100, dpi: int = 72, **initial) -> None:
+                 train_snapshots: int = 100, dpi: int = WIDGET_DPI, **initial) -> None:
         if not results:
             raise ValueError("results is empty: pass at least one data set's SweepResult")
         for name, res in results.items():
@@ -771,7 +778,7 @@ class ReplayPlayer(_Controller):
         timings: seconds of every redraw so far.
     """
 
-    def __init__(self, record, dpi: int = 72, n_images: int = 64) -> None:
+    def __init__(self, record, dpi: int = WIDGET_DPI, n_images: int = 64) -> None:
         self.record = record
         self.replay = resolve_replay_state({"run": record})
         self.controls = LambdaLab._make_time_controls()
@@ -854,7 +861,7 @@ class LiveTrainingView:
         render_s: seconds spent drawing, in total (training time excluded).
     """
 
-    def __init__(self, title: str | None = None, dpi: int = 72, show: bool = True) -> None:
+    def __init__(self, title: str | None = None, dpi: int = WIDGET_DPI, show: bool = True) -> None:
         self.title, self.dpi, self.show = title, dpi, show
         self.png: bytes | None = None
         self.n_updates = 0
