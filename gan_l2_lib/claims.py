@@ -281,22 +281,23 @@ def claim_verdicts(keys: tuple[str, ...] | list[str] | None = None,
             (``sweep.shipped_sweeps()``) is missing: a broken install, not a claim still untested.
     """
     wanted = [c.key for c in CLAIMS] if keys is None else [claim(k).key for k in keys]
-    chosen = list(CLAIMS)  # the family is every claim, whichever are asked for
     shipped = shipped_sweeps()
     loaded: dict[str, SweepResult | None] = {}
+
+    def load(name: str) -> SweepResult | None:
+        # each sweep read once; a shipped one that is incomplete is a broken install, not "not measured"
+        if name not in loaded:
+            loaded[name] = load_evidence_sweep(name, results_dir)
+            if loaded[name] is None and name in shipped:
+                raise ValueError(f"the shipped sweep {name!r} is incomplete in "
+                                 f"{results_dir or shipped_results_dir()}: a broken install")
+        return loaded[name]
+
     rows = []
-    for c in chosen:
+    for c in CLAIMS:  # the family is every claim, whichever are asked for
         effects = []
         for ev in c.evidence:
-            if ev.sweep not in loaded:
-                loaded[ev.sweep] = load_evidence_sweep(ev.sweep, results_dir)
-                if loaded[ev.sweep] is None and ev.sweep in shipped:
-                    raise ValueError(f"the shipped sweep {ev.sweep!r} is incomplete in "
-                                     f"{results_dir or shipped_results_dir()}: a broken install")
-            base_name = ev.baseline_sweep or ev.sweep
-            if base_name not in loaded:
-                loaded[base_name] = load_evidence_sweep(base_name, results_dir)
-            res, base = loaded[ev.sweep], loaded[base_name]
+            res, base = load(ev.sweep), load(ev.baseline_sweep or ev.sweep)
             effects.append(None if res is None or base is None else
                            cell_effect(res, ev.metric, ev.cell, baseline_result=base, last=ev.last,
                                        method="percentile"))

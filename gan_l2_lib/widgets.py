@@ -404,21 +404,41 @@ def lab_run_caption(rec, frame: int | None = None) -> str:
             f"seed {c.seed} · step {step:,}")
 
 
-def _replay_frame(replay, frame) -> int:
-    """``frame`` checked against a replay's slider: an int in [0, ``replay.n_frames``).
+class _TimeSlider:
+    """The time slider of a replay (the λ lab's and the player's): move it, redraw the frame.
 
-    Raises:
-        ValueError: when there is nothing to replay, or ``frame`` is outside the slider.
+    The class using it has ``replay`` (a ``ReplayState``), ``_frame_slider`` (the slider widget),
+    ``_held()`` (a context in which its own observers stay quiet), ``_holding`` and ``_redraw()``.
     """
-    n = replay.n_frames
-    if n == 0:
-        raise ValueError(f"nothing to replay: {replay.note}")
-    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
-        raise ValueError(f"frame must be an integer in [0, {n}), got {frame!r}")
-    return int(frame)
+
+    def show_frame(self, frame: int) -> bytes:
+        """Move the time slider to evaluation ``frame`` and redraw; what the slider and play button do.
+
+        Args:
+            frame: an evaluation index in [0, ``replay.n_frames``).
+
+        Returns:
+            The new PNG bytes (also in ``self.image.value``).
+
+        Raises:
+            ValueError: when there is nothing to replay (the run kept no snapshots), or ``frame``
+                is outside the slider.
+        """
+        n = self.replay.n_frames
+        if n == 0:
+            raise ValueError(f"nothing to replay: {self.replay.note}")
+        if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not 0 <= frame < n:
+            raise ValueError(f"frame must be an integer in [0, {n}), got {frame!r}")
+        with self._held():
+            self._frame_slider.value = int(frame)
+        return self._redraw()
+
+    def _on_frame(self, _change) -> None:
+        if not self._holding:
+            self._redraw()
 
 
-class LambdaLab(_Controller):
+class LambdaLab(_TimeSlider, _Controller):
     """A dashboard over cached sweeps: two (λ_G, λ_D, seed) settings side by side, with maps.
 
     Controls: a data-set dropdown; for setting A the sliders "λ_G", "λ_D" and a seed
@@ -634,26 +654,6 @@ class LambdaLab(_Controller):
         except ValueError as err:  # cannot happen from the widgets' own options; shown, not raised
             self.train_controls["status"].value = _error_html(err)
 
-    def show_frame(self, frame: int) -> bytes:
-        """Move the time slider to evaluation ``frame`` and redraw; what the slider and play button do.
-
-        Args:
-            frame: an evaluation index in [0, ``replay.n_frames``).
-
-        Returns:
-            The new PNG bytes (also in ``self.image.value``).
-
-        Raises:
-            ValueError: when there is nothing to replay, or ``frame`` is outside the slider.
-        """
-        frame = _replay_frame(self.replay, frame)
-        with self._held():
-            self.time_controls["frame"].value = int(frame)
-        return self._redraw()
-
-    def _on_frame(self, _change) -> None:
-        if not self._holding:
-            self._redraw()
 
     def _set_time_controls(self, state: ReplayState, steps: dict) -> None:
         """Show ``state`` on the replay row (without redrawing); ``steps``: tag → the step it shows."""
@@ -671,6 +671,10 @@ class LambdaLab(_Controller):
                 extra = f" · <i style='color:#666'>{html.escape(state.note)}</i>" if state.note else ""
                 r["note"].value = f"evaluation {state.frame + 1} of {state.n_frames} ({at}){extra}"
         self.replay = state
+
+    @property
+    def _frame_slider(self):
+        return self.time_controls["frame"]
 
     def _redraw(self) -> bytes:
         start = time.perf_counter()
@@ -753,7 +757,7 @@ class LambdaLab(_Controller):
 # --- one run's replay ----------------------------------------------------------------------------
 
 
-class ReplayPlayer(_Controller):
+class ReplayPlayer(_TimeSlider, _Controller):
     """One run's training replay under a notebook cell: a play button, a time slider and the picture.
 
     The slider steps through the run's evaluations that kept snapshots; each move redraws
@@ -805,26 +809,10 @@ class ReplayPlayer(_Controller):
         """The matplotlib figure the picture is drawn from."""
         return self._canvas.figure
 
-    def show_frame(self, frame: int) -> bytes:
-        """Move the time slider to evaluation ``frame`` and redraw; what the slider and play button do.
 
-        Args:
-            frame: an evaluation index in [0, ``replay.n_frames``).
-
-        Returns:
-            The new PNG bytes (also in ``self.image.value``).
-
-        Raises:
-            ValueError: when the run kept no snapshots, or ``frame`` is outside the slider.
-        """
-        frame = _replay_frame(self.replay, frame)
-        with self._held():
-            self.controls["frame"].value = int(frame)
-        return self._redraw()
-
-    def _on_frame(self, _change) -> None:
-        if not self._holding:
-            self._redraw()
+    @property
+    def _frame_slider(self):
+        return self.controls["frame"]
 
     def _redraw(self) -> bytes:
         start = time.perf_counter()
