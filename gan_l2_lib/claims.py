@@ -7,11 +7,11 @@ prevents overfitting, steadies training, improves sample quality and diversity, 
 collapse and, on the generator, makes the generated distribution smoother. Here each claim is a
 ``Claim`` (our words, English and Chinese) with its ``Evidence``: paired effects of one shipped
 sweep's cell against the same sweep's λ = 0 cell, seed by seed (``sweep.cell_effect`` with the
-percentile bootstrap, exactly as notebooks 04 and 05 compute their statements). ``claim_verdicts``
+percentile bootstrap, exactly as notebooks 04 and 06 compute their statements). ``claim_verdicts``
 reads the shipped results and returns one ``ClaimVerdict`` per claim; ``claims_markdown`` is the
 table notebook 00 shows (a test keeps the two equal, so the page cannot drift from the data).
 
-A sweep that is not in ``sweep.shipped_sweeps()`` yet (the overfitting runs of notebook 07, still
+A sweep that is not in ``sweep.shipped_sweeps()`` yet (the overfitting runs of notebook 08, still
 being made) gives the verdict ``NOT_MEASURED`` while its files are absent and is measured as soon as
 they are there: ``load_evidence_sweep`` returns None for a missing sweep instead of failing.
 
@@ -62,10 +62,10 @@ class Section:
     """A section of a notebook that tests a claim.
 
     Attributes:
-        notebook: the notebook's file name in ``notebooks/`` (``"05_lambda_lab.ipynb"``), or None
+        notebook: the notebook's file name in ``notebooks/`` (``"06_verdicts_measured.ipynb"``), or None
             while the notebook is not written yet.
         heading: the section's heading text, without the ``#`` marks.
-        short: how the page names it, e.g. ``"05 §5"``.
+        short: how the page names it, e.g. ``"06 §1"``.
     """
 
     notebook: str | None
@@ -85,10 +85,10 @@ class Section:
 
 NB04 = Section("04_training_the_gan.ipynb",
                "5. What to look for: λ = 0, the article's λ = 1e-4, and stronger penalties", "04 §5")
-NB05 = Section("05_lambda_lab.ipynb", "5. The verdicts, measured", "05 §5")
-NB07 = Section("07_overfitting_and_instability.ipynb",
-               "3. The table: each penalty against no penalty, paired by seed", "07 §3")
-NB07_RESCUE = Section("07_overfitting_and_instability.ipynb", "7. Does L2 rescue it?", "07 §7")
+NB06 = Section("06_verdicts_measured.ipynb", "1. The verdicts, measured", "06 §1")
+NB08 = Section("08_overfitting_and_instability.ipynb",
+               "3. The table: each penalty against no penalty, paired by seed", "08 §3")
+NB08_RESCUE = Section("08_overfitting_and_instability.ipynb", "7. Does L2 rescue it?", "08 §7")
 
 
 @dataclass(frozen=True)
@@ -153,39 +153,39 @@ CLAIMS: tuple[Claim, ...] = (
           "L2 keeps the networks from overfitting (memorizing) their training data.",
           "L2 正则化能防止网络对训练数据过拟合（死记训练样本）。",
           (Evidence("mnist1k_article", "d_gap_prob", _ART,
-                    "1,000 training digits (3 seeds), D's overfitting gap", NB07, baseline_sweep="mnist1k_l2_d"),
+                    "1,000 training digits (3 seeds), D's overfitting gap", NB08, baseline_sweep="mnist1k_l2_d"),
            Evidence("mnist1k_null", "d_gap_prob", (0.0, NULL_LAMBDA),
-                    "its null control, λ_D = 1e-8", NB07, baseline_sweep="mnist1k_l2_d"),
+                    "its null control, λ_D = 1e-8", NB08, baseline_sweep="mnist1k_l2_d"),
            Evidence("mnist1k_l2_d", "d_gap_prob", (0.0, 1e-2),
-                    "λ_D = 1e-2 alone (100 × the article's)", NB07))),
+                    "λ_D = 1e-2 alone (100 × the article's)", NB08))),
     Claim("stability", "stability · 稳定性",
           "L2 makes GAN training more stable.",
           "L2 正则化让 GAN 的训练更稳定。",
-          (Evidence("ring8", "mode_shift", _ART, "ring8 (10 seeds), mode hopping", NB05),
-           Evidence("ring8", "d_loss_tail_std", _ART, "ring8, oscillation of D's loss", NB05),
+          (Evidence("ring8", "mode_shift", _ART, "ring8 (10 seeds), mode hopping", NB06),
+           Evidence("ring8", "d_loss_tail_std", _ART, "ring8, oscillation of D's loss", NB06),
            Evidence("mnist5k", "d_loss_tail_std", _ART, "digits (3 seeds), oscillation of D's loss", NB04),
            Evidence("ring8_beta1_0.9", "high_quality_fraction", _ART,
-                    "a baseline that fails (ring8, Adam β₁ = 0.9, 10 seeds): samples on a mode", NB07_RESCUE))),
+                    "a baseline that fails (ring8, Adam β₁ = 0.9, 10 seeds): samples on a mode", NB08_RESCUE))),
     Claim("quality", "sample quality · 样本质量",
           "L2 improves the quality of the generated samples.",
           "L2 正则化提高生成样本的质量。",
-          (Evidence("ring8", "high_quality_fraction", _ART, "ring8 (10 seeds), high-quality fraction", NB05),
+          (Evidence("ring8", "high_quality_fraction", _ART, "ring8 (10 seeds), high-quality fraction", NB06),
            Evidence("mnist5k", "frechet_distance", _ART, "digits (3 seeds), Fréchet distance", NB04))),
     Claim("diversity", "diversity · 多样性",
           "L2 makes the generated samples more diverse.",
           "L2 正则化让生成的样本更加多样。",
-          (Evidence("ring8", "reverse_kl", _ART, "ring8 (10 seeds), reverse KL of the mode histogram", NB05),
-           Evidence("stacked_mnist", "modes_covered", _ART, "stacked digits (3 seeds), triples covered", NB05))),
+          (Evidence("ring8", "reverse_kl", _ART, "ring8 (10 seeds), reverse KL of the mode histogram", NB06),
+           Evidence("stacked_mnist", "modes_covered", _ART, "stacked digits (3 seeds), triples covered", NB06))),
     Claim("mode_collapse", "mode collapse · 模式崩溃",
           "L2 reduces mode collapse, the generator producing only a few kinds of samples.",
           "L2 正则化能减轻模式崩溃（生成器只产生少数几种样本）。",
-          (Evidence("ring8", "modes_covered", _ART, "ring8 (10 seeds), modes covered", NB05),
-           Evidence("grid25", "modes_covered", _ART, "grid25 (10 seeds), modes covered", NB05))),
+          (Evidence("ring8", "modes_covered", _ART, "ring8 (10 seeds), modes covered", NB06),
+           Evidence("grid25", "modes_covered", _ART, "grid25 (10 seeds), modes covered", NB06))),
     Claim("smoother_g", "a smoother generator · 更平滑的生成分布",
           "L2 on the generator makes the distribution it generates smoother.",
           "对生成器施加 L2 正则化，会让它生成的分布更平滑。",
-          (Evidence("ring8", "weight_norm_g", _G_ONLY, "ring8 (10 seeds), λ_G = 1e-4 alone, ‖w_G‖", NB05, last=20),
-           Evidence("ring8", "reverse_kl", _G_ONLY, "ring8, λ_G = 1e-4 alone, reverse KL", NB05)),
+          (Evidence("ring8", "weight_norm_g", _G_ONLY, "ring8 (10 seeds), λ_G = 1e-4 alone, ‖w_G‖", NB06, last=20),
+           Evidence("ring8", "reverse_kl", _G_ONLY, "ring8, λ_G = 1e-4 alone, reverse KL", NB06)),
           untested="the article does not say what “smoother” means"),
 )
 
@@ -480,22 +480,26 @@ INSTRUCTOR_ROUTE: dict[str, tuple[RouteStop, ...]] = {
     "class 2: the article's claims against training runs": (
         RouteStop("04_training_the_gan.ipynb", ("Goal", "1.", "3.", "5.", "Summary"),
                   "train live in quick mode (§3), then the statements of §5; skip §2 and §4"),
-        RouteStop("05_lambda_lab.ipynb", ("Goal", "1.", "2.", "4.", "5.", "What ring8 says", "Summary"),
-                  "the maps (§2), one dashboard comparison (§4), statements 1–7 (ring8); grid25 and "
-                  "digits (8–13) are self-study"),
-        RouteStop("06_alternatives_to_l2.ipynb", ("Goal", "2.", "6.", "Summary"),
+        RouteStop("05_lambda_lab.ipynb", ("Goal", "2.", "4.", "Summary"),
+                  "the maps (§2), one dashboard comparison (§4); how the maps were made (§1) and §3 are "
+                  "self-study"),
+        RouteStop("06_verdicts_measured.ipynb", ("Goal", "1.", "2.", "Summary"),
+                  "the tables with their null control (§1), statements 1–7 (ring8, §2); grid25 and the "
+                  "digits (§3–4) are self-study"),
+        RouteStop("07_alternatives_to_l2.ipynb", ("Goal", "2.", "6.", "Summary"),
                   "what to use instead of L2 on D: the samples (§2) and the verdict (§6)"),
     ),
 }
 
-#: Alone, in order, every section and exercise: one sitting per notebook, two for 05.
+#: Alone, in order, every section and exercise: one sitting per notebook.
 SELF_STUDY_ROUTE: tuple[RouteStop, ...] = (
     RouteStop("00_start_here.ipynb", (), "run it first: it checks the install; the claims page, then the data"),
     RouteStop("01_l2_penalty_basics.ipynb", (), "all, with the exercises"),
     RouteStop("02_regularized_gan_losses.ipynb", (), "all, with the exercises"),
     RouteStop("03_dirac_gan_stability.ipynb", (), "all; predict each slider's effect before moving it"),
     RouteStop("04_training_the_gan.ipynb", (), "all; full mode (no GAN_L2_QUICK) trains for real if you can wait"),
-    RouteStop("05_lambda_lab.ipynb", (), "two sittings: §1–4 (maps, dashboard), then §5 to the end"),
-    RouteStop("06_alternatives_to_l2.ipynb", (), "all, with the exercises"),
-    RouteStop("07_overfitting_and_instability.ipynb", (), "all, then come back to 00's claims table"),
+    RouteStop("05_lambda_lab.ipynb", (), "all; move the dashboard's sliders before reading each map's marks"),
+    RouteStop("06_verdicts_measured.ipynb", (), "all, with the exercise"),
+    RouteStop("07_alternatives_to_l2.ipynb", (), "all, with the exercises"),
+    RouteStop("08_overfitting_and_instability.ipynb", (), "all, then come back to 00's claims table"),
 )

@@ -148,7 +148,7 @@ class SweepConfig:
     def default(cls, dataset: str = "ring8", quick: bool = False) -> SweepConfig:
         """The default sweep for a data set (what ships with the package in full mode).
 
-        2-D mixtures (the sweeps notebook 05's verdicts rest on): λ_G × λ_D ∈ {0, 1e-4, 1e-3, 1e-2,
+        2-D mixtures (the sweeps notebook 06's verdicts rest on): λ_G × λ_D ∈ {0, 1e-4, 1e-3, 1e-2,
         1e-1}² × 10 seeds, batch 100, ``EVIDENCE_STEPS`` steps with an evaluation every 500; a run's
         value is its mean over the last quarter of its evaluations, and every evaluation keeps 100
         samples and D's surface (``snapshots``) so training can be replayed. Image sets (the source
@@ -214,7 +214,7 @@ STACKED_EVAL_SAMPLES = 10_000
 
 
 def evidence_sweeps() -> dict[str, SweepConfig]:
-    """The controls beside the mixtures' default sweeps that notebook 05's verdicts rest on.
+    """The controls beside the mixtures' default sweeps that notebook 06's verdicts rest on.
 
     Each shares its base, seeds and evaluation plan with ``SweepConfig.default(mixture)`` (10 seeds,
     an evaluation every 500 steps, the last quarter averaged, snapshots at every evaluation):
@@ -225,7 +225,7 @@ def evidence_sweeps() -> dict[str, SweepConfig]:
       λ_G = λ_D ∈ {0, ``ARTICLE_LAMBDA``};
     - ``"ring8_b256"``: the sensitivity check, λ_G = λ_D ∈ {0, ``ARTICLE_LAMBDA``} at batch 256
       and 30,000 steps;
-    - ``"stacked_mnist_quality"``: quality-aware stacked MNIST (notebook 05's statement 13): the
+    - ``"stacked_mnist_quality"``: quality-aware stacked MNIST (notebook 06's statement 13): the
       default stacked_mnist base (5,000 steps, an evaluation every 500) with
       ``STACKED_EVAL_SAMPLES`` samples per evaluation, so triples read confidently in all three
       channels (``metrics.CONFIDENT``) are counted from 10,000 samples; λ_G = 0, λ_D ∈ {0,
@@ -410,10 +410,10 @@ def named_sweeps() -> dict[str, SweepConfig]:
 #: The evidence sweeps that ship: every sweep of ``evidence_sweeps``.
 SHIPPED_EVIDENCE = ("ring8_null", "grid25_null", "ring8_article", "ring8_b256", "stacked_mnist_quality")
 
-#: The alternatives to L2 on D that ship (notebook 06): every sweep of ``regularizer_sweeps``.
+#: The alternatives to L2 on D that ship (notebook 08): every sweep of ``regularizer_sweeps``.
 SHIPPED_REGULARIZERS = tuple(regularizer_sweeps())
 
-#: The overfitting and stability sweeps that ship (notebook 07): every sweep of
+#: The overfitting and stability sweeps that ship (notebook 08): every sweep of
 #: ``overfitting_sweeps`` and ``stability_sweeps``.
 SHIPPED_OVERFITTING = tuple(overfitting_sweeps())
 SHIPPED_STABILITY = tuple(stability_sweeps())
@@ -426,11 +426,11 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
     ``"ring8_quick"`` the quick ring8 sweep (05's fallback, re-made in CI),
     ``"mnist5k_quick"`` and ``"stacked_mnist_quick"`` the quick image sweeps (04's fallback; trained
     one member per batch, ``max_batch=1``, so CI re-makes a member alone and compares it),
-    ``"<image set>_one_penalty"`` the 2 × 2 grid of ``one_penalty_sweep`` (05's statement 13), and
+    ``"<image set>_one_penalty"`` the 2 × 2 grid of ``one_penalty_sweep`` (06's statement 13), and
     the controls of ``evidence_sweeps`` named in ``SHIPPED_EVIDENCE``, and the alternatives to L2
-    on D of ``regularizer_sweeps`` named in ``SHIPPED_REGULARIZERS`` (notebook 06), and the
+    on D of ``regularizer_sweeps`` named in ``SHIPPED_REGULARIZERS`` (notebook 07), and the
     overfitting and stability sweeps named in ``SHIPPED_OVERFITTING`` and ``SHIPPED_STABILITY``
-    (notebook 07).
+    (notebook 08).
     Every shipped file belongs to one of them; ``tests/test_shipped_results.py`` checks both ways.
 
     Returns:

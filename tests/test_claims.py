@@ -101,8 +101,8 @@ def test_verdicts_are_notebook_05s_paired_effects_at_the_articles_lambda(verdict
     art = (ARTICLE_LAMBDA, ARTICLE_LAMBDA)
     for key, metric in (("stability", "mode_shift"), ("quality", "high_quality_fraction"), ("mode_collapse", "modes_covered")):
         direct = cell_effect(ring8, metric, art, method="percentile")
-        assert verdicts[key].effect == direct  # the same computation as 05, not a second one
-    # the numbers 05's statement 7 states and asserts
+        assert verdicts[key].effect == direct  # the same computation as 06, not a second one
+    # the numbers 06's statement 7 states and asserts
     for key, expected in (("stability", (0.41, 0.23, 0.58)), ("quality", (-0.19, -0.35, -0.03))):
         e = verdicts[key].effect
         assert_close(torch.tensor([e.mean, e.low, e.high], dtype=torch.float64),

@@ -29,24 +29,24 @@ SHIPPED = shipped_sweeps()
 
 
 def test_shipped_sweeps_name_what_the_notebooks_read():
-    """04 and 05 open the default sweeps; 05's statement 13 reads the one-penalty corners; 06 the alternatives."""
+    """04 and 05 open the default sweeps; 06's statement 13 reads the one-penalty corners; 07 the alternatives."""
     for name in ("ring8", "grid25", "mnist5k", "stacked_mnist"):
         assert SHIPPED[name] == SweepConfig.default(name)
     for name in ("ring8", "mnist5k", "stacked_mnist"):  # the fallbacks; CI re-makes runs of each
         assert SHIPPED[f"{name}_quick"] == SweepConfig.default(name, quick=True)
     for name in ("mnist5k", "stacked_mnist"):
         c = SweepConfig.default(name)
-        # notebook 05's statement-13 cell builds exactly this from the loaded sweep's config
+        # notebook 06's statement-13 cell builds exactly this from the loaded sweep's config
         assert SHIPPED[f"{name}_one_penalty"] == SweepConfig(
             c.base, lambda_g=(0.0, 1e-2), lambda_d=(0.0, 1e-2), seeds=c.seeds, eval_last=c.eval_last,
             n_stored_samples=c.n_stored_samples) == one_penalty_sweep(c)
         assert len(SHIPPED[f"{name}_one_penalty"].members()) == 12
-    # 05's verdicts pair the mixtures' grids with their controls: the null runs, the article's
+    # 06's verdicts pair the mixtures' grids with their controls: the null runs, the article's
     # halved D loss and the batch-256 sensitivity runs ship with them
     evidence = evidence_sweeps()
     for name in ("ring8_null", "grid25_null", "ring8_article", "ring8_b256"):
         assert SHIPPED[name] == evidence[name]
-    # 06 compares the alternatives to L2 on D, each paired by seed with ring8's unpenalized runs
+    # 07 compares the alternatives to L2 on D, each paired by seed with ring8's unpenalized runs
     alternatives = regularizer_sweeps()
     assert len(alternatives) == 7
     for name, sweep in alternatives.items():
@@ -118,8 +118,8 @@ def test_stacked_records_from_before_the_confident_metrics_load_draw_and_read_as
 def test_shipped_results_are_small():
     total = sum(f.stat().st_size for f in Path(shipped_results_dir()).rglob("*") if f.is_file())
     # 41.0 MiB measured: 630 mixture runs with 40 (ring8) or 24 (grid25) evaluations of snapshots
-    # (100 float16 samples and D's 32 × 32 surface in 8 bits each) are 19 MiB of it; notebook 06's 70
-    # runs 3.0 MiB; notebook 07's 18 digit runs (16 snapshot images per evaluation) 2.2 MiB and its
+    # (100 float16 samples and D's 32 × 32 surface in 8 bits each) are 19 MiB of it; notebook 07's 70
+    # runs 3.0 MiB; notebook 08's 18 digit runs (16 snapshot images per evaluation) 2.2 MiB and its
     # 130 ring8 runs (β₁ = 0.9, 20 evaluations of snapshots) 4.7 MiB; the quality-aware stacked
     # digits (15 runs, 16 three-channel snapshot images per evaluation) 5.3 MiB
     assert total < 44 * 2**20, f"shipped results take {total / 2**20:.1f} MiB"

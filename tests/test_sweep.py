@@ -619,7 +619,7 @@ def test_evidence_sweeps_have_ten_seeds_and_average_the_last_quarter():
     assert long.base.batch_size == 256 and long.eval_last * 4 * long.base.eval_every == long.base.steps
 
 
-# --- paired effects against a baseline cell (notebook 05's verdicts) --------------------------
+# --- paired effects against a baseline cell (notebook 06's verdicts) --------------------------
 
 
 @pytest.fixture(scope="module")
