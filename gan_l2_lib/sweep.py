@@ -317,7 +317,9 @@ def stacked_regularizer_sweeps() -> dict[str, SweepConfig]:
 
     - ``"stacked_mnist_r1_<γ>"``: R1, γ ∈ ``STACKED_R1_GAMMAS``;
     - ``"stacked_mnist_spectral_norm"``: every linear layer of D spectrally normalized;
-    - ``"stacked_mnist_adamw_<rate>"``: AdamW's decoupled decay on D, rate ∈ ``STACKED_ADAMW_DECAYS``.
+    - ``"stacked_mnist_adamw_<rate>"``: AdamW's decoupled decay on D, rate ∈ ``STACKED_ADAMW_DECAYS``;
+    - ``"stacked_mnist_null"``: L2 on D at ``NULL_LAMBDA`` (the null control: how far seed-to-seed
+      luck alone moves each metric when paired with the unpenalized runs).
 
     Measured on the 2-core development CPU (1 thread, 3 members batched, 30 steps): 78–105 ms per
     member-step for every method (R1's double backward is not the bottleneck of the image D), so
@@ -337,6 +339,7 @@ def stacked_regularizer_sweeps() -> dict[str, SweepConfig]:
     for rate in STACKED_ADAMW_DECAYS:
         out[f"stacked_mnist_adamw_{rate:g}"] = dataclasses.replace(
             quality, base=quality.base.replace(weight_decay_d=rate), **one)
+    out["stacked_mnist_null"] = dataclasses.replace(quality, **(one | {"lambda_d": (NULL_LAMBDA,)}))
     return out
 
 
