@@ -1,7 +1,8 @@
 """Assemble the book's Sphinx source folder: ``book/`` + a copy of ``notebooks/`` + local MathJax.
 
 The notebooks are copied (the repository's stay stripped); in quick mode each copy gets a
-first markdown cell saying so. MathJax 3's ``es5`` folder (npm package ``mathjax``) is copied
+first markdown cell saying so. Exercise solutions (cells tagged ``checks.SOLUTION_TAG``) get
+myst-nb's ``hide-cell`` tag: the page shows a "Show code cell" toggle instead of the answer. MathJax 3's ``es5`` folder (npm package ``mathjax``) is copied
 into ``_static/mathjax`` so that math renders offline and from ``file://``.
 
 Usage: python book/prepare.py SRC_DIR --mathjax PATH/TO/node_modules/mathjax [--quick]
@@ -14,9 +15,13 @@ import json
 import shutil
 from pathlib import Path
 
+from gan_l2_lib.checks import SOLUTION_TAG
+
 ROOT = Path(__file__).resolve().parents[1]
 # MathJax 3 parts the combined tex-mml-chtml component loads (fonts, lazy extensions, menu)
 MATHJAX_PARTS = ("tex-mml-chtml.js", "input", "output/chtml", "ui", "a11y", "adaptors", "sre")
+#: myst-nb's cell tag that folds a cell's code and output behind a toggle.
+HIDE_TAG = "hide-cell"
 QUICK_NOTE = ("```{note}\nThis page was executed in **quick mode** (`GAN_L2_QUICK=1`) when the book "
               "was built: its live runs are shorter and its grids coarser than in full mode (the "
               "notebook's first cells say what changes). Numbers read from the shipped sweep results "
@@ -43,6 +48,10 @@ def prepare(src: Path, mathjax: Path, quick: bool) -> None:
     (src / "notebooks").mkdir()
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         nb = json.loads(path.read_text())
+        for cell in nb["cells"]:
+            tags = cell.get("metadata", {}).get("tags", [])
+            if SOLUTION_TAG in tags and HIDE_TAG not in tags:
+                cell["metadata"]["tags"] = [*tags, HIDE_TAG]
         if quick:
             nb["cells"].insert(1, {"cell_type": "markdown", "id": "book-quick-mode-note",
                                    "metadata": {}, "source": QUICK_NOTE})

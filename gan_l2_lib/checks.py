@@ -102,6 +102,11 @@ class ExerciseNotDone(AssertionError):
     """A notebook self-check was run before its exercise was answered (the student copy's stub)."""
 
 
+#: The cell tag of an exercise's solution cell: ``tools/make_student.py`` replaces such cells by a
+#: stub in the student copies, and the book (``book/prepare.py``) folds them behind a toggle.
+SOLUTION_TAG = "solution"
+
+
 def _is_unanswered(value: object) -> bool:
     """True for a stub: ``None``, or a function whose whole body raises ``NotImplementedError``."""
     if value is None:

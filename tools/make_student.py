@@ -22,9 +22,10 @@ from pathlib import Path
 
 import nbformat
 
+from gan_l2_lib.checks import SOLUTION_TAG
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-SOLUTION_TAG = "solution"
 STUB_TAG = "answer"  # the stub cell in the student copy: where the student writes the answer
 SOLUTION_HEADER = "# Solution"
 CHECK_CALL = "require_answers"
