@@ -1,10 +1,11 @@
 """Benchmark: the cost of one training step under each regularizer of D, relative to plain L2.
 
-Usage:  python benchmarks/bench_regularizers.py [--threads 1] [--steps 200] [--members 10]
-        [--repeats 5] [--out benchmarks/results/bench_regularizers.json]
+Usage:  python benchmarks/bench_regularizers.py [--dataset ring8] [--threads 1] [--steps 200]
+        [--members 10] [--repeats 5] [--out benchmarks/results/bench_regularizers.json]
 
-On ring8 with the default sweep's sizes (``SweepConfig.default("ring8").base``: batch 100, hidden
-width 128, latent 8) it times
+On ``--dataset`` (``ring8``, or ``stacked_mnist``: the article's MLPs on 3 × 28 × 28 images, where
+D's input gradient for R1 has 2,352 entries) with that data set's default sweep sizes
+(``SweepConfig.default(dataset).base``; ring8: batch 100, hidden width 128, latent 8) it times
   batched - ``batched.train_batched`` on ``--members`` members (seeds 0, 1, ...), and
   single  - ``train.train_gan`` on one run (seed 0),
 for each method: ``l2`` (λ_D = 1e-2, the reference), ``none`` (λ_D = 0), ``r1`` (γ = 1: R1's
@@ -48,6 +49,7 @@ METHODS = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=("ring8", "stacked_mnist"), default="ring8")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--members", type=int, default=10)
@@ -56,8 +58,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    base = SweepConfig.default("ring8").base.replace(steps=args.steps, log_every=100, eval_every=args.steps)
-    data = load_dataset("ring8")
+    base = SweepConfig.default(args.dataset).base.replace(steps=args.steps, log_every=100, eval_every=args.steps)
+    data = load_dataset(args.dataset)
     load_before = os.getloadavg()
     for fields in METHODS.values():  # warm-up, untimed: the first calls of vmap and autograd are slower
         warm = base.replace(steps=5, eval_every=5, **fields)
@@ -83,7 +85,8 @@ def main() -> None:
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__},
         "threads": args.threads, "steps": args.steps, "members": args.members, "repeats": args.repeats,
-        "config": {k: v for k, v in base.to_dict().items() if k in ("dataset", "batch_size", "toy_hidden", "latent_dim")},
+        "config": {k: v for k, v in base.to_dict().items()
+                   if k in ("dataset", "batch_size", "toy_hidden", "latent_dim", "img_channels")},
         "methods": {m: {k: v for k, v in f.items()} for m, f in METHODS.items()},
         "load_average_before": load_before,
         "seconds_per_step": per_step,  # fastest of the repeats
