@@ -1269,8 +1269,10 @@ def plot_sample_grid(result, seed: int = 0, n_points: int | None = None, title: 
     upwards), columns λ_D (stronger to the right). Each panel shows the run's samples at its
     last evaluation as small dots, σ(D(x)) at the same evaluation as a light background (blue:
     D says fake, red: real), the data's mode centres as hollow circles, and in its corner the
-    modes covered at that evaluation. A panel whose surface is flat (max − min below
-    ``dead_tol``: D is dead and G frozen, ``sweep.dead_d_fraction``) is marked "† D dead".
+    modes covered at that evaluation (counted on all its samples, of which ``samples`` keeps the
+    first ``n_stored_samples``: a mode touched by a few stray samples may count without showing).
+    A panel whose surface is flat (max − min below ``dead_tol``: D is dead and G frozen,
+    ``sweep.dead_d_fraction``) is marked "† D dead".
 
     Args:
         result: a ``sweep.SweepResult`` of 2-D data (records with ``samples`` (n, 2) and ``surface``).
@@ -1348,8 +1350,9 @@ def plot_sample_grid(result, seed: int = 0, n_points: int | None = None, title: 
         matplotlib.lines.Line2D([], [], marker="o", ls="none", ms=6, mfc="none", mec="#1b9e3e",
                                 label=f"real mode centres (σ = {make_mixture(dataset).std:g})"),
         matplotlib.patches.Patch(facecolor="none", edgecolor="none",
-                                 label=f"k/{facts.n_modes}: {facts.mode_word}s covered at that evaluation "
-                                       f"({cfg.base.n_eval_samples:,} samples)"),
+                                 label=f"k/{facts.n_modes}: {facts.mode_word}s covered at that evaluation, counted "
+                                       f"on all {cfg.base.n_eval_samples:,} samples\n(one sample within 3σ of a "
+                                       "centre is enough)"),
         matplotlib.patches.Patch(facecolor="none", edgecolor="none",
                                  label="† D dead: flat decision surface, G frozen"),
     ]
