@@ -33,6 +33,7 @@ from .evaluate import (
     unit_label,
 )
 from .evaluate import metric as metric_info
+from .sweep import DEAD_SURFACE_RANGE
 
 #: Distances below this are drawn at it (double precision resolves no less).
 DIRAC_DISTANCE_FLOOR = 1e-16
@@ -1257,6 +1258,115 @@ def plot_sample_panels(result, points, title: str | None = None, seed: int = 0, 
     if title:
         fig.suptitle(title)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+def plot_sample_grid(result, seed: int = 0, n_points: int | None = None, title: str | None = None,
+                     dead_tol: float = DEAD_SURFACE_RANGE) -> Figure:
+    """One seed's final 2-D samples in every (λ_G, λ_D) cell, over D's decision surface and the mode centres.
+
+    The static picture of a 2-D sweep, laid out like the metric maps: rows are λ_G (stronger
+    upwards), columns λ_D (stronger to the right). Each panel shows the run's samples at its
+    last evaluation as small dots, σ(D(x)) at the same evaluation as a light background (blue:
+    D says fake, red: real), the data's mode centres as hollow circles, and in its corner the
+    modes covered at that evaluation (counted on all its samples, of which ``samples`` keeps the
+    first ``n_stored_samples``: a mode touched by a few stray samples may count without showing).
+    A panel whose surface is flat (max − min below ``dead_tol``: D is dead and G frozen,
+    ``sweep.dead_d_fraction``) is marked "† D dead".
+
+    Args:
+        result: a ``sweep.SweepResult`` of 2-D data (records with ``samples`` (n, 2) and ``surface``).
+        seed: whose runs, one of ``result.config.seeds``.
+        n_points: the first this many stored samples per panel; None: all of them.
+        title: the figure title (default: data set, seed, steps).
+        dead_tol: the largest range of D's surface that counts as flat.
+
+    Returns:
+        The figure: len(lambda_g) × len(lambda_d) panels (panel [0, j] is the strongest λ_G),
+        then the colour bar.
+
+    Raises:
+        ValueError: for a seed not in the sweep, a sweep of images, ``n_points`` that is not a
+            positive integer, or a negative ``dead_tol``.
+    """
+    cfg = result.config
+    if isinstance(seed, bool) or seed not in cfg.seeds:
+        raise ValueError(f"seed must be one of the sweep's seeds {list(cfg.seeds)}, got {seed!r}")
+    if n_points is not None and (isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer))
+                                 or n_points < 1):
+        raise ValueError(f"n_points must be a positive integer or None, got {n_points!r}")
+    if not dead_tol >= 0:
+        raise ValueError(f"dead_tol must be >= 0 (a range of D(x)), got {dead_tol!r}")
+    dataset = cfg.base.dataset
+    facts = dataset_facts(dataset)
+    if facts.kind != "mixture":
+        raise ValueError(f"plot_sample_grid draws 2-D samples; {dataset} is an image data set "
+                         "(use plot_sample_panels)")
+    centres = make_mixture(dataset).centers.numpy()
+    lg, ld = cfg.lambda_g, cfg.lambda_d
+    cells = {(i, j): result.record(g, d, seed) for i, g in enumerate(lg) for j, d in enumerate(ld)
+             if not (cfg.diagonal and i != j)}
+    extents = [r.surface_extent for r in cells.values() if r.surface_extent is not None]
+    ext = extents[0] if extents else (-1.5, 1.5, -1.5, 1.5)
+    key = coverage_key(dataset)
+    cmap = plt.get_cmap("RdBu_r")
+    fig, axes = plt.subplots(len(lg), len(ld), figsize=(1.75 * len(ld) + 1.3, 1.75 * len(lg) + 1.2),
+                             squeeze=False)
+    surface_image = None
+    for i in range(len(lg)):
+        for j in range(len(ld)):
+            ax = axes[len(lg) - 1 - i, j]  # the strongest λ_G on top
+            ax.set(xlim=ext[:2], ylim=ext[2:], aspect="equal", xticks=[], yticks=[])
+            if i == 0:
+                ax.set_xlabel(f"λ_D = {lambda_label(ld[j])}", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(f"λ_G = {lambda_label(lg[i])}", fontsize=8)
+            rec = cells.get((i, j))
+            if rec is None:
+                ax.set_facecolor("0.92")
+                ax.text(0.5, 0.5, "no run", transform=ax.transAxes, ha="center", va="center", fontsize=7)
+                continue
+            if rec.surface is not None and np.size(rec.surface):
+                surface_image = ax.imshow(rec.surface, origin="lower", extent=rec.surface_extent or ext, vmin=0,
+                                          vmax=1, cmap=cmap, alpha=0.45, interpolation="bilinear", zorder=0)
+                if float(np.ptp(rec.surface)) < dead_tol:
+                    ax.text(0.03, 0.03, "† D dead", transform=ax.transAxes, ha="left", va="bottom", fontsize=7,
+                            gid="dead-d", zorder=4,
+                            bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})
+            pts = np.asarray(rec.samples, dtype=np.float64).reshape(-1, 2)[:n_points]
+            ax.scatter(pts[:, 0], pts[:, 1], s=1.5, lw=0, color="black", alpha=0.6, zorder=2)
+            ax.scatter(centres[:, 0], centres[:, 1], s=22, facecolors="none", edgecolors="#1b9e3e", lw=0.9,
+                       zorder=3)
+            curve = rec.curves.get(key)
+            label = "diverged" if rec.diverged else \
+                f"{format_value(key, float(curve[-1]))}/{facts.n_modes}" if curve is not None and len(curve) else ""
+            ax.text(0.97, 0.97, label, transform=ax.transAxes, ha="right", va="top", fontsize=7, zorder=4,
+                    bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.85})
+    n_stored = max(len(r.samples) for r in cells.values())
+    shown = min(n_points, n_stored) if n_points is not None else n_stored
+    handles = [
+        matplotlib.lines.Line2D([], [], marker="o", ls="none", ms=3, mfc="black", mec="none",
+                                label=f"generated samples (the first {shown} at the last evaluation)"),
+        matplotlib.lines.Line2D([], [], marker="o", ls="none", ms=6, mfc="none", mec="#1b9e3e",
+                                label=f"real mode centres (σ = {make_mixture(dataset).std:g})"),
+        matplotlib.patches.Patch(facecolor="none", edgecolor="none",
+                                 label=f"k/{facts.n_modes}: {facts.mode_word}s covered at that evaluation, counted "
+                                       f"on all {cfg.base.n_eval_samples:,} samples\n(one sample within 3σ of a "
+                                       "centre is enough)"),
+        matplotlib.patches.Patch(facecolor="none", edgecolor="none",
+                                 label="† D dead: flat decision surface, G frozen"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.supxlabel("λ_D (penalty on D) → stronger", fontsize=9, y=0.058)
+    fig.supylabel("λ_G (penalty on G) → stronger", fontsize=9)
+    fig.suptitle(title or f"{dataset}, seed {seed}: samples after {cfg.base.steps:,} steps over D's decision "
+                          f"surface, every (λ_G, λ_D)", fontsize=10)
+    fig.subplots_adjust(left=0.08, right=0.88, bottom=0.1, top=0.95, wspace=0.06, hspace=0.06)
+    if surface_image is not None:
+        cax = fig.add_axes((0.9, 0.3, 0.018, 0.45))
+        cb = fig.colorbar(surface_image, cax=cax)
+        cb.set_label("D(x) = P(real)", fontsize=8)
+        cb.ax.tick_params(labelsize=7)
     return fig
 
 

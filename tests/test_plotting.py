@@ -271,6 +271,52 @@ def test_sample_panels_reject_bad_input(stacked_sweep):
         plotting.plot_sample_panels(ring, [(0.0, 0.0, "2-D points")])
 
 
+
+def test_sample_grid_draws_each_cells_samples_surface_and_dead_mark_where_the_maps_put_the_cell():
+    from gan_l2_lib.sweep import DEAD_SURFACE_RANGE, run_sweep, shipped_results_dir, shipped_sweeps
+
+    ring = run_sweep(shipped_sweeps()["ring8"], shipped_results_dir(), progress=False, train_missing=False)
+    lg, ld = ring.config.lambda_g, ring.config.lambda_d
+    fig = plotting.plot_sample_grid(ring, seed=3, n_points=200)
+    panels = np.array(fig.axes[: len(lg) * len(ld)]).reshape(len(lg), len(ld))
+    dead_cells = 0
+    for i, g in enumerate(lg):
+        for j, d in enumerate(ld):
+            rec = ring.record(g, d, 3)
+            ax = panels[len(lg) - 1 - i, j]  # row 0 of the figure: the strongest λ_G
+            samples, centres = ax.collections[0].get_offsets(), ax.collections[1].get_offsets()
+            torch.testing.assert_close(np.asarray(samples), rec.samples[:200].astype(np.float64))
+            torch.testing.assert_close(np.asarray(centres), plotting.make_mixture("ring8").centers.numpy(),
+                                       check_dtype=False)
+            torch.testing.assert_close(np.asarray(ax.images[0].get_array()), rec.surface)
+            dead = np.ptp(rec.surface) < DEAD_SURFACE_RANGE
+            dead_cells += dead
+            assert [t.get_text() for t in ax.texts if t.get_gid() == "dead-d"] == (["† D dead"] if dead else [])
+            assert f"{rec.curves['modes_covered'][-1]:.0f}/8" in [t.get_text() for t in ax.texts]
+        assert panels[len(lg) - 1 - i, 0].get_ylabel() == f"λ_G = {plotting.lambda_label(g)}"
+    assert [ax.get_xlabel() for ax in panels[-1]] == [f"λ_D = {plotting.lambda_label(d)}" for d in ld]
+    assert 0 < dead_cells < len(lg) * len(ld)  # seed 3 has dead and living discriminators
+    assert "seed 3" in fig._suptitle.get_text()
+    assert fig.axes[-1].get_ylabel() == "D(x) = P(real)"  # the colour bar
+    plt.close(fig)
+
+
+def test_sample_grid_rejects_bad_input(stacked_sweep):
+    from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
+
+    ring = run_sweep(SweepConfig.default("ring8", quick=True), shipped_results_dir(), progress=False,
+                     train_missing=False)
+    for seed in (1, True, "0"):
+        with pytest.raises(ValueError, match=r"seed must be one of the sweep's seeds \[0\]"):
+            plotting.plot_sample_grid(ring, seed=seed)
+    for n in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match="n_points must be a positive integer or None"):
+            plotting.plot_sample_grid(ring, n_points=n)
+    with pytest.raises(ValueError, match="dead_tol must be >= 0"):
+        plotting.plot_sample_grid(ring, dead_tol=-1e-3)
+    with pytest.raises(ValueError, match="draws 2-D samples; stacked_mnist is an image data set"):
+        plotting.plot_sample_grid(stacked_sweep, seed=0)
+
 # --- a cell's curves over training: has it levelled off? ----------------------------------------
 
 
