@@ -577,15 +577,29 @@ def _series(history, key: str) -> np.ndarray:
 
 
 def _loss_panel(ax, steps: np.ndarray, history) -> None:
-    """Adversarial losses, and the two penalty terms where they are not 0."""
+    """The adversarial losses alone (the penalties get their own panel, so a large one cannot flatten them)."""
     ax.plot(steps, _series(history, "d_loss"), color="C0", lw=1, label="L_D (adversarial part)")
     ax.plot(steps, _series(history, "g_loss"), color="C1", lw=1, label="L_G (adversarial part)")
+    ax.set_ylabel("loss (nats)")
+    ax.set_title("Adversarial losses")
+
+
+def _penalty_panel(ax, steps: np.ndarray, history) -> None:
+    """The two penalty terms λΣw² on a log axis, where they are not 0; a note when both are 0."""
+    drawn = False
     for key, color, label in (("d_penalty", "C0", "λ_D Σw_D²"), ("g_penalty", "C1", "λ_G Σw_G²")):
         pen = _series(history, key)
         if pen.size and np.nanmax(np.abs(pen)) > 0:
-            ax.plot(steps, pen, color=color, ls="--", lw=1, label=label)
-    ax.set_ylabel("loss (nats)")
-    ax.set_title("Losses")
+            ax.plot(steps, np.where(pen > 0, pen, np.nan), color=color, ls="--", lw=1, label=label)
+            drawn = True
+    if drawn:
+        ax.set_yscale("log")
+        _plain_log_ticks(ax)
+    elif steps.size:
+        ax.text(0.5, 0.5, "λ_G = λ_D = 0: no penalty", ha="center", va="center", transform=ax.transAxes,
+                color="0.4", fontsize=8)
+    ax.set_ylabel("penalty (nats, log)", fontsize=8)
+    ax.set_title("Penalty terms added to the losses", fontsize=9)
 
 
 def _d_output_panel(ax, steps: np.ndarray, history) -> None:
@@ -643,21 +657,28 @@ def plot_training_dashboard(history, title: str | None = None, n_images: int = 6
         nrow: images per grid row.
 
     Returns:
-        The figure (five axes: four curves and the sample grid).
+        The figure (six axes, in this order: adversarial losses, penalty terms, D's outputs,
+        gradient norms, weight norms, the sample grid).
     """
     steps = np.asarray(history.steps, dtype=np.float64)
-    fig = plt.figure(figsize=(13, 6.4))
+    fig = plt.figure(figsize=(13, 7.2))
     gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.35])
-    curves = (fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1]),
-              fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1]))
+    # the losses' cell holds two panels on one step axis: the adversarial losses, and below them
+    # the penalties, whose scale (up to ~26 nats at λ = 1e-2) would flatten the losses on one axis
+    loss_gs = gs[0, 0].subgridspec(2, 1, height_ratios=[1.6, 1], hspace=0.45)
+    ax_loss = fig.add_subplot(loss_gs[0])
+    ax_pen = fig.add_subplot(loss_gs[1], sharex=ax_loss)
+    curves = (ax_loss, ax_pen, fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1]))
     ax_img = fig.add_subplot(gs[:, 2])
-    for ax, panel in zip(curves, (_loss_panel, _d_output_panel, _grad_norm_panel, _weight_norm_panel),
-                         strict=True):
+    for ax, panel in zip(curves, (_loss_panel, _penalty_panel, _d_output_panel, _grad_norm_panel,
+                                  _weight_norm_panel), strict=True):
         panel(ax, steps, history)
         ax.set_xlabel(_STEP_LABEL, fontsize=8)
         ax.grid(alpha=0.3)
-        if steps.size:
+        if steps.size and ax.lines:
             ax.legend(fontsize=7, loc="best")
+    ax_loss.tick_params(labelbottom=False)
+    ax_loss.set_xlabel("")
     _samples_panel(ax_img, history, n_images, nrow)
     total = (history.config or {}).get("steps")
     done = int(steps[-1]) if steps.size else 0

@@ -97,18 +97,27 @@ def digits_history():
 def test_dashboard_draws_every_logged_series_and_the_latest_samples(digits_history):
     h = digits_history
     fig = plotting.plot_training_dashboard(h, title="λ = 1e-2")
-    ax_loss, ax_dout, ax_grad, ax_wn, ax_img = fig.axes
-    # adversarial losses plus the two penalty curves (λ > 0), each with all logged points
-    assert len(ax_loss.lines) == 4
+    ax_loss, ax_pen, ax_dout, ax_grad, ax_wn, ax_img = fig.axes
+    # the adversarial losses on their own axis; the two penalty curves (λ > 0) on a second, log one,
+    # each with all logged points
+    assert len(ax_loss.lines) == 2 and len(ax_pen.lines) == 2
     np.testing.assert_array_equal(ax_loss.lines[0].get_ydata(), h.array("d_loss"))
-    np.testing.assert_array_equal(ax_loss.lines[2].get_ydata(), h.array("d_penalty"))
+    np.testing.assert_array_equal(ax_pen.lines[0].get_ydata(), h.array("d_penalty"))
+    np.testing.assert_array_equal(ax_pen.lines[1].get_ydata(), h.array("g_penalty"))
+    assert ax_pen.get_yscale() == "log" and ax_pen.get_shared_x_axes().joined(ax_pen, ax_loss)
+    low, high = ax_loss.get_ylim()  # the losses' axis spans the losses, not the penalties
+    adversarial = np.concatenate([h.array("d_loss"), h.array("g_loss")])
+    assert low <= adversarial.min() and high >= adversarial.max()
+    assert high - low < 1.5 * (adversarial.max() - adversarial.min())
     np.testing.assert_array_equal(ax_dout.lines[1].get_ydata(), h.array("d_fake"))
     assert ax_grad.get_yscale() == "log"
     np.testing.assert_array_equal(ax_wn.lines[1].get_ydata(), h.array("weight_norm_g"))
     assert ax_img.images and "step 12" in ax_img.get_title()
     assert fig._suptitle.get_text().startswith("λ = 1e-2: step 12 of 12")
-    for ax in (ax_loss, ax_dout, ax_grad, ax_wn):
-        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+    for ax in (ax_loss, ax_pen, ax_dout, ax_grad, ax_wn):
+        assert ax.get_title() and ax.get_ylabel() and ax.get_legend() is not None
+    for ax in (ax_pen, ax_dout, ax_grad, ax_wn):
+        assert ax.get_xlabel()
     plt.close(fig)
 
 
@@ -117,8 +126,10 @@ def test_dashboard_without_penalty_or_samples_yet(digits_history):
     unpenalized = type(h)(config=h.config, steps=h.steps[:2],
                           scalars={k: ([0.0, 0.0] if "penalty" in k else v[:2]) for k, v in h.scalars.items()})
     fig = plotting.plot_training_dashboard(unpenalized)
-    assert len(fig.axes[0].lines) == 2  # no penalty curves drawn when the penalties are 0
-    assert not fig.axes[4].images and fig.axes[4].texts[0].get_text() == "no samples yet"
+    assert len(fig.axes[0].lines) == 2
+    # no penalty curves when the penalties are 0: the penalty panel says so instead
+    assert not fig.axes[1].lines and "no penalty" in fig.axes[1].texts[0].get_text()
+    assert not fig.axes[5].images and fig.axes[5].texts[0].get_text() == "no samples yet"
     plt.close(fig)
     empty = type(h)(config=h.config)
     fig = plotting.plot_training_dashboard(empty)  # before the first log: draws, does not raise
