@@ -67,33 +67,70 @@ def _plain_log_ticks(ax) -> None:
 # --- data sets -----------------------------------------------------------------------------
 
 
-def plot_mixture(mixture, samples=None, ax=None, title: str | None = None) -> Figure:
-    """Scatter samples of a 2-D mixture with its mode centres marked.
+def plot_mixture(mixture, samples=None, ax=None, title: str | None = None, zoom_mode: int | None = None,
+                 threshold: float = 3.0) -> Figure:
+    """Scatter samples of a 2-D mixture with its mode centres marked, optionally one mode magnified.
+
+    The centres are small thin crosses drawn over the samples, so a tight blob (ring8's σ = 0.01)
+    stays visible around its centre instead of hiding under it.
 
     Args:
         mixture: a ``data.Mixture``.
         samples: (N, 2) points; drawn from the mixture elsewhere. None draws only centres.
         ax: an axes to draw on; a new figure when None.
         title: the axes title (defaults to the mixture's name and σ).
+        zoom_mode: index of a mode to magnify in an inset at the middle of the axes (the empty
+            hole of a ring), ±5σ around its centre, with the circle of radius ``threshold``·σ;
+            None: no inset.
+        threshold: the radius of that circle in units of σ (the high-quality cut of
+            ``metrics.mode_stats``).
 
     Returns:
         The figure.
+
+    Raises:
+        ValueError: when ``zoom_mode`` is not the index of a mode.
     """
+    if zoom_mode is not None and not 0 <= zoom_mode < mixture.n_modes:
+        raise ValueError(f"zoom_mode must be a mode index in [0, {mixture.n_modes}), got {zoom_mode}")
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
     else:
         fig = ax.figure
-    if samples is not None:
-        pts = _to_numpy(samples)
-        ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.4, label="samples")
+    pts = None if samples is None else _to_numpy(samples)
     c = _to_numpy(mixture.centers)
-    ax.scatter(c[:, 0], c[:, 1], marker="x", color="red", s=40, label="mode centres")
+
+    def draw(target, size: float, marker_size: float) -> None:
+        if pts is not None:
+            target.scatter(pts[:, 0], pts[:, 1], s=size, alpha=0.4, color="C0", lw=0, label="samples")
+        target.scatter(c[:, 0], c[:, 1], marker="+", color="red", s=marker_size, lw=0.7, label="mode centres")
+
+    draw(ax, 3, 10)
     ax.set_aspect("equal")
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
     ax.set_title(title or f"{mixture.name}: {mixture.n_modes} modes, σ = {mixture.std}")
+    if zoom_mode is not None:
+        inset = ax.inset_axes([0.32, 0.32, 0.36, 0.36])
+        draw(inset, 6, 40)
+        half = 5 * mixture.std
+        x0, y0 = c[zoom_mode]
+        inset.add_patch(matplotlib.patches.Circle((x0, y0), threshold * mixture.std, fill=False, color="black",
+                                                  ls="--", lw=0.8, label=f"{threshold:g}σ: high quality"))
+        inset.set_xlim(x0 - half, x0 + half)
+        inset.set_ylim(y0 - half, y0 + half)
+        inset.set_aspect("equal")
+        inset.set_xticks([])
+        inset.set_yticks([])
+        inset.set_title(f"mode {zoom_mode} magnified (±5σ)", fontsize=7, pad=2)
+        ax.indicate_inset_zoom(inset, edgecolor="0.3")
     # below the axes, so the legend never hides a mode
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    if zoom_mode is not None:
+        handles.append(matplotlib.lines.Line2D([], [], color="black", ls="--", lw=0.8))
+        labels.append(f"{threshold:g}σ circle (inset): high quality")
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8,
+              frameon=False, markerscale=2.5)
     return fig
 
 

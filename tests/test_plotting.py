@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import matplotlib.colors
+import matplotlib.patches
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -14,6 +16,34 @@ from gan_l2_lib.train import TrainConfig, train_gan
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
+    plt.close("all")
+
+
+# --- data sets -------------------------------------------------------------------------------
+
+
+def test_plot_mixture_marks_centres_and_magnifies_one_mode():
+    from gan_l2_lib.data import make_mixture
+
+    mix = make_mixture("ring8")
+    pts = mix.sample(400, torch.Generator().manual_seed(0))
+    fig = plotting.plot_mixture(mix, pts, zoom_mode=2)
+    (ax,) = fig.axes
+    (inset,) = ax.child_axes
+    samples, centres = ax.collections[:2]
+    np.testing.assert_allclose(samples.get_offsets(), pts.numpy())
+    np.testing.assert_allclose(centres.get_offsets(), mix.centers.numpy())
+    (circle,) = [p for p in inset.patches if isinstance(p, matplotlib.patches.Circle)]
+    x0, y0 = mix.centers[2].tolist()
+    assert circle.center == pytest.approx((x0, y0)) and circle.radius == pytest.approx(3 * mix.std)
+    assert inset.get_xlim() == pytest.approx((x0 - 5 * mix.std, x0 + 5 * mix.std))
+    assert inset.get_ylim() == pytest.approx((y0 - 5 * mix.std, y0 + 5 * mix.std))
+    assert "3σ" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    plt.close(fig)
+    fig = plotting.plot_mixture(mix, pts)
+    assert not fig.axes[0].child_axes  # no inset unless asked
+    with pytest.raises(ValueError, match="zoom_mode"):
+        plotting.plot_mixture(mix, pts, zoom_mode=8)
     plt.close("all")
 
 
