@@ -867,6 +867,78 @@ def plot_seed_curves(curves: dict, ylabel: str, ax=None, title: str | None = Non
     return fig
 
 
+def plot_seed_lines_per_label(rows: dict, window_start: float | None = None, references: dict | None = None,
+                              notes: dict | None = None, title: str | None = None,
+                              xlabel: str = _STEP_LABEL) -> Figure:
+    """Small multiples: one column per label (e.g. a λ), one row per quantity, one thin line per seed.
+
+    Every seed is drawn, not a band, so that a reader sees how much each run wiggles — what a
+    tail standard deviation summarizes. Panels of a row share their y axis; column k is drawn in
+    colour ``C{k}``, the colour ``plot_seed_curves`` gives its k-th label.
+
+    Args:
+        rows: y-axis label (with units) → {label: list of ``(x, y)`` runs, one per seed, each
+            of shape (T_i,)}. Every row has the same labels in the same order.
+        window_start: x from which a trailing window runs (the one a tail statistic reads);
+            shaded in every panel. None: no shading.
+        references: y-axis label → ``(value, text)``: a dotted horizontal line in that row's
+            panels, with ``text`` in the legend.
+        notes: y-axis label → {label: text}: written in the top left corner of that panel
+            (e.g. the tail statistic of each seed).
+        title: the figure title.
+        xlabel: the x-axis label of the bottom row.
+
+    Returns:
+        The figure, ``len(rows) × len(labels)`` axes in row-major order.
+
+    Raises:
+        ValueError: when there are no rows, rows have different labels, a label has no runs,
+            or a run's x and y are not 1-D of the same length.
+    """
+    if not rows:
+        raise ValueError("rows is empty: give at least one y label → {label: runs}")
+    labels = list(next(iter(rows.values())))
+    if not labels or any(list(curves) != labels for curves in rows.values()):
+        raise ValueError(f"every row needs the same labels in the same order, got {[list(c) for c in rows.values()]}")
+    references, notes = references or {}, notes or {}
+    fig, axes = plt.subplots(len(rows), len(labels), figsize=(3.6 * len(labels) + 2.6, 2.9 * len(rows) + 0.6),
+                             sharex=True, sharey="row", squeeze=False)
+    for i, (ylabel, curves) in enumerate(rows.items()):
+        for k, label in enumerate(labels):
+            ax, runs = axes[i, k], curves[label]
+            if not runs:
+                raise ValueError(f"rows[{ylabel!r}][{label!r}] has no runs")
+            for j, (x, y) in enumerate(runs):
+                x, y = _to_numpy(x).astype(np.float64), _to_numpy(y).astype(np.float64)
+                if x.ndim != 1 or x.shape != y.shape:
+                    raise ValueError(f"rows[{ylabel!r}][{label!r}]: x and y must be 1-D of the same length, "
+                                     f"got {x.shape}, {y.shape}")
+                ax.plot(x, y, color=f"C{k}", lw=0.8, alpha=0.8,
+                        label=f"one line per seed ({len(runs)})" if j == 0 else None)
+            if window_start is not None:
+                ax.axvspan(window_start, max(float(np.max(_to_numpy(x))) for x, _ in runs), color="0.5",
+                           alpha=0.15, lw=0, label="the window the tail statistics read")
+            if ylabel in references:
+                value, text = references[ylabel]
+                ax.axhline(value, color="black", ls=":", lw=1, label=text)
+            if label in notes.get(ylabel, {}):
+                ax.text(0.03, 0.97, notes[ylabel][label], transform=ax.transAxes, ha="left", va="top", fontsize=7.5,
+                        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(label, color=f"C{k}")
+            if k == 0:
+                ax.set_ylabel(ylabel)
+            if k == len(labels) - 1:  # outside the panels, right of the row: it hides no line or note
+                ax.legend(fontsize=7.5, loc="center left", bbox_to_anchor=(1.03, 0.5), frameon=False)
+            if i == len(rows) - 1:
+                ax.set_xlabel(xlabel, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 # --- sweep maps and curves -----------------------------------------------------------------
 
 

@@ -220,6 +220,43 @@ def test_seed_curves_log_axis_has_plain_tick_labels():
     plt.close(fig)
 
 
+def test_seed_lines_per_label_draw_every_seed_in_its_columns_colour():
+    x = np.arange(5.0)
+    rows = {"L_D (nats)": {"λ = 0": [(x, x + 1), (x, x + 2)], "λ = 1": [(x, 2 * x), (x, 3 * x), (x, x)]},
+            "gap": {"λ = 0": [(x, -x), (x, x)], "λ = 1": [(x[:3], x[:3])]}}
+    fig = plotting.plot_seed_lines_per_label(rows, window_start=3.0, references={"gap": (0.0, "0: D cannot tell")},
+                                             notes={"L_D (nats)": {"λ = 1": "std 0.1"}}, title="D over training")
+    axes = np.array(fig.axes).reshape(2, 2)
+    seed_lines = [[[ln for ln in ax.lines if ln.get_linestyle() == "-"] for ax in row] for row in axes]
+    assert [[len(lines) for lines in row] for row in seed_lines] == [[2, 3], [2, 1]]  # one line per seed
+    np.testing.assert_array_equal(seed_lines[0][1][1].get_ydata(), 3 * x)
+    for row in seed_lines:
+        for k, lines in enumerate(row):
+            assert all(matplotlib.colors.same_color(ln.get_color(), f"C{k}") for ln in lines)
+    assert [ax.get_title() for ax in axes[0]] == ["λ = 0", "λ = 1"]
+    assert axes[0, 0].get_ylabel() == "L_D (nats)" and axes[1, 0].get_ylabel() == "gap"
+    assert axes[1, 0].get_xlabel() and axes[0, 0].get_shared_y_axes().joined(axes[0, 0], axes[0, 1])
+    for ax in axes.flat:  # the window is shaded from its start to the last x
+        (span,) = ax.patches
+        assert span.get_x() == 3.0 and span.get_x() + span.get_width() == pytest.approx(x[-1] if ax is not axes[1, 1] else 2.0)
+    assert [ln.get_ydata()[0] for ax in axes[1] for ln in ax.lines if ln.get_linestyle() == ":"] == [0.0, 0.0]
+    assert not any(ln.get_linestyle() == ":" for ax in axes[0] for ln in ax.lines)  # only the row it was given
+    assert [t.get_text() for ax in axes.flat for t in ax.texts] == ["std 0.1"]
+    assert axes[0, 1].get_legend() is not None and axes[1, 1].get_legend() is not None
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("rows, match", [({}, "rows is empty"),
+                                         ({"a": {"x": [(np.arange(2), np.arange(2))]}, "b": {"y": [(np.arange(2), np.arange(2))]}},
+                                          "same labels"),
+                                         ({"a": {"x": []}}, "no runs"),
+                                         ({"a": {"x": [(np.arange(3), np.arange(4))]}}, "same length")])
+def test_seed_lines_per_label_reject_bad_input(rows, match):
+    with pytest.raises(ValueError, match=match):
+        plotting.plot_seed_lines_per_label(rows)
+    plt.close("all")
+
+
 # --- sweep maps and curves ----------------------------------------------------------------------
 
 
