@@ -635,6 +635,7 @@ def _penalty_panel(ax, steps: np.ndarray, history) -> None:
     elif steps.size:
         ax.text(0.5, 0.5, "λ_G = λ_D = 0: no penalty", ha="center", va="center", transform=ax.transAxes,
                 color="0.4", fontsize=8)
+        ax.set_yticks([])  # no scale to read
     ax.set_ylabel("penalty (nats, log)", fontsize=8)
     ax.set_title("Penalty terms added to the losses", fontsize=9)
 
