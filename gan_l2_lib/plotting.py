@@ -68,33 +68,70 @@ def _plain_log_ticks(ax) -> None:
 # --- data sets -----------------------------------------------------------------------------
 
 
-def plot_mixture(mixture, samples=None, ax=None, title: str | None = None) -> Figure:
-    """Scatter samples of a 2-D mixture with its mode centres marked.
+def plot_mixture(mixture, samples=None, ax=None, title: str | None = None, zoom_mode: int | None = None,
+                 threshold: float = 3.0) -> Figure:
+    """Scatter samples of a 2-D mixture with its mode centres marked, optionally one mode magnified.
+
+    The centres are small thin crosses drawn over the samples, so a tight blob (ring8's σ = 0.01)
+    stays visible around its centre instead of hiding under it.
 
     Args:
         mixture: a ``data.Mixture``.
         samples: (N, 2) points; drawn from the mixture elsewhere. None draws only centres.
         ax: an axes to draw on; a new figure when None.
         title: the axes title (defaults to the mixture's name and σ).
+        zoom_mode: index of a mode to magnify in an inset at the middle of the axes (the empty
+            hole of a ring), ±5σ around its centre, with the circle of radius ``threshold``·σ;
+            None: no inset.
+        threshold: the radius of that circle in units of σ (the high-quality cut of
+            ``metrics.mode_stats``).
 
     Returns:
         The figure.
+
+    Raises:
+        ValueError: when ``zoom_mode`` is not the index of a mode.
     """
+    if zoom_mode is not None and not 0 <= zoom_mode < mixture.n_modes:
+        raise ValueError(f"zoom_mode must be a mode index in [0, {mixture.n_modes}), got {zoom_mode}")
     if ax is None:
         fig, ax = plt.subplots(figsize=(4.5, 4.5))
     else:
         fig = ax.figure
-    if samples is not None:
-        pts = _to_numpy(samples)
-        ax.scatter(pts[:, 0], pts[:, 1], s=3, alpha=0.4, label="samples")
+    pts = None if samples is None else _to_numpy(samples)
     c = _to_numpy(mixture.centers)
-    ax.scatter(c[:, 0], c[:, 1], marker="x", color="red", s=40, label="mode centres")
+
+    def draw(target, size: float, marker_size: float) -> None:
+        if pts is not None:
+            target.scatter(pts[:, 0], pts[:, 1], s=size, alpha=0.4, color="C0", lw=0, label="samples")
+        target.scatter(c[:, 0], c[:, 1], marker="+", color="red", s=marker_size, lw=0.7, label="mode centres")
+
+    draw(ax, 3, 10)
     ax.set_aspect("equal")
     ax.set_xlabel("x₁")
     ax.set_ylabel("x₂")
     ax.set_title(title or f"{mixture.name}: {mixture.n_modes} modes, σ = {mixture.std}")
+    if zoom_mode is not None:
+        inset = ax.inset_axes([0.32, 0.32, 0.36, 0.36])
+        draw(inset, 6, 40)
+        half = 5 * mixture.std
+        x0, y0 = c[zoom_mode]
+        inset.add_patch(matplotlib.patches.Circle((x0, y0), threshold * mixture.std, fill=False, color="black",
+                                                  ls="--", lw=0.8, label=f"{threshold:g}σ: high quality"))
+        inset.set_xlim(x0 - half, x0 + half)
+        inset.set_ylim(y0 - half, y0 + half)
+        inset.set_aspect("equal")
+        inset.set_xticks([])
+        inset.set_yticks([])
+        inset.set_title(f"mode {zoom_mode} magnified (±5σ)", fontsize=7, pad=2)
+        ax.indicate_inset_zoom(inset, edgecolor="0.3")
     # below the axes, so the legend never hides a mode
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
+    handles, labels = ax.get_legend_handles_labels()
+    if zoom_mode is not None:
+        handles.append(matplotlib.lines.Line2D([], [], color="black", ls="--", lw=0.8))
+        labels.append(f"{threshold:g}σ circle (inset): high quality")
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8,
+              frameon=False, markerscale=2.5)
     return fig
 
 
@@ -578,15 +615,30 @@ def _series(history, key: str) -> np.ndarray:
 
 
 def _loss_panel(ax, steps: np.ndarray, history) -> None:
-    """Adversarial losses, and the two penalty terms where they are not 0."""
+    """The adversarial losses alone (the penalties get their own panel, so a large one cannot flatten them)."""
     ax.plot(steps, _series(history, "d_loss"), color="C0", lw=1, label="L_D (adversarial part)")
     ax.plot(steps, _series(history, "g_loss"), color="C1", lw=1, label="L_G (adversarial part)")
+    ax.set_ylabel("loss (nats)")
+    ax.set_title("Adversarial losses")
+
+
+def _penalty_panel(ax, steps: np.ndarray, history) -> None:
+    """The two penalty terms λΣw² on a log axis, where they are not 0; a note when both are 0."""
+    drawn = False
     for key, color, label in (("d_penalty", "C0", "λ_D Σw_D²"), ("g_penalty", "C1", "λ_G Σw_G²")):
         pen = _series(history, key)
         if pen.size and np.nanmax(np.abs(pen)) > 0:
-            ax.plot(steps, pen, color=color, ls="--", lw=1, label=label)
-    ax.set_ylabel("loss (nats)")
-    ax.set_title("Losses")
+            ax.plot(steps, np.where(pen > 0, pen, np.nan), color=color, ls="--", lw=1, label=label)
+            drawn = True
+    if drawn:
+        ax.set_yscale("log")
+        _plain_log_ticks(ax)
+    elif steps.size:
+        ax.text(0.5, 0.5, "λ_G = λ_D = 0: no penalty", ha="center", va="center", transform=ax.transAxes,
+                color="0.4", fontsize=8)
+        ax.set_yticks([])  # no scale to read
+    ax.set_ylabel("penalty (nats, log)", fontsize=8)
+    ax.set_title("Penalty terms added to the losses", fontsize=9)
 
 
 def _d_output_panel(ax, steps: np.ndarray, history) -> None:
@@ -644,21 +696,28 @@ def plot_training_dashboard(history, title: str | None = None, n_images: int = 6
         nrow: images per grid row.
 
     Returns:
-        The figure (five axes: four curves and the sample grid).
+        The figure (six axes, in this order: adversarial losses, penalty terms, D's outputs,
+        gradient norms, weight norms, the sample grid).
     """
     steps = np.asarray(history.steps, dtype=np.float64)
-    fig = plt.figure(figsize=(13, 6.4))
+    fig = plt.figure(figsize=(13, 7.2))
     gs = fig.add_gridspec(2, 3, width_ratios=[1, 1, 1.35])
-    curves = (fig.add_subplot(gs[0, 0]), fig.add_subplot(gs[0, 1]),
-              fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1]))
+    # the losses' cell holds two panels on one step axis: the adversarial losses, and below them
+    # the penalties, whose scale (up to ~26 nats at λ = 1e-2) would flatten the losses on one axis
+    loss_gs = gs[0, 0].subgridspec(2, 1, height_ratios=[1.6, 1], hspace=0.45)
+    ax_loss = fig.add_subplot(loss_gs[0])
+    ax_pen = fig.add_subplot(loss_gs[1], sharex=ax_loss)
+    curves = (ax_loss, ax_pen, fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1]))
     ax_img = fig.add_subplot(gs[:, 2])
-    for ax, panel in zip(curves, (_loss_panel, _d_output_panel, _grad_norm_panel, _weight_norm_panel),
-                         strict=True):
+    for ax, panel in zip(curves, (_loss_panel, _penalty_panel, _d_output_panel, _grad_norm_panel,
+                                  _weight_norm_panel), strict=True):
         panel(ax, steps, history)
         ax.set_xlabel(_STEP_LABEL, fontsize=8)
         ax.grid(alpha=0.3)
-        if steps.size:
+        if steps.size and ax.lines:
             ax.legend(fontsize=7, loc="best")
+    ax_loss.tick_params(labelbottom=False)
+    ax_loss.set_xlabel("")
     _samples_panel(ax_img, history, n_images, nrow)
     total = (history.config or {}).get("steps")
     done = int(steps[-1]) if steps.size else 0
@@ -807,6 +866,78 @@ def plot_seed_curves(curves: dict, ylabel: str, ax=None, title: str | None = Non
         ax.set_title(title)
     ax.grid(alpha=0.3, which="both" if logy else "major")
     ax.legend(fontsize=7)
+    return fig
+
+
+def plot_seed_lines_per_label(rows: dict, window_start: float | None = None, references: dict | None = None,
+                              notes: dict | None = None, title: str | None = None,
+                              xlabel: str = _STEP_LABEL) -> Figure:
+    """Small multiples: one column per label (e.g. a λ), one row per quantity, one thin line per seed.
+
+    Every seed is drawn, not a band, so that a reader sees how much each run wiggles — what a
+    tail standard deviation summarizes. Panels of a row share their y axis; column k is drawn in
+    colour ``C{k}``, the colour ``plot_seed_curves`` gives its k-th label.
+
+    Args:
+        rows: y-axis label (with units) → {label: list of ``(x, y)`` runs, one per seed, each
+            of shape (T_i,)}. Every row has the same labels in the same order.
+        window_start: x from which a trailing window runs (the one a tail statistic reads);
+            shaded in every panel. None: no shading.
+        references: y-axis label → ``(value, text)``: a dotted horizontal line in that row's
+            panels, with ``text`` in the legend.
+        notes: y-axis label → {label: text}: written in the top left corner of that panel
+            (e.g. the tail statistic of each seed).
+        title: the figure title.
+        xlabel: the x-axis label of the bottom row.
+
+    Returns:
+        The figure, ``len(rows) × len(labels)`` axes in row-major order.
+
+    Raises:
+        ValueError: when there are no rows, rows have different labels, a label has no runs,
+            or a run's x and y are not 1-D of the same length.
+    """
+    if not rows:
+        raise ValueError("rows is empty: give at least one y label → {label: runs}")
+    labels = list(next(iter(rows.values())))
+    if not labels or any(list(curves) != labels for curves in rows.values()):
+        raise ValueError(f"every row needs the same labels in the same order, got {[list(c) for c in rows.values()]}")
+    references, notes = references or {}, notes or {}
+    fig, axes = plt.subplots(len(rows), len(labels), figsize=(3.6 * len(labels) + 2.6, 2.9 * len(rows) + 0.6),
+                             sharex=True, sharey="row", squeeze=False)
+    for i, (ylabel, curves) in enumerate(rows.items()):
+        for k, label in enumerate(labels):
+            ax, runs = axes[i, k], curves[label]
+            if not runs:
+                raise ValueError(f"rows[{ylabel!r}][{label!r}] has no runs")
+            for j, (x, y) in enumerate(runs):
+                x, y = _to_numpy(x).astype(np.float64), _to_numpy(y).astype(np.float64)
+                if x.ndim != 1 or x.shape != y.shape:
+                    raise ValueError(f"rows[{ylabel!r}][{label!r}]: x and y must be 1-D of the same length, "
+                                     f"got {x.shape}, {y.shape}")
+                ax.plot(x, y, color=f"C{k}", lw=0.8, alpha=0.8,
+                        label=f"one line per seed ({len(runs)})" if j == 0 else None)
+            if window_start is not None:
+                ax.axvspan(window_start, max(float(np.max(_to_numpy(x))) for x, _ in runs), color="0.5",
+                           alpha=0.15, lw=0, label="the window the tail statistics read")
+            if ylabel in references:
+                value, text = references[ylabel]
+                ax.axhline(value, color="black", ls=":", lw=1, label=text)
+            if label in notes.get(ylabel, {}):
+                ax.text(0.03, 0.97, notes[ylabel][label], transform=ax.transAxes, ha="left", va="top", fontsize=7.5,
+                        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
+            ax.grid(alpha=0.3)
+            if i == 0:
+                ax.set_title(label, color=f"C{k}")
+            if k == 0:
+                ax.set_ylabel(ylabel)
+            if k == len(labels) - 1:  # outside the panels, right of the row: it hides no line or note
+                ax.legend(fontsize=7.5, loc="center left", bbox_to_anchor=(1.03, 0.5), frameon=False)
+            if i == len(rows) - 1:
+                ax.set_xlabel(xlabel, fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import matplotlib.colors
+import matplotlib.patches
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -14,6 +16,34 @@ from gan_l2_lib.train import TrainConfig, train_gan
 @pytest.fixture(autouse=True)
 def _close_figures():
     yield
+    plt.close("all")
+
+
+# --- data sets -------------------------------------------------------------------------------
+
+
+def test_plot_mixture_marks_centres_and_magnifies_one_mode():
+    from gan_l2_lib.data import make_mixture
+
+    mix = make_mixture("ring8")
+    pts = mix.sample(400, torch.Generator().manual_seed(0))
+    fig = plotting.plot_mixture(mix, pts, zoom_mode=2)
+    (ax,) = fig.axes
+    (inset,) = ax.child_axes
+    samples, centres = ax.collections[:2]
+    np.testing.assert_allclose(samples.get_offsets(), pts.numpy())
+    np.testing.assert_allclose(centres.get_offsets(), mix.centers.numpy())
+    (circle,) = [p for p in inset.patches if isinstance(p, matplotlib.patches.Circle)]
+    x0, y0 = mix.centers[2].tolist()
+    assert circle.center == pytest.approx((x0, y0)) and circle.radius == pytest.approx(3 * mix.std)
+    assert inset.get_xlim() == pytest.approx((x0 - 5 * mix.std, x0 + 5 * mix.std))
+    assert inset.get_ylim() == pytest.approx((y0 - 5 * mix.std, y0 + 5 * mix.std))
+    assert "3σ" in " ".join(t.get_text() for t in ax.get_legend().get_texts())
+    plt.close(fig)
+    fig = plotting.plot_mixture(mix, pts)
+    assert not fig.axes[0].child_axes  # no inset unless asked
+    with pytest.raises(ValueError, match="zoom_mode"):
+        plotting.plot_mixture(mix, pts, zoom_mode=8)
     plt.close("all")
 
 
@@ -97,18 +127,27 @@ def digits_history():
 def test_dashboard_draws_every_logged_series_and_the_latest_samples(digits_history):
     h = digits_history
     fig = plotting.plot_training_dashboard(h, title="λ = 1e-2")
-    ax_loss, ax_dout, ax_grad, ax_wn, ax_img = fig.axes
-    # adversarial losses plus the two penalty curves (λ > 0), each with all logged points
-    assert len(ax_loss.lines) == 4
+    ax_loss, ax_pen, ax_dout, ax_grad, ax_wn, ax_img = fig.axes
+    # the adversarial losses on their own axis; the two penalty curves (λ > 0) on a second, log one,
+    # each with all logged points
+    assert len(ax_loss.lines) == 2 and len(ax_pen.lines) == 2
     np.testing.assert_array_equal(ax_loss.lines[0].get_ydata(), h.array("d_loss"))
-    np.testing.assert_array_equal(ax_loss.lines[2].get_ydata(), h.array("d_penalty"))
+    np.testing.assert_array_equal(ax_pen.lines[0].get_ydata(), h.array("d_penalty"))
+    np.testing.assert_array_equal(ax_pen.lines[1].get_ydata(), h.array("g_penalty"))
+    assert ax_pen.get_yscale() == "log" and ax_pen.get_shared_x_axes().joined(ax_pen, ax_loss)
+    low, high = ax_loss.get_ylim()  # the losses' axis spans the losses, not the penalties
+    adversarial = np.concatenate([h.array("d_loss"), h.array("g_loss")])
+    assert low <= adversarial.min() and high >= adversarial.max()
+    assert high - low < 1.5 * (adversarial.max() - adversarial.min())
     np.testing.assert_array_equal(ax_dout.lines[1].get_ydata(), h.array("d_fake"))
     assert ax_grad.get_yscale() == "log"
     np.testing.assert_array_equal(ax_wn.lines[1].get_ydata(), h.array("weight_norm_g"))
     assert ax_img.images and "step 12" in ax_img.get_title()
     assert fig._suptitle.get_text().startswith("λ = 1e-2: step 12 of 12")
-    for ax in (ax_loss, ax_dout, ax_grad, ax_wn):
-        assert ax.get_xlabel() and ax.get_ylabel() and ax.get_legend() is not None
+    for ax in (ax_loss, ax_pen, ax_dout, ax_grad, ax_wn):
+        assert ax.get_title() and ax.get_ylabel() and ax.get_legend() is not None
+    for ax in (ax_pen, ax_dout, ax_grad, ax_wn):
+        assert ax.get_xlabel()
     plt.close(fig)
 
 
@@ -117,8 +156,10 @@ def test_dashboard_without_penalty_or_samples_yet(digits_history):
     unpenalized = type(h)(config=h.config, steps=h.steps[:2],
                           scalars={k: ([0.0, 0.0] if "penalty" in k else v[:2]) for k, v in h.scalars.items()})
     fig = plotting.plot_training_dashboard(unpenalized)
-    assert len(fig.axes[0].lines) == 2  # no penalty curves drawn when the penalties are 0
-    assert not fig.axes[4].images and fig.axes[4].texts[0].get_text() == "no samples yet"
+    assert len(fig.axes[0].lines) == 2
+    # no penalty curves when the penalties are 0: the penalty panel says so instead
+    assert not fig.axes[1].lines and "no penalty" in fig.axes[1].texts[0].get_text()
+    assert not fig.axes[5].images and fig.axes[5].texts[0].get_text() == "no samples yet"
     plt.close(fig)
     empty = type(h)(config=h.config)
     fig = plotting.plot_training_dashboard(empty)  # before the first log: draws, does not raise
@@ -177,6 +218,43 @@ def test_seed_curves_log_axis_has_plain_tick_labels():
     assert ax.get_yscale() == "log" and labels  # a range under a decade still gets labelled ticks
     assert all("10^" not in s and "times" not in s for s in labels), labels
     plt.close(fig)
+
+
+def test_seed_lines_per_label_draw_every_seed_in_its_columns_colour():
+    x = np.arange(5.0)
+    rows = {"L_D (nats)": {"λ = 0": [(x, x + 1), (x, x + 2)], "λ = 1": [(x, 2 * x), (x, 3 * x), (x, x)]},
+            "gap": {"λ = 0": [(x, -x), (x, x)], "λ = 1": [(x[:3], x[:3])]}}
+    fig = plotting.plot_seed_lines_per_label(rows, window_start=3.0, references={"gap": (0.0, "0: D cannot tell")},
+                                             notes={"L_D (nats)": {"λ = 1": "std 0.1"}}, title="D over training")
+    axes = np.array(fig.axes).reshape(2, 2)
+    seed_lines = [[[ln for ln in ax.lines if ln.get_linestyle() == "-"] for ax in row] for row in axes]
+    assert [[len(lines) for lines in row] for row in seed_lines] == [[2, 3], [2, 1]]  # one line per seed
+    np.testing.assert_array_equal(seed_lines[0][1][1].get_ydata(), 3 * x)
+    for row in seed_lines:
+        for k, lines in enumerate(row):
+            assert all(matplotlib.colors.same_color(ln.get_color(), f"C{k}") for ln in lines)
+    assert [ax.get_title() for ax in axes[0]] == ["λ = 0", "λ = 1"]
+    assert axes[0, 0].get_ylabel() == "L_D (nats)" and axes[1, 0].get_ylabel() == "gap"
+    assert axes[1, 0].get_xlabel() and axes[0, 0].get_shared_y_axes().joined(axes[0, 0], axes[0, 1])
+    for ax in axes.flat:  # the window is shaded from its start to the last x
+        (span,) = ax.patches
+        assert span.get_x() == 3.0 and span.get_x() + span.get_width() == pytest.approx(x[-1] if ax is not axes[1, 1] else 2.0)
+    assert [ln.get_ydata()[0] for ax in axes[1] for ln in ax.lines if ln.get_linestyle() == ":"] == [0.0, 0.0]
+    assert not any(ln.get_linestyle() == ":" for ax in axes[0] for ln in ax.lines)  # only the row it was given
+    assert [t.get_text() for ax in axes.flat for t in ax.texts] == ["std 0.1"]
+    assert axes[0, 1].get_legend() is not None and axes[1, 1].get_legend() is not None
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("rows, match", [({}, "rows is empty"),
+                                         ({"a": {"x": [(np.arange(2), np.arange(2))]}, "b": {"y": [(np.arange(2), np.arange(2))]}},
+                                          "same labels"),
+                                         ({"a": {"x": []}}, "no runs"),
+                                         ({"a": {"x": [(np.arange(3), np.arange(4))]}}, "same length")])
+def test_seed_lines_per_label_reject_bad_input(rows, match):
+    with pytest.raises(ValueError, match=match):
+        plotting.plot_seed_lines_per_label(rows)
+    plt.close("all")
 
 
 # --- sweep maps and curves ----------------------------------------------------------------------
