@@ -239,8 +239,9 @@ class DiracExplorerFigure(BlitFigure):
         self._quiver = ax_field.collections[0]
         self._suptitle = self.figure.suptitle(title, fontsize=10)
         # the legends move with the lines so that they stay on top of a long run's trajectory
-        self._moving = [self._quiver, *ax_field.lines, *self._curves, self._efold_line, self._suptitle,
-                        ax_field.get_legend(), ax_dist.get_legend()]
+        # blitting draws in list order: the field's lines by zorder, as a full draw does (start and end on top)
+        self._moving = [self._quiver, *sorted(ax_field.lines, key=lambda a: a.get_zorder()), *self._curves,
+                        self._efold_line, self._suptitle, ax_field.get_legend(), ax_dist.get_legend()]
 
     def _move(self, field, trajectory, data_point, dists, title: str) -> None:
         """Later draws: new data into the existing arrows, lines, markers and title."""

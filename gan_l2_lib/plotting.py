@@ -208,9 +208,10 @@ def plot_weight_trajectories(trajectories: dict, loss_grid=None, points: dict | 
     for label, traj in trajectories.items():
         t = _to_numpy(traj)
         ax.plot(t[:, 0], t[:, 1], "-", lw=1.5, label=label)
-        ax.plot(t[-1, 0], t[-1, 1], END_MARKER, ms=6, color=ax.lines[-1].get_color(), mec="black")
+        # zorder 3: an end on a marked point (a star) stays visible, a dot inside the star
+        ax.plot(t[-1, 0], t[-1, 1], END_MARKER, ms=6, color=ax.lines[-1].get_color(), mec="black", zorder=3)
     first = _to_numpy(next(iter(trajectories.values())))
-    ax.plot(first[0, 0], first[0, 1], START_MARKER, ms=6, color="0.25", mec="black")
+    ax.plot(first[0, 0], first[0, 1], START_MARKER, ms=6, color="0.25", mec="black", zorder=3)
     for label, (p1, p2) in (points or {}).items():
         ax.plot(float(p1), float(p2), "*", ms=13, mec="k", label=label)
     ax.set_xlabel("weight w₁")
@@ -471,8 +472,9 @@ def plot_dirac_field(field, trajectories=(), fixed_point=None, data_point=None, 
         label, traj = item if isinstance(item, tuple) else (f"{item.mode}, h = {item.h:g}", item)
         color = f"C{i}"
         ax.plot(traj.theta, traj.psi, color=color, lw=1.2, label=label)
-        ax.plot(traj.theta[0], traj.psi[0], START_MARKER, color=color, mec="black", ms=6)
-        ax.plot(traj.theta[-1], traj.psi[-1], END_MARKER, color=color, mec="black", ms=6)
+        # zorder 3: an end on the fixed point stays visible, a dot inside the star
+        ax.plot(traj.theta[0], traj.psi[0], START_MARKER, color=color, mec="black", ms=6, zorder=3)
+        ax.plot(traj.theta[-1], traj.psi[-1], END_MARKER, color=color, mec="black", ms=6, zorder=3)
     if data_point is not None:
         ax.plot(*data_point, "x", color="red", ms=9, mew=2, label="data equilibrium (c, 0)")
     if fixed_point is not None:
