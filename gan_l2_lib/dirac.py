@@ -155,6 +155,29 @@ def max_stable_step(eigenvalues) -> float:
     return float(np.min(-2 * mus.real / np.abs(mus) ** 2))
 
 
+def efold_steps(game: DiracGAN, h: float, mode: str = "simultaneous") -> float:
+    """Steps after which a small error around ``game.fixed_point()`` has shrunk by a factor e: -1/ln ρ.
+
+    ρ is the spectral radius of ``update_matrix`` at the fixed point. For alternating steps with
+    λ_G = 0 (and complex eigenvalues, λ_D < ½ for small h) det M = 1 - 2hλ_D = ρ², so the error
+    shrinks by ≈ hλ_D per step and the e-fold time is ≈ 1/(hλ_D): 50,000 steps for the source
+    article's λ_D = 1e-4 at h = 0.2. For simultaneous steps ρ² = 1 - 2hλ_D + h²/4, which is < 1
+    only for h < 8λ_D.
+
+    Args:
+        game: the game (its Jacobian is taken at its fixed point).
+        h: step size > 0.
+        mode: ``"simultaneous"`` or ``"alternating"``.
+
+    Returns:
+        -1/ln ρ as a float; ``inf`` when ρ >= 1 - 1e-12 (the error does not shrink, or by less
+        than round-off: ``eigvals`` puts the ρ = 1 of alternating steps without a penalty at
+        1 - 2e-16, which would read as an e-fold time of 4.5e15 steps).
+    """
+    rho = spectral_radius(game.jacobian(*game.fixed_point()), h, mode)
+    return math.inf if rho >= 1.0 - 1e-12 else -1.0 / math.log(rho)
+
+
 @dataclass(frozen=True)
 class VectorFieldGrid:
     """The field v sampled on a regular grid (arrays of shape (n_psi, n_theta), ``meshgrid`` order)."""
@@ -361,24 +384,25 @@ class DiracGAN:
         h = _check_step_size(h)
         steps = positive_int(steps, "steps")
         mode = _check_mode(mode)
-        # Scalar math on floats (same formulas as vector_field) keeps 500 steps under 1 ms.
-        lg2, ld2, c, sign = 2 * self.lambda_g, 2 * self.lambda_d, self.c, self._r_sign
-
-        def v_theta(t: float, p: float) -> float:
-            return p * _sig(sign * p * t) - lg2 * t
-
-        def v_psi(t: float, p: float) -> float:
-            return c * _sig(-p * c) - t * _sig(p * t) - ld2 * p
-
+        # Scalar math on floats, vector_field's formulas written out with σ(x) = ½(1 + tanh(x/2))
+        # and no function call per step (~25 % faster than calling them): ~0.6-0.8 µs a step on a
+        # busy 2-core machine, so the explorer's 100,000-step runs take 60-80 ms. Python floats
+        # overflow to inf silently; checked after every step.
+        tanh, isfinite = math.tanh, math.isfinite
+        lg2, ld2, c, half_sign = 2 * self.lambda_g, 2 * self.lambda_d, self.c, 0.5 * self._r_sign
         thetas, psis = [theta], [psi]
         diverged = False
-        for _ in range(int(steps)):  # Python floats overflow to inf silently; checked below
-            if mode == "simultaneous":
-                theta, psi = theta + h * v_theta(theta, psi), psi + h * v_psi(theta, psi)
-            else:
-                psi = psi + h * v_psi(theta, psi)
-                theta = theta + h * v_theta(theta, psi)
-            if not (math.isfinite(theta) and math.isfinite(psi)):
+        simultaneous = mode == "simultaneous"
+        for _ in range(int(steps)):
+            u = psi * theta
+            v_psi = c * 0.5 * (1.0 + tanh(-0.5 * psi * c)) - theta * 0.5 * (1.0 + tanh(0.5 * u)) - ld2 * psi
+            if simultaneous:
+                v_theta = psi * 0.5 * (1.0 + tanh(half_sign * u)) - lg2 * theta
+                theta, psi = theta + h * v_theta, psi + h * v_psi
+            else:  # ψ first; θ then sees the new ψ
+                psi = psi + h * v_psi
+                theta = theta + h * (psi * 0.5 * (1.0 + tanh(half_sign * psi * theta)) - lg2 * theta)
+            if not (isfinite(theta) and isfinite(psi)):
                 diverged = True
                 break
             thetas.append(theta)

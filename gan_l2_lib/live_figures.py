@@ -165,23 +165,26 @@ class DiracExplorerFigure(BlitFigure):
 
     The first ``draw`` lays the panels out with ``plot_dirac_field`` / ``plot_dirac_distance``;
     later calls move the arrows, lines, markers and title and blit them, about five times
-    faster than a full draw. The background is rebuilt when the field's window or the run
-    length changes. The distance axis is fixed at [1e-16, 1e2] (values outside are drawn at
-    the edge) so that its ticks never move.
+    faster than a full draw. The background is rebuilt when the field's window, the run
+    length or the distance axis changes. The distance axis runs from the largest of
+    ``DIST_FLOORS`` below the run's smallest distance up to 1e2 (values outside are drawn at
+    the edge): few ranges, so that its ticks rarely move, and a slow decay (λ_D = 1e-4) is
+    not squashed into a flat line.
 
     Args:
         figsize: figure size in inches.
         dpi: resolution of the figure and of ``to_png``.
     """
 
-    DIST_RANGE = (DIRAC_DISTANCE_FLOOR, 1e2)
+    DIST_FLOORS = (1e-2, 1e-6, DIRAC_DISTANCE_FLOOR)
+    DIST_TOP = 1e2
 
     def __init__(self, figsize: tuple[float, float] = (10, 4.2), dpi: int = WIDGET_DPI) -> None:
         super().__init__(figsize, dpi)
         self._moving: list = []
         self._window: tuple | None = None
 
-    def draw(self, field, trajectory, title: str = "") -> Figure:
+    def draw(self, field, trajectory, title: str = "", efold: float = float("inf")) -> Figure:
         """Show ``trajectory`` over ``field``; ``field`` may cover a different window each call.
 
         Args:
@@ -190,23 +193,31 @@ class DiracExplorerFigure(BlitFigure):
                 equilibrium (c, 0) (cross) are marked, and its distance to both is plotted
                 (the two curves coincide unless λ_G moves the fixed point).
             title: the figure's suptitle.
+            efold: the predicted e-fold time in steps (``dirac.efold_steps``), drawn as a dotted
+                vertical line in the distance panel; hidden when inf or beyond the run.
 
         Returns:
             The figure, drawn.
         """
         data_point = (trajectory.game.c, 0.0)
-        dists = (np.clip(trajectory.distance(), *self.DIST_RANGE),
-                 np.clip(trajectory.distance(data_point), *self.DIST_RANGE))
+        raw = (trajectory.distance(), trajectory.distance(data_point))
+        smallest = min(float(d.min()) for d in raw)
+        floor = next((f for f in self.DIST_FLOORS if f <= smallest), self.DIST_FLOORS[-1])
+        dists = tuple(np.clip(d, floor, self.DIST_TOP) for d in raw)
         if not self._moving:
             self._layout(field, trajectory, data_point, dists, title)
         else:
             self._move(field, trajectory, data_point, dists, title)
+        shown = bool(np.isfinite(efold) and efold <= trajectory.steps)
+        self._efold_line.set_xdata([efold if shown else 0.0] * 2)
+        self._efold_line.set_visible(shown)
         t, p = field.theta, field.psi
-        window = (t.min(), t.max(), p.min(), p.max(), len(dists[0]))
+        window = (t.min(), t.max(), p.min(), p.max(), len(dists[0]), floor)
         if window != self._window or self._stale():
             self._ax_field.set_xlim(t.min(), t.max())
             self._ax_field.set_ylim(p.min(), p.max())
             self._ax_dist.set_xlim(0, max(len(dists[0]) - 1, 1))
+            self._ax_dist.set_ylim(floor, self.DIST_TOP)
             self._render_background(self._moving)
             self._window = window
         self._blit({"all": self._moving})
@@ -214,18 +225,23 @@ class DiracExplorerFigure(BlitFigure):
 
     def _layout(self, field, trajectory, data_point, dists, title: str) -> None:
         """First draw: both panels through the stateless plotting functions."""
-        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.88, wspace=0.28)
+        self.figure.subplots_adjust(left=0.07, right=0.98, bottom=0.12, top=0.86, wspace=0.28)
         ax_field, ax_dist = self.figure.subplots(1, 2, width_ratios=[1, 1.25])
-        plot_dirac_field(field, [("trajectory (○ start, □ end)", trajectory)],
-                         trajectory.fixed_point, data_point, ax=ax_field)
+        plot_dirac_field(field, [("trajectory", trajectory)], trajectory.fixed_point, data_point, ax=ax_field)
         to_data = "to the data equilibrium (c, 0)"
         plot_dirac_distance({"to the fixed point of v": dists[0], to_data: dists[1]},
                             ax=ax_dist, dashed=(to_data,))
-        ax_dist.set_ylim(*self.DIST_RANGE)
+        self._curves = list(ax_dist.lines)
+        self._efold_line = ax_dist.axvline(0.0, color="red", lw=1, ls=":",
+                                           label="e-fold time −1/ln ρ (linearized)")
+        ax_dist.legend(fontsize=8, loc="lower left")
         self._ax_field, self._ax_dist = ax_field, ax_dist
         self._quiver = ax_field.collections[0]
         self._suptitle = self.figure.suptitle(title, fontsize=10)
-        self._moving = [self._quiver, *ax_field.lines, *ax_dist.lines, self._suptitle]
+        # the legends move with the lines so that they stay on top of a long run's trajectory
+        # blitting draws in list order: the field's lines by zorder, as a full draw does (start and end on top)
+        self._moving = [self._quiver, *sorted(ax_field.lines, key=lambda a: a.get_zorder()), *self._curves,
+                        self._efold_line, self._suptitle, ax_field.get_legend(), ax_dist.get_legend()]
 
     def _move(self, field, trajectory, data_point, dists, title: str) -> None:
         """Later draws: new data into the existing arrows, lines, markers and title."""
@@ -240,7 +256,7 @@ class DiracExplorerFigure(BlitFigure):
         data_marker.set_data([data_point[0]], [data_point[1]])
         fixed_marker.set_data([trajectory.fixed_point[0]], [trajectory.fixed_point[1]])
         steps = np.arange(len(dists[0]))
-        for curve, dist in zip(self._ax_dist.lines, dists, strict=True):
+        for curve, dist in zip(self._curves, dists, strict=True):
             curve.set_data(steps, dist)
         self._suptitle.set_text(title)
 

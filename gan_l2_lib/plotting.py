@@ -37,6 +37,11 @@ from .sweep import DEAD_SURFACE_RANGE
 
 #: Distances below this are drawn at it (double precision resolves no less).
 DIRAC_DISTANCE_FLOOR = 1e-16
+#: The one start/end convention of every figure that draws a trajectory (notebook 01's optimizer
+#: paths, notebook 03's Dirac-GAN runs and its explorer): a square where a run starts, a dot where
+#: it ends, both named "start" and "end" in the legend (``start_end_handles``).
+START_MARKER = "s"
+END_MARKER = "o"
 _STEP_LABEL = "training step (one D update + one G update)"
 
 
@@ -51,6 +56,12 @@ def _new_or_given(ax, figsize):
         fig, ax = plt.subplots(figsize=figsize)
         return fig, ax
     return ax.figure, ax
+
+
+def start_end_handles(color="0.25") -> list:
+    """Legend entries "start" (``START_MARKER``) and "end" (``END_MARKER``) for trajectory figures."""
+    return [matplotlib.lines.Line2D([], [], marker=m, ls="none", ms=6, color=color, mec="black", label=label)
+            for m, label in ((START_MARKER, "start"), (END_MARKER, "end"))]
 
 
 def _plain_log_ticks(ax) -> None:
@@ -235,15 +246,17 @@ def plot_weight_trajectories(trajectories: dict, loss_grid=None, points: dict | 
     for label, traj in trajectories.items():
         t = _to_numpy(traj)
         ax.plot(t[:, 0], t[:, 1], "-", lw=1.5, label=label)
-        ax.plot(t[-1, 0], t[-1, 1], "o", ms=5, color=ax.lines[-1].get_color())
+        # zorder 3: an end on a marked point (a star) stays visible, a dot inside the star
+        ax.plot(t[-1, 0], t[-1, 1], END_MARKER, ms=6, color=ax.lines[-1].get_color(), mec="black", zorder=3)
     first = _to_numpy(next(iter(trajectories.values())))
-    ax.plot(first[0, 0], first[0, 1], "ks", ms=5, label="start")
+    ax.plot(first[0, 0], first[0, 1], START_MARKER, ms=6, color="0.25", mec="black", zorder=3)
     for label, (p1, p2) in (points or {}).items():
         ax.plot(float(p1), float(p2), "*", ms=13, mec="k", label=label)
     ax.set_xlabel("weight w₁")
     ax.set_ylabel("weight w₂")
-    ax.set_title("Paths in weight space (dot = end)")
-    ax.legend(fontsize=7, loc="best")
+    ax.set_title("Paths in weight space")
+    handles, _ = ax.get_legend_handles_labels()
+    ax.legend(handles=handles + start_end_handles(), fontsize=7, loc="best")
     if distances is not None:
         ax = axes[0, 1]
         for label, dist in distances.items():
@@ -473,7 +486,7 @@ def plot_dirac_field(field, trajectories=(), fixed_point=None, data_point=None, 
     Args:
         field: a ``dirac.VectorFieldGrid`` (θ, ψ, v_θ, v_ψ on a grid).
         trajectories: ``dirac.DiracTrajectory`` objects, or ``(label, trajectory)`` pairs;
-            each is drawn as a line from a circle (start) to a square (end).
+            each is drawn as a line from ``START_MARKER`` to ``END_MARKER`` (named in the legend).
         fixed_point: (θ*, ψ*) of the penalized field, marked with a star.
         data_point: (c, 0), the unpenalized equilibrium, marked with a cross.
         ax: an axes to draw on; a new figure when None.
@@ -497,8 +510,9 @@ def plot_dirac_field(field, trajectories=(), fixed_point=None, data_point=None, 
         label, traj = item if isinstance(item, tuple) else (f"{item.mode}, h = {item.h:g}", item)
         color = f"C{i}"
         ax.plot(traj.theta, traj.psi, color=color, lw=1.2, label=label)
-        ax.plot(traj.theta[0], traj.psi[0], "o", color=color, ms=5)
-        ax.plot(traj.theta[-1], traj.psi[-1], "s", color=color, ms=5)
+        # zorder 3: an end on the fixed point stays visible, a dot inside the star
+        ax.plot(traj.theta[0], traj.psi[0], START_MARKER, color=color, mec="black", ms=6, zorder=3)
+        ax.plot(traj.theta[-1], traj.psi[-1], END_MARKER, color=color, mec="black", ms=6, zorder=3)
     if data_point is not None:
         ax.plot(*data_point, "x", color="red", ms=9, mew=2, label="data equilibrium (c, 0)")
     if fixed_point is not None:
@@ -511,7 +525,9 @@ def plot_dirac_field(field, trajectories=(), fixed_point=None, data_point=None, 
     if title:
         ax.set_title(title)
     if trajectories or fixed_point is not None or data_point is not None:
-        ax.legend(loc="lower left", fontsize=8, framealpha=0.85)
+        handles, _ = ax.get_legend_handles_labels()
+        ax.legend(handles=handles + (start_end_handles() if trajectories else []), loc="lower left",
+                  fontsize=8, framealpha=0.85)
     return fig
 
 
@@ -541,6 +557,49 @@ def plot_dirac_distance(curves: dict, ax=None, title: str | None = None, dashed=
     ax.set_ylabel("distance to equilibrium")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def plot_dirac_efold(curves: dict, efold: dict, ax=None, title: str | None = None,
+                     floor: float = 1e-3) -> Figure:
+    """Distance to equilibrium against step, both axes logarithmic, with each run's e-fold time marked.
+
+    Args:
+        curves: ``{label: distances}``, each of shape (steps + 1,), step 0 (the start) first.
+        efold: ``{label: steps}``, the predicted e-fold time of the curve with the same label,
+            drawn as a dotted vertical line in its colour.
+        ax: an axes to draw on; a new figure when None.
+        title: the axes title.
+        floor: the bottom of the distance axis as a fraction of the largest start distance
+            (the e-folds are the subject, not the round-off floor).
+
+    Returns:
+        The figure. Where a curve first falls below its start distance / e (dotted
+        horizontal line) a dot marks the measured e-fold time.
+    """
+    fig, ax = _new_or_given(ax, (7.5, 4.2))
+    for i, (label, dist) in enumerate(curves.items()):
+        d = np.maximum(_to_numpy(dist).astype(np.float64), DIRAC_DISTANCE_FLOOR)
+        steps = np.arange(len(d))
+        ax.loglog(steps[1:], d[1:], color=f"C{i}", lw=1.2, label=label)  # step 0 cannot sit on a log axis
+        if label in efold:
+            ax.axvline(efold[label], color=f"C{i}", lw=1, ls=":")
+        below = np.flatnonzero(d < d[0] / np.e)
+        if below.size:
+            ax.plot(steps[below[0]], d[below[0]], "o", color=f"C{i}", mec="black", ms=6)
+    starts = {float(_to_numpy(dist)[0]) for dist in curves.values()}
+    for d0 in starts:
+        ax.axhline(d0 / np.e, color="black", lw=0.8, ls=":")
+    ax.plot([], [], color="black", lw=0.8, ls=":", label="start distance / e")
+    ax.plot([], [], color="0.4", lw=1, ls=":", label="predicted e-fold time −1/ln ρ ≈ 1/(hλ_D)")
+    ax.plot([], [], "o", color="0.6", mec="black", ms=6, ls="none", label="measured: first step below / e")
+    ax.set_ylim(floor * max(starts), 2 * max(starts))
+    ax.set_xlabel("step (log scale)")
+    ax.set_ylabel("distance to equilibrium (log scale)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
     if title:
         ax.set_title(title)
     return fig

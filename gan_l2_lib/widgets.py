@@ -83,8 +83,11 @@ class _Controller:
 
 # --- Dirac-GAN explorer --------------------------------------------------------------------------
 
-#: λ stops of the λ_D / λ_G sliders: log-spaced like a FloatLogSlider, plus an exact 0.
-DIRAC_LAMBDA_STOPS = (0.0, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.15, 0.3, 0.5, 1.0)
+#: λ stops of the λ_D / λ_G sliders: log-spaced like a FloatLogSlider, plus an exact 0; down to
+#: the source article's 1e-4.
+DIRAC_LAMBDA_STOPS = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.15, 0.3, 0.5, 1.0)
+#: Run lengths of the steps slider, up to twice the ~50,000-step e-fold time of λ_D = 1e-4 at h = 0.2.
+DIRAC_STEP_STOPS = (100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000)
 DIRAC_H_RANGE = (0.02, 1.5, 0.02)  # min, max, step of the step-size slider
 DIRAC_C_RANGE = (-1.5, 1.5, 0.1)  # min, max, step of the data-point slider
 DIRAC_WINDOWS = (2.0, 3.0, 5.0)  # half-widths of the (θ, ψ) window the explorer picks from
@@ -100,26 +103,28 @@ class DiracExplorer(_Controller):
 
     Args:
         theta0, psi0: the start (θ₀, ψ₀) of every simulated run.
-        steps: the run length, ≥ 1.
+        steps: the initial run length, one of ``DIRAC_STEP_STOPS`` (the steps slider).
         n_grid: arrows per axis of the field.
         dpi: resolution of the picture.
         **initial: controls to set (see ``update``).
 
     Attributes:
-        controls: ``{"lambda_d", "lambda_g", "h", "c", "mode", "gen_loss"}`` → widget.
+        controls: ``{"lambda_d", "lambda_g", "h", "c", "steps", "mode", "gen_loss"}`` → widget.
         image: the ``ipywidgets.Image`` that shows the figure.
         figure: the matplotlib figure drawn into.
         widget: the whole explorer (controls above the image); display this.
         trajectory: the last simulated ``dirac.DiracTrajectory``.
-        theta0, psi0, steps, n_grid: the start, run length and arrows per axis.
+        efold: the last run's predicted e-fold time in steps (``dirac.efold_steps``; inf: none).
+        theta0, psi0, n_grid: the start and arrows per axis.
     """
 
     def __init__(self, theta0: float = 1.0, psi0: float = 1.0, steps: int = 500, n_grid: int = 17,
                  dpi: int = WIDGET_DPI, **initial) -> None:
-        # theta0, psi0, steps and n_grid are validated by the first redraw (simulate, field_grid)
-        self.theta0, self.psi0, self.steps, self.n_grid = theta0, psi0, steps, n_grid
+        # theta0, psi0 and n_grid are validated by the first redraw (simulate, field_grid)
+        self.theta0, self.psi0, self.n_grid = theta0, psi0, n_grid
         style = {"description_width": "initial"}
         stops = [(f"{v:g}", v) for v in DIRAC_LAMBDA_STOPS]
+        step_stops = [(f"{n:,}", n) for n in DIRAC_STEP_STOPS]
         h_min, h_max, h_step = DIRAC_H_RANGE
         c_min, c_max, c_step = DIRAC_C_RANGE
         self.controls = {
@@ -131,6 +136,8 @@ class DiracExplorer(_Controller):
                                      description="step size h", continuous_update=False, style=style),
             "c": widgets.FloatSlider(value=0.0, min=c_min, max=c_max, step=c_step,
                                      description="data point c", continuous_update=False, style=style),
+            "steps": widgets.SelectionSlider(options=step_stops, value=500, description="steps",
+                                             continuous_update=False, style=style),
             "mode": widgets.ToggleButtons(options=list(dirac.UPDATE_MODES), value="simultaneous",
                                           description="updates", style=style),
             "gen_loss": widgets.ToggleButtons(options=["minimax", "nonsaturating"], value="minimax",
@@ -143,12 +150,13 @@ class DiracExplorer(_Controller):
         self.widget = PictureBox([
             widgets.HBox([c["lambda_d"], c["lambda_g"]]),
             widgets.HBox([c["h"], c["c"]]),
-            c["mode"], c["gen_loss"], self.image,
+            c["steps"], c["mode"], c["gen_loss"], self.image,
         ], picture=self.image)
         self.trajectory: dirac.DiracTrajectory | None = None
+        self.efold = float("inf")
         for control in self.controls.values():
             control.observe(self._on_change, names="value")
-        self.update(**initial)
+        self.update(steps=steps, **initial)
 
     def _check(self, name: str, value):
         if name in ("lambda_d", "lambda_g"):
@@ -156,6 +164,10 @@ class DiracExplorer(_Controller):
             if value not in DIRAC_LAMBDA_STOPS:
                 raise ValueError(f"{name} must be one of the slider stops {DIRAC_LAMBDA_STOPS}, got {value}")
             return value
+        if name == "steps":
+            if isinstance(value, bool) or value not in DIRAC_STEP_STOPS:
+                raise ValueError(f"steps must be one of the slider stops {DIRAC_STEP_STOPS}, got {value!r}")
+            return int(value)
         if name in ("h", "c"):
             label = "h (step size)" if name == "h" else "c (data point)"
             value = finite_float(value, label)
@@ -172,8 +184,8 @@ class DiracExplorer(_Controller):
         """Set any controls by name, then redraw once; the callback behind every slider.
 
         Args:
-            **values: any of ``lambda_d``, ``lambda_g`` (a slider stop), ``h``, ``c`` (within
-                the slider range), ``mode``, ``gen_loss``.
+            **values: any of ``lambda_d``, ``lambda_g``, ``steps`` (a slider stop), ``h``, ``c``
+                (within the slider range), ``mode``, ``gen_loss``.
 
         Returns:
             The new PNG bytes (also in ``self.image.value``).
@@ -198,18 +210,20 @@ class DiracExplorer(_Controller):
     def _redraw(self) -> bytes:
         v = self.values()
         game = dirac.DiracGAN(v["lambda_g"], v["lambda_d"], v["c"], v["gen_loss"])
-        traj = game.simulate(self.theta0, self.psi0, h=v["h"], steps=self.steps, mode=v["mode"])
+        traj = game.simulate(self.theta0, self.psi0, h=v["h"], steps=v["steps"], mode=v["mode"])
+        efold = dirac.efold_steps(game, v["h"], v["mode"])
         # window ±2, ±3 or ±5, the smallest that holds the run (few sizes: fewer full redraws)
         reach = 1.1 * max(abs(v["c"]), float(np.max(np.abs(traj.theta))), float(np.max(np.abs(traj.psi))))
         lim = next((w for w in DIRAC_WINDOWS if reach <= w), DIRAC_WINDOWS[-1])
         field = game.field_grid((-lim, lim), (-lim, lim), self.n_grid)
-        outcome = f"distance after {traj.steps} steps = {traj.distance()[-1]:.3g}"
+        outcome = f"distance after {traj.steps:,} steps = {traj.distance()[-1]:.3g}"
         if traj.diverged:
-            outcome = f"overflowed after {traj.steps} steps"
+            outcome = f"overflowed after {traj.steps:,} steps"
+        rate = f"e-fold time {efold:,.0f} steps" if np.isfinite(efold) else "no e-fold time (ρ ≥ 1)"
         title = (f"{v['gen_loss']}, {v['mode']}: λ_D = {v['lambda_d']:g}, λ_G = {v['lambda_g']:g}, "
-                 f"h = {v['h']:g}, c = {v['c']:g}; {outcome}")
-        self._canvas.draw(field, traj, title)
-        self.trajectory = traj
+                 f"h = {v['h']:g}, c = {v['c']:g}\n{outcome}; {rate}")
+        self._canvas.draw(field, traj, title, efold=efold)
+        self.trajectory, self.efold = traj, efold
         png = self._canvas.to_png()
         self.image.value = png
         return png

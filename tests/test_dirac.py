@@ -170,6 +170,49 @@ def test_max_stable_step():
     assert dirac.max_stable_step(dirac.closed_form_eigenvalues(0, 0)) == 0.0
 
 
+@pytest.mark.parametrize("gen_loss", LOSSES)
+@pytest.mark.parametrize("mode", dirac.UPDATE_MODES)
+def test_one_simulated_step_follows_the_vector_field(gen_loss, mode):
+    """simulate's inlined loop is vector_field's formulas: one step, both orders, c and both λ nonzero."""
+    game, h = DiracGAN(0.2, 0.3, c=0.7, gen_loss=gen_loss), 0.4
+    for theta, psi in RNG_POINTS:
+        vt, vp = game.vector_field(theta, psi)
+        if mode == "simultaneous":
+            expected = (theta + h * vt, psi + h * vp)
+        else:
+            psi_new = psi + h * vp
+            expected = (theta + h * game.vector_field(theta, psi_new)[0], psi_new)
+        np.testing.assert_allclose(game.simulate(theta, psi, h=h, steps=1, mode=mode).final, expected,
+                                   rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("lambda_d", [1e-1, 1e-2, 1e-3, 1e-4])
+def test_efold_steps_is_one_over_h_lambda_for_alternating_steps(lambda_d):
+    h, game = 0.2, DiracGAN(lambda_d=lambda_d)
+    n_e = dirac.efold_steps(game, h, "alternating")
+    assert n_e == pytest.approx(-2 / math.log(1 - 2 * h * lambda_d), rel=1e-9)  # ρ² = det M = 1 - 2hλ_D
+    assert n_e == pytest.approx(1 / (h * lambda_d), rel=0.025)
+    expected_sim = -2 / math.log(1 - 2 * h * lambda_d + h**2 / 4) if h < 8 * lambda_d else math.inf
+    assert dirac.efold_steps(game, h, "simultaneous") == pytest.approx(expected_sim, rel=1e-9)
+
+
+def test_efold_steps_matches_a_simulated_run_near_the_equilibrium():
+    """In the linear regime the simulated distance falls by e every -1/ln ρ steps (log-linear fit)."""
+    h, game = 0.2, DiracGAN(lambda_d=1e-2)
+    n_e = dirac.efold_steps(game, h, "alternating")
+    dist = game.simulate(1e-3, 1e-3, h=h, steps=3000, mode="alternating").distance()
+    slope = np.polyfit(np.arange(len(dist)), np.log(dist), 1)[0]
+    assert -1 / slope == pytest.approx(n_e, rel=0.01)
+
+
+def test_efold_steps_is_inf_without_convergence_and_checks_h():
+    assert dirac.efold_steps(DiracGAN(), 0.2, "alternating") == math.inf  # ρ = 1: circles
+    assert dirac.efold_steps(DiracGAN(lambda_d=1e-4), 0.2, "simultaneous") == math.inf  # h > 8λ_D
+    assert dirac.efold_steps(DiracGAN(0.15, 0.0, c=1.0), 0.2, "alternating") < math.inf  # at the biased fixed point
+    with pytest.raises(ValueError, match="h \\(step size\\) must be > 0"):
+        dirac.efold_steps(DiracGAN(lambda_d=0.1), 0.0)
+
+
 def test_overflow_stops_the_run():
     traj = DiracGAN().simulate(1e300, 1e300, h=1e10, steps=10)  # θ + hψ > float max
     assert traj.diverged and traj.steps < 10 and np.isfinite(traj.theta).all()

@@ -38,8 +38,9 @@ def test_dirac_blitted_frame_equals_a_full_draw():
     fig = DiracExplorerFigure()
     with pytest.raises(RuntimeError, match="nothing drawn yet"):
         fig.to_png()
-    # (λ_G, λ_D, c, window): a first layout, a new window (full render), then the same window (blit)
-    for lambda_g, lambda_d, c, lim in ((0.0, 0.15, 0.0, 2.0), (0.3, 0.15, 1.0, 3.0), (0.0, 0.0, 0.0, 3.0)):
+    # (λ_G, λ_D, c, window): a first layout, a new window (full render), then the same window and
+    # distance axis (both runs get below 1e-6: blit)
+    for lambda_g, lambda_d, c, lim in ((0.0, 0.15, 0.0, 2.0), (0.3, 0.15, 1.0, 3.0), (0.3, 0.3, 0.0, 3.0)):
         game = DiracGAN(lambda_g, lambda_d, c)
         traj = game.simulate(1.0, 1.0, h=0.2, steps=200)
         regions = fig._regions
@@ -49,6 +50,35 @@ def test_dirac_blitted_frame_equals_a_full_draw():
     assert blitted.shape == full.shape
     assert np.abs(blitted.astype(int) - full.astype(int)).mean() < 0.5
     assert fig.to_png().startswith(PNG_MAGIC)
+
+
+def test_dirac_efold_line_shows_only_within_the_run():
+    fig = DiracExplorerFigure()
+    game = DiracGAN(lambda_d=0.15)
+    field = game.field_grid((-2, 2), (-2, 2), 9)
+    traj = game.simulate(1.0, 1.0, h=0.2, steps=200)
+    fig.draw(field, traj, "inside", efold=39.0)
+    assert fig._efold_line.get_visible() and list(fig._efold_line.get_xdata()) == [39.0, 39.0]
+    fig.draw(field, traj, "beyond the run", efold=5000.0)
+    assert not fig._efold_line.get_visible()
+    fig.draw(field, traj, "none", efold=float("inf"))
+    assert not fig._efold_line.get_visible()
+    legend = [t.get_text() for t in fig.figure.axes[0].get_legend().get_texts()]
+    assert "start" in legend and "end" in legend
+
+
+def test_dirac_distance_axis_follows_the_run():
+    """A slow run (λ_D = 1e-4) gets a distance axis from 1e-2, not one squashed down to 1e-16."""
+    fig = DiracExplorerFigure()
+    fast, slow = DiracGAN(lambda_d=0.15), DiracGAN(lambda_d=1e-4)
+    field = fast.field_grid((-2, 2), (-2, 2), 9)
+    fig.draw(field, fast.simulate(1.0, 1.0, h=0.2, steps=500))
+    assert fig._ax_dist.get_ylim()[0] == pytest.approx(1e-6)  # it ends near 5e-6
+    regions = fig._regions
+    fig.draw(field, slow.simulate(1.0, 1.0, h=0.2, steps=500, mode="alternating"))
+    assert fig._ax_dist.get_ylim() == pytest.approx((1e-2, 1e2)) and fig._regions is not regions
+    blitted, full = _redrawn_in_full(fig.figure)
+    assert np.abs(blitted.astype(int) - full.astype(int)).mean() < 0.5
 
 
 # --- λ lab -------------------------------------------------------------------------------------

@@ -69,6 +69,19 @@ def test_plot_weight_trajectories_draws_paths_and_distances():
                                             log_steps=True)
     assert fig.axes[1].get_xscale() == "log" and "(1, 1)" in fig.axes[1].get_ylabel()
     assert fig.axes[1].lines[0].get_xdata()[0] == 1, "step 0 cannot be drawn on a log axis"
+    _assert_start_and_end_marked(fig.axes[0], starts=[(0.0, 1.0)], ends=[(1.0, 0.0)])
+
+
+def _assert_start_and_end_marked(ax, starts, ends):
+    """The one convention: START_MARKER at each start, END_MARKER at each end, named in the legend."""
+    def at(marker):
+        return sorted((float(line.get_xdata()[0]), float(line.get_ydata()[0])) for line in ax.lines
+                      if line.get_marker() == marker and len(line.get_xdata()) == 1)
+    assert at(plotting.START_MARKER) == sorted(starts) and at(plotting.END_MARKER) == sorted(ends)
+    legend = {t.get_text(): h for t, h in zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles,
+                                             strict=True)}
+    assert legend["start"].get_marker() == plotting.START_MARKER
+    assert legend["end"].get_marker() == plotting.END_MARKER
 
 
 def test_plot_penalized_loss_on_lines_panels():
@@ -112,6 +125,35 @@ def test_plot_loss_and_grad_shades_nonfinite_ranges():
     assert len(spans) == 1
     x0, x1 = spans[0].get_x(), spans[0].get_x() + spans[0].get_width()
     assert x0 == pytest.approx(7.1) and x1 == pytest.approx(10.0)
+
+
+# --- Dirac-GAN ---------------------------------------------------------------------------------
+
+
+def test_plot_dirac_field_marks_start_and_end_of_every_run():
+    from gan_l2_lib.dirac import DiracGAN
+
+    game = DiracGAN(lambda_d=0.15)
+    runs = [(mode, game.simulate(1.0, 0.5, h=0.2, steps=50, mode=mode)) for mode in ("simultaneous", "alternating")]
+    fig = plotting.plot_dirac_field(game.field_grid(n=5), runs, fixed_point=(0.0, 0.0), title="t")
+    _assert_start_and_end_marked(fig.axes[0], starts=[(1.0, 0.5)] * 2, ends=[run.final for _, run in runs])
+    plt.close(fig)
+
+
+def test_plot_dirac_efold_marks_predicted_and_measured_efold_times():
+    steps = np.arange(2001)
+    curves = {"fast": 2.0 * np.exp(-steps / 100), "slow": 2.0 * np.exp(-steps / 1000), "flat": np.full(2001, 2.0)}
+    fig = plotting.plot_dirac_efold(curves, {"fast": 100.0, "slow": 1000.0}, title="t")
+    ax = fig.axes[0]
+    _labels_ok(fig)
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    dots = [line for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata()) == 1]
+    assert sorted(int(d.get_xdata()[0]) for d in dots) == [101, 1001]  # first steps below 2/e; none for "flat"
+    vertical = sorted(line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":"
+                      and len(line.get_xdata()) == 2 and line.get_xdata()[0] == line.get_xdata()[1])
+    assert vertical == [100.0, 1000.0]
+    assert ax.get_ylim()[0] == pytest.approx(2e-3)  # floor 1e-3 of the start distance
+    plt.close(fig)
 
 
 # --- training curves and digit metrics ---------------------------------------------------------

@@ -27,13 +27,29 @@ def dirac_explorer():
 
 def test_dirac_explorer_has_labelled_controls_and_a_png(dirac_explorer):
     ex = dirac_explorer
-    assert set(ex.controls) == {"lambda_d", "lambda_g", "h", "c", "mode", "gen_loss"}
+    assert set(ex.controls) == {"lambda_d", "lambda_g", "h", "c", "steps", "mode", "gen_loss"}
     assert ex.controls["lambda_d"].description == "λ_D"
     assert ex.controls["lambda_g"].description == "λ_G"
     assert ex.controls["lambda_d"].value == 0.0 and 0.0 in widgets.DIRAC_LAMBDA_STOPS
     assert bytes(ex.image.value).startswith(PNG_MAGIC)
-    assert ex.trajectory is not None and ex.trajectory.steps == 200
+    assert ex.trajectory is not None and ex.trajectory.steps == 200 and ex.values()["steps"] == 200
     assert ex.image in ex.widget.children
+
+
+def test_dirac_explorer_reaches_the_article_lambda_and_long_runs(dirac_explorer):
+    """λ_D = 1e-4 and runs past its ~50,000-step e-fold time (notebook 03 §4.1) are on the sliders."""
+    ex = dirac_explorer
+    assert 1e-4 in widgets.DIRAC_LAMBDA_STOPS and min(v for v in widgets.DIRAC_LAMBDA_STOPS if v > 0) == 1e-4
+    assert [v for _, v in ex.controls["lambda_d"].options] == list(widgets.DIRAC_LAMBDA_STOPS)
+    assert max(v for _, v in ex.controls["steps"].options) >= 50_000
+    ex.update(lambda_d=1e-4, steps=100_000, mode="alternating")
+    assert ex.trajectory.steps == 100_000 and ex.trajectory.game.lambda_d == 1e-4
+    assert ex.efold == pytest.approx(1 / (0.2 * 1e-4), rel=0.01)
+    dist = ex.trajectory.distance()
+    assert 1 / np.e**2.5 < dist[-1] / dist[0] < 1 / np.e**1.5  # two e-folds in 100,000 steps
+    assert "e-fold time 49,999 steps" in ex._canvas._suptitle.get_text()
+    ex.update(mode="simultaneous")  # h = 0.2 > 8λ_D: no convergence
+    assert ex.efold == float("inf") and "no e-fold time" in ex._canvas._suptitle.get_text()
 
 
 
@@ -90,6 +106,8 @@ def test_dirac_update_redraws_once(dirac_explorer, monkeypatch):
     ({"h": float("nan")}, "h \\(step size\\) must be a finite real number"),
     ({"c": 7.0}, "must lie in the slider range"),
     ({"mode": "async"}, "mode must be one of"),
+    ({"steps": 123}, "steps must be one of the slider stops"),
+    ({"steps": True}, "steps must be one of the slider stops"),
 ])
 def test_dirac_update_rejects_bad_values_and_changes_nothing(dirac_explorer, values, match):
     ex = dirac_explorer
@@ -109,10 +127,21 @@ def test_dirac_redraw_is_fast(dirac_explorer):
     assert statistics.median(times) < 0.5  # ~30-70 ms on a 2-core CI box; loose for loaded runners
 
 
+def test_dirac_redraw_of_a_100000_step_run_is_reasonable(dirac_explorer):
+    ex = dirac_explorer
+    ex.update(steps=100_000, mode="alternating")
+    times = []
+    for lam in (1e-4, 1e-3, 0.15, 0.0, 3e-4):
+        start = time.perf_counter()
+        ex.update(lambda_d=lam)
+        times.append(time.perf_counter() - start)
+    assert statistics.median(times) < 2.0  # ~0.15 s on an idle 2-core box; loose for loaded runners
+
+
 def test_dirac_explorer_rejects_a_bad_start():
     with pytest.raises(ValueError, match="theta0 must be a finite real number"):
         widgets.DiracExplorer(theta0=float("nan"))
-    with pytest.raises(ValueError, match="steps must be a positive integer"):
+    with pytest.raises(ValueError, match="steps must be one of the slider stops"):
         widgets.DiracExplorer(steps=0)
 
 
