@@ -941,7 +941,7 @@ def _effect_legend_handles(effects: list, verdicts: set[str], no_interval: bool)
 
 
 def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: bool = True,
-                    colorbar: bool = True, effects=None, failed=None) -> None:
+                    colorbar: bool = True, effects=None, failed=None, value_pt: float = _MAP_VALUE_PT) -> None:
     """One summary metric over the (λ_G, λ_D) grid as a coloured table, with the values written in.
 
     Rows are λ_G (up), columns λ_D (right); ticks are the grid's λ values. Cells without a
@@ -962,6 +962,7 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
             metric, shaped like the map).
         failed: None, or booleans shaped like the map: cells drawn dark grey (off the colour
             scale), their numbers in white; ``plot_metric_maps`` passes its failed cells.
+        value_pt: the cells' number size in points (a narrow map, such as the λ lab's, needs less).
 
     Raises:
         ValueError: for effects of another metric or shape, or ``failed`` of another shape.
@@ -1000,7 +1001,7 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
                 veiled = effects is not None and effects.verdict[i, j] == "neutral" and not failed[i, j] and \
                     (effects.baseline_index is None or (i, j) != tuple(effects.baseline_index))
                 ax.text(j, i + (_TEXT_DY if effects is not None else 0.0), format_value(metric, v),
-                        ha="center", va="center", fontsize=_MAP_VALUE_PT,
+                        ha="center", va="center", fontsize=value_pt,
                         color="black" if (bright or veiled) and not failed[i, j] else "white", zorder=3)
     if effects is not None:
         _draw_effects(ax, effects, values, failed)
@@ -1403,7 +1404,7 @@ def replay_layout(record, fig: Figure, n_images: int):
         ax_s, ax_d, ax_c = axes
         ext = record.surface_extent or (-1.5, 1.5, -1.5, 1.5)
         centres = make_mixture(c.dataset).centers.numpy()
-        moving["scatter"] = ax_s.scatter(snaps[0][:, 0], snaps[0][:, 1], s=6, alpha=0.6, lw=0, color="#e4002b",
+        moving["scatter"] = ax_s.scatter(snaps[0][:, 0], snaps[0][:, 1], s=16, alpha=0.55, lw=0, zorder=3, color="#e4002b",
                                          label=f"generated ({snaps.shape[1]} of the fixed noise batch)")
         surfaces = record.snapshot_surfaces
         first = surfaces[0] if surfaces is not None else np.full((2, 2), np.nan)
@@ -1413,10 +1414,12 @@ def replay_layout(record, fig: Figure, n_images: int):
         cb = fig.colorbar(moving["surface"], ax=ax_d, fraction=0.046, pad=0.03)
         cb.set_label("D(x) = P(real)", fontsize=8)
         for ax, name in ((ax_s, "generated samples"), (ax_d, "D's decision surface")):
-            ax.plot(centres[:, 0], centres[:, 1], "x", color="black", ms=5, mew=1.2, label="real mode centres")
+            # big enough to see at notebook width; under the samples, so a cluster on a mode stays visible
+            ax.plot(centres[:, 0], centres[:, 1], "x", color="black", ms=8, mew=1.4, label="real mode centres",
+                    zorder=2)
             ax.set(xlim=ext[:2], ylim=ext[2:], aspect="equal", xlabel="x₁", ylabel="x₂")
             ax.set_title(name, fontsize=9)
-        ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, fontsize=7, frameon=False)
+        ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, fontsize=8, frameon=False)
     else:
         ax_g, ax_c = axes
         n_show, ncol = square_grid_size(snaps.shape[1], n_images)
@@ -1426,7 +1429,7 @@ def replay_layout(record, fig: Figure, n_images: int):
     key = coverage_key(c.dataset)
     steps = record.eval_steps[:n_frames]
     curve = record.curves.get(key, np.full(n_frames, np.nan))[:n_frames]
-    ax_c.plot(steps, curve, "-o", ms=3, color="0.3", label=metric_info(key).label)
+    ax_c.plot(steps, curve, "-o", ms=5, color="0.3", label=metric_info(key).label)
     moving["cursor"] = ax_c.axvline(steps[0], color="#e4002b", lw=1.5, label="this frame")
     ax_c.set_xlim(0, 1.02 * max(c.steps, 1))  # a cursor at the last step stays visible
     ax_c.set_ylim(-0.3, facts.n_modes + 0.3)

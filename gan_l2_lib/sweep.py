@@ -1324,13 +1324,16 @@ def collapsed_fraction(result: SweepResult, most: float = COLLAPSED_MODES) -> np
         raise ValueError(f"most must be >= 0 (a number of modes), got {most!r}")
     key = coverage_key(result.config.base.dataset)
     lg, ld = result.config.lambda_g, result.config.lambda_d
+    cells: dict[tuple[int, int], list[bool]] = {}
+    for r in result.records:  # by record, not by cell: a diagonal sweep has no off-diagonal runs
+        v = float(r.summary.get(key, np.nan))
+        if np.isfinite(v):
+            cell = tuple(next(k for k, x in enumerate(axis) if math.isclose(x, lam))
+                         for axis, lam in ((lg, r.config.lambda_g), (ld, r.config.lambda_d)))
+            cells.setdefault(cell, []).append(v <= most)
     out = np.full((len(lg), len(ld)), np.nan)
-    for i, g in enumerate(lg):
-        for j, d in enumerate(ld):
-            covered = [float(r.summary[key]) for r in result.records_at(g, d)
-                       if np.isfinite(r.summary.get(key, np.nan))]
-            if covered:
-                out[i, j] = float(np.mean(np.asarray(covered) <= most))
+    for (i, j), hits in cells.items():
+        out[i, j] = float(np.mean(hits))
     return out
 
 
