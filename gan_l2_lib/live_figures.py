@@ -24,7 +24,6 @@ from matplotlib.transforms import Bbox
 
 from .data import dataset_facts, make_mixture
 from .evaluate import coverage_key, format_value, lambda_label
-from .sweep import collapsed_fraction, dead_d_fraction
 from .plotting import (
     DIRAC_DISTANCE_FLOOR,
     dirac_arrows,
@@ -40,6 +39,7 @@ from .plotting import (
     replay_layout,
     square_grid_size,
 )
+from .sweep import collapsed_fraction, dead_d_fraction
 
 #: Colours of the λ lab's two settings A and B: their columns, samples and markers on the maps.
 #: Resolution of every widget picture: at 110 dpi an 8-pt legend is ~12 px, readable at notebook width.
