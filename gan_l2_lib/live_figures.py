@@ -390,7 +390,7 @@ class LambdaLabFigure(BlitFigure):
             ax = fig.add_subplot(top[0, k])
             self._map_axes.append(ax)
             draw_metric_map(ax, result, metric, annotate=len(result.config.lambda_g) <= 6, failed=failed,
-                            value_pt=8)
+                            value_pt=9)
             if k:
                 ax.set_ylabel("")
             pair = []

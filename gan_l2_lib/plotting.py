@@ -1000,8 +1000,10 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
                 bright = shade > 0.6 if higher_better else shade < 0.4
                 veiled = effects is not None and effects.verdict[i, j] == "neutral" and not failed[i, j] and \
                     (effects.baseline_index is None or (i, j) != tuple(effects.baseline_index))
-                ax.text(j, i + (_TEXT_DY if effects is not None else 0.0), format_value(metric, v),
-                        ha="center", va="center", fontsize=value_pt,
+                text = format_value(metric, v)
+                # a long number ("4.9e-3") shrinks to the width of five characters: it stays in its cell
+                ax.text(j, i + (_TEXT_DY if effects is not None else 0.0), text,
+                        ha="center", va="center", fontsize=value_pt * min(1.0, 5.0 / len(text)),
                         color="black" if (bright or veiled) and not failed[i, j] else "white", zorder=3)
     if effects is not None:
         _draw_effects(ax, effects, values, failed)
