@@ -40,7 +40,7 @@ from .metrics import (
 from .train import History, TrainConfig, build_models
 
 KINDS = ("mixture", "digits", "stacked")
-SCALES = ("modes", "unit", "data")
+SCALES = ("modes", "unit", "zero", "data")
 FORMATS = ("count", "fraction", "short")
 SURFACE_RES = 48  # D's decision surface is stored on a SURFACE_RES × SURFACE_RES grid (2-D data)
 
@@ -57,7 +57,9 @@ class Metric:
         higher_is_better: True / False, or None where neither direction is better.
         kinds: the data kinds (``data.DatasetFacts.kind``) it is defined for.
         scale: colour range on a map: ``"modes"`` (0 … what a perfect generator hits with
-            the evaluation's sample count), ``"unit"`` (0 … 1) or ``"data"`` (the values' range).
+            the evaluation's sample count), ``"unit"`` (0 … 1), ``"zero"`` (0, its best value, … the
+            values' largest: a divergence or a spread, so a small value never looks ideal) or
+            ``"data"`` (the values' range).
         fmt: number format: ``"count"``, ``"fraction"`` (two decimals) or ``"short"``.
         stability: a stability number (from the logged losses) rather than a sample-quality one.
         on_map: the λ lab draws it as a map (quality maps in table order, at most three).
@@ -109,9 +111,9 @@ _METRIC_LIST = (
     Metric("frechet_distance", "Fréchet distance", "classifier-feature FD (lower = better)", False,
            ("digits",), "data", "short", on_map=True, in_table=True),
     Metric("reverse_kl", "reverse KL to uniform", "nats (0 = modes hit equally)", False, _ALL,
-           "data", "short", on_map=True, in_table=True),
+           "zero", "short", on_map=True, in_table=True),
     Metric("confident_reverse_kl", "confident reverse KL", "nats, confident samples (0 = triples hit equally)",
-           False, ("stacked",), "data", "short", in_table=True),
+           False, ("stacked",), "zero", "short", in_table=True),
     Metric("background_brightness", "background speckle", "mean brightness where real digits are dark",
            False, ("digits",), "data", "short", in_table=True),
     # --- overfitting, against real images the GAN never saw (data sets with a held-out split) ---
@@ -143,9 +145,9 @@ _METRIC_LIST = (
            ("digits",), "data", "short", held_out=True),
     # --- stability, from the logged losses ---
     Metric("d_loss_tail_std", "oscillation", "std of D loss over the last 20 logs", False, _ALL,
-           "data", "short", stability=True, on_map=True, in_table=True),
+           "zero", "short", stability=True, on_map=True, in_table=True),
     Metric("g_loss_tail_std", "G-loss oscillation", "std of G loss over the last 20 logs", False, _ALL,
-           "data", "short", stability=True),
+           "zero", "short", stability=True),
     Metric("gap_tail_mean", "D(x) − D(G(z))", "mean over the last 20 logs (0: D cannot tell)", None,
            _ALL, "unit", "fraction", stability=True, in_table=True),
     Metric("mode_shift", "mode hopping", "share of samples that changed mode",
@@ -257,6 +259,8 @@ def colour_range(key: str, values: np.ndarray, dataset: str, n_samples: int) -> 
     if finite.size == 0:
         return 0.0, 1.0
     lo, hi = float(finite.min()), float(finite.max())
+    if m.scale == "zero":
+        return 0.0, (hi if hi > 0 else 1.0)
     return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
 
 

@@ -28,6 +28,7 @@ from .plotting import (
     DIRAC_DISTANCE_FLOOR,
     dirac_arrows,
     draw_metric_map,
+    failed_cells,
     image_grid_array,
     lab_metrics,
     lambda_position,
@@ -38,6 +39,7 @@ from .plotting import (
     replay_layout,
     square_grid_size,
 )
+from .sweep import collapsed_fraction, dead_d_fraction
 
 #: Colours of the λ lab's two settings A and B: their columns, samples and markers on the maps.
 #: Resolution of every widget picture: at 110 dpi an 8-pt legend is ~12 px, readable at notebook width.
@@ -314,8 +316,10 @@ class LambdaLabFigure(BlitFigure):
     everything out and renders what does not move (maps, axes, ticks, labels, colour bars,
     legends) once into a background; later calls restore it and redraw only the samples,
     surfaces, curves, markers and titles (Agg blitting). Axis limits are fixed per sweep from
-    all its runs (plus ``extra`` records), so the background is rebuilt only when the sweep,
-    the extra records' range, or the renderer changes.
+    all its runs (plus ``extra`` records); a column showing a run that is not one of the sweep's
+    (trained here) gets its own step axis, so a 200-step run fills its panels. The background is
+    rebuilt only when the sweep, the extra records' range, a column's step axis, or the renderer
+    changes.
 
     Args:
         figsize: figure size in inches.
@@ -338,8 +342,14 @@ class LambdaLabFigure(BlitFigure):
     # -- layout ---------------------------------------------------------------------------
 
     @staticmethod
+    def _steps(records) -> tuple[float, float]:
+        """A step axis for the curves of ``records``: 0 … their last logged step."""
+        steps = max((int(r.steps[-1]) for r in records if len(r.steps)), default=1)
+        return 0, 1.02 * max(steps, 1)  # a replay cursor at the last step stays visible
+
+    @staticmethod
     def _limits(records) -> dict:
-        """Fixed axis ranges for the curve panels: steps, losses, gradient norms (log axes)."""
+        """Fixed axis ranges for the curve panels: losses, gradient norms (log axes)."""
         def positive(keys):
             vals = [r.scalars[k] for r in records for k in keys if k in r.scalars]
             v = np.concatenate(vals) if vals else np.array([1.0])
@@ -351,9 +361,7 @@ class LambdaLabFigure(BlitFigure):
             # squeezing the losses into a line at the top
             return max(float(lo) / 1.5, LambdaLabFigure.LOG_FLOOR), max(float(hi) * 1.5, 10 * LambdaLabFigure.LOG_FLOOR)
 
-        steps = max((int(r.steps[-1]) for r in records if len(r.steps)), default=1)
-        return {"steps": (0, 1.02 * max(steps, 1)),  # a replay cursor at the last step stays visible
-                "loss": positive(("d_loss", "g_loss", "d_penalty", "g_penalty")),
+        return {"loss": positive(("d_loss", "g_loss", "d_penalty", "g_penalty")),
                 "grad": positive(("grad_norm_d", "grad_norm_g"))}
 
     def _build(self, result, limits: dict) -> None:
@@ -381,28 +389,38 @@ class LambdaLabFigure(BlitFigure):
                         *self._cols["A"]["artists"], *self._cols["B"]["artists"]]
 
     def _build_maps(self, spec, result) -> None:
-        """The top row: up to five metric maps, each with an A and a B cell outline, and the suptitle."""
+        """The top row: up to five metric maps, each with an A and a B cell outline, and the suptitle.
+
+        As in ``plotting.plot_metric_maps``, cells where D died or G collapsed in every seed are dark
+        grey, off the colour scale, so a failure never looks bright (good).
+        """
         fig = self.figure
         base = result.config.base
-        top = spec.subgridspec(1, 5, wspace=0.6)
+        metrics = lab_metrics(result)[:5]
+        top = spec.subgridspec(1, max(len(metrics), 4), wspace=0.6)  # fewer maps: wider cells
         outline = [withStroke(linewidth=4.5, foreground="black")]
         self._markers, self._map_axes = [], []
-        for k, metric in enumerate(lab_metrics(result)[:5]):
+        dead = dead_d_fraction(result) if result.records[0].surface is not None and not result.config.diagonal else None
+        failed = failed_cells(dead, collapsed_fraction(result))
+        for k, metric in enumerate(metrics):
             ax = fig.add_subplot(top[0, k])
             self._map_axes.append(ax)
-            draw_metric_map(ax, result, metric, annotate=len(result.config.lambda_g) <= 6)
+            draw_metric_map(ax, result, metric, annotate=len(result.config.lambda_g) <= 6, failed=failed,
+                            value_pt=9)
             if k:
                 ax.set_ylabel("")
             pair = []
             for tag, size in (("A", 0.96), ("B", 0.7)):  # cell outlines: the values stay readable
+                # above every static mark (a blit draws moving artists last, so must a full draw)
                 box = Rectangle((-9, -9), size, size, fill=False, ec=LAB_COLORS[tag], lw=2.2,
-                                path_effects=outline, clip_on=False)
+                                path_effects=outline, clip_on=False, zorder=6)
                 ax.add_patch(box)
                 pair.append(box)
             self._markers.append(pair)
         fig.suptitle(f"λ lab · {base.dataset}: {len(result.records)} runs of {base.steps:,} steps · "
                      f"maps: means over seeds {list(result.config.seeds)} · "
-                     f"A = red outline, B = blue outline", fontsize=10.5)
+                     f"A = red outline, B = blue outline · dark grey: D dead or G on ≤ 1 mode in every seed",
+                     fontsize=10.5)
 
     def _build_2d_column(self, spec, result, tag: str) -> dict:
         """2-D data: generated samples and D's decision surface, both over the real mode centres."""
@@ -411,7 +429,7 @@ class LambdaLabFigure(BlitFigure):
         ax_s = fig.add_subplot(cells[0, 0])
         ax_d = fig.add_subplot(cells[0, 1])
         ext = result.records[0].surface_extent or (-1.5, 1.5, -1.5, 1.5)
-        col = {"scatter": ax_s.scatter(np.zeros(0), np.zeros(0), s=5, color=color, alpha=0.5, lw=0,
+        col = {"scatter": ax_s.scatter(np.zeros(0), np.zeros(0), s=9, color=color, alpha=0.5, lw=0,
                                        label="generated"),
                "surface": ax_d.imshow(np.full((2, 2), np.nan), origin="lower", extent=ext,
                                       cmap=plt.get_cmap("coolwarm").with_extremes(bad="0.85"),
@@ -466,8 +484,10 @@ class LambdaLabFigure(BlitFigure):
         }
         for ax, key, ylabel in ((ax_l, "loss", f"{tag}: loss (log scale)"),
                                 (ax_g, "grad", f"{tag}: gradient norm (log scale)")):
-            _log_axis(ax, limits[key], limits["steps"])
-            ax.set_xlabel("training step", fontsize=8)
+            _log_axis(ax, limits[key], limits[f"steps_{tag}"])
+            own = limits[f"steps_{tag}"] != limits["steps_grid"]  # a run trained here: its own length
+            ax.set_xlabel(f"training step (this run's {limits[f'steps_{tag}'][1] / 1.02:,.0f}; grid runs' "
+                          f"{limits['steps_grid'][1] / 1.02:,.0f})" if own else "training step", fontsize=8)
             ax.set_ylabel(ylabel, fontsize=8, color=color)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
@@ -572,6 +592,12 @@ class LambdaLabFigure(BlitFigure):
                 raise ValueError(f"frame of run {tag} must be None or an evaluation in [0, {n}) of its "
                                  f"snapshots, got {k!r}")
         limits = self._limits([*result.records, *extra])
+        # the grid runs share the sweep's step axis; a run trained here (often far shorter) gets its
+        # own, or its curves would fill a sliver at the left of the grid runs' 20,000 steps
+        grid_ids = {id(r) for r in result.records}
+        limits["steps_grid"] = self._steps(result.records)
+        for tag, (rec, _) in runs.items():
+            limits[f"steps_{tag}"] = limits["steps_grid"] if id(rec) in grid_ids else self._steps([rec])
         key = (id(result), tuple(sorted(limits.items())))
         full = key != self._key or self._stale()
         if key != self._key:

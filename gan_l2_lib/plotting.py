@@ -1039,8 +1039,17 @@ def lambda_position(value: float, grid) -> float:
 
 
 def lab_metrics(result) -> list[str]:
-    """The summary metrics the λ lab maps for a sweep: up to three quality maps, then stability."""
-    return map_metrics(set().union(*(r.summary for r in result.records)) if result.records else ())
+    """The summary metrics the λ lab maps for a sweep: up to three quality maps, then stability.
+
+    The divergence map is left out when no run of the sweep diverged: a panel of zeros says
+    nothing a title cannot (``plot_metric_maps`` says so in its title).
+    """
+    keys = map_metrics(set().union(*(r.summary for r in result.records)) if result.records else ())
+    return [k for k in keys if k != "diverged" or _any_diverged(result)]
+
+
+def _any_diverged(result) -> bool:
+    return any(r.diverged for r in result.records)
 
 
 #: How a map marks a cell's paired effect: verdict → (marker, face colour, edge colour, legend text).
@@ -1053,7 +1062,11 @@ _EFFECT_STYLE = {
 _NEUTRAL_FADE = 0.6  # opacity of the white veil over a neutral cell: its colour stays legible
 _NEUTRAL_HATCH = (0.45, 0.45, 0.45, 0.5)  # its thin hatching: visible on bright cells too
 _NO_INTERVAL = "no interval (fewer than 2 seeds\nwith values in both)"
-_MARK_DX, _MARK_DY, _TEXT_DY = 0.3, 0.25, -0.12  # mark in a cell's upper right, its number moved down
+_MARK_DX, _MARK_DY, _TEXT_DY = 0.3, 0.25, -0.08  # mark in a cell's upper right, its number moved down
+# text sizes of a map (points): at 100 dpi a 10-pt number is 14 px tall, ~12 px when a figure of
+# three maps per row (~1,050 px) is shown at a notebook's ~900 px
+_MAP_VALUE_PT, _MAP_TICK_PT, _MAP_LABEL_PT, _MAP_TITLE_PT = 10, 8.5, 9, 11
+_FAILED_FACE = "0.3"  # a failed cell (dead D or collapsed G in every seed): off the colour scale
 
 
 def _check_effects(effects, metric: str, shape: tuple[int, int]) -> None:
@@ -1064,15 +1077,16 @@ def _check_effects(effects, metric: str, shape: tuple[int, int]) -> None:
         raise ValueError(f"effects has shape {np.shape(effects.verdict)}, the map {shape}")
 
 
-def _draw_effects(ax, effects, values: np.ndarray) -> None:
+def _draw_effects(ax, effects, values: np.ndarray, failed: np.ndarray) -> None:
     """Veil neutral cells, put ▲ / ▼ in the corner of cells whose interval excludes 0, mark the baseline.
 
-    A cell with a value on the map but fewer than 2 pairs (no interval) gets a small ×.
+    A cell with a value on the map but fewer than 2 pairs (no interval) gets a small ×. A failed
+    cell keeps its dark grey (no veil): whatever its interval says, its run failed.
     """
     verdict = np.asarray(effects.verdict, dtype=object)
     own = effects.baseline_index
     for i, j in zip(*np.nonzero(verdict == "neutral"), strict=True):
-        if own is not None and (i, j) == tuple(own):
+        if (own is not None and (i, j) == tuple(own)) or failed[i, j]:
             continue  # the baseline against itself: Δ ≡ 0, marked on its own below
         ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=(1, 1, 1, _NEUTRAL_FADE),
                                                   edgecolor=_NEUTRAL_HATCH, hatch="////", lw=0,
@@ -1081,7 +1095,7 @@ def _draw_effects(ax, effects, values: np.ndarray) -> None:
     for v, (marker, face, edge, text) in _EFFECT_STYLE.items():
         rows, cols = np.nonzero(verdict == v)
         if rows.size:
-            ax.plot(cols + _MARK_DX, rows + _MARK_DY, marker, ms=7, mfc=face, mec=edge, mew=1.0, ls="none",
+            ax.plot(cols + _MARK_DX, rows + _MARK_DY, marker, ms=8, mfc=face, mec=edge, mew=1.0, ls="none",
                     gid=f"effect-{v}", label=text.replace("the baseline", base), zorder=4)
     rows, cols = np.nonzero((verdict == "") & np.isfinite(values))
     if rows.size:
@@ -1118,14 +1132,15 @@ def _effect_legend_handles(effects: list, verdicts: set[str], no_interval: bool)
 
 
 def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: bool = True,
-                    colorbar: bool = True, effects=None) -> None:
+                    colorbar: bool = True, effects=None, failed=None, value_pt: float = _MAP_VALUE_PT) -> None:
     """One summary metric over the (λ_G, λ_D) grid as a coloured table, with the values written in.
 
     Rows are λ_G (up), columns λ_D (right); ticks are the grid's λ values. Cells without a
     run (off the diagonal of a diagonal sweep) are light grey. Colours run dark → bright from
     worse to better. With ``effects``, a cell whose paired interval excludes 0 gets ▲ (better)
     or ▼ (worse) in its corner, a neutral cell is faded under a white veil, and the baseline
-    cell gets a small square; the marks carry legend labels.
+    cell gets a small square; the marks carry legend labels. ``failed`` cells are painted dark
+    grey instead of their colour, so that no failure can look bright ("good").
 
     Args:
         ax: the axes.
@@ -1136,13 +1151,19 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
         colorbar: add a colour bar with the metric's unit.
         effects: None, or ``sweep.effect_grid(result, metric)`` (an ``EffectGrid`` of this
             metric, shaped like the map).
+        failed: None, or booleans shaped like the map: cells drawn dark grey (off the colour
+            scale), their numbers in white; ``plot_metric_maps`` passes its failed cells.
+        value_pt: the cells' number size in points (a narrow map, such as the λ lab's, needs less).
 
     Raises:
-        ValueError: for effects of another metric or shape.
+        ValueError: for effects of another metric or shape, or ``failed`` of another shape.
     """
     values = result.grid(metric, seed)
     if effects is not None:
         _check_effects(effects, metric, values.shape)
+    failed = np.zeros(values.shape, bool) if failed is None else np.asarray(failed, dtype=bool)
+    if failed.shape != values.shape:
+        raise ValueError(f"failed must have the map's shape {values.shape}, got {failed.shape}")
     info = metric_info(metric)
     higher_better = info.higher_is_better is not False
     dataset = result.config.base.dataset
@@ -1151,12 +1172,15 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
     vmin, vmax = colour_range(metric, values, dataset, n_samples)
     im = ax.imshow(np.ma.masked_invalid(values), origin="lower", cmap=cmap, vmin=vmin, vmax=vmax,
                    aspect="auto", interpolation="nearest")
+    for i, j in zip(*np.nonzero(failed), strict=True):
+        ax.add_patch(matplotlib.patches.Rectangle((j - 0.5, i - 0.5), 1, 1, facecolor=_FAILED_FACE, lw=0,
+                                                  gid="failed-cell", zorder=1.5))
     lg, ld = result.config.lambda_g, result.config.lambda_d
-    ax.set_xticks(range(len(ld)), [lambda_label(v) for v in ld], fontsize=7)
-    ax.set_yticks(range(len(lg)), [lambda_label(v) for v in lg], fontsize=7)
-    ax.set_xlabel("λ_D (penalty on D)", fontsize=8)
-    ax.set_ylabel("λ_G (penalty on G)", fontsize=8)
-    ax.set_title(info.label, fontsize=9)
+    ax.set_xticks(range(len(ld)), [lambda_label(v) for v in ld], fontsize=_MAP_TICK_PT)
+    ax.set_yticks(range(len(lg)), [lambda_label(v) for v in lg], fontsize=_MAP_TICK_PT)
+    ax.set_xlabel("λ_D (penalty on D)", fontsize=_MAP_LABEL_PT)
+    ax.set_ylabel("λ_G (penalty on G)", fontsize=_MAP_LABEL_PT)
+    ax.set_title(info.label, fontsize=_MAP_TITLE_PT)
     if annotate:
         for i in range(values.shape[0]):
             for j in range(values.shape[1]):
@@ -1165,27 +1189,71 @@ def draw_metric_map(ax, result, metric: str, seed: int | None = None, annotate: 
                     continue
                 shade = (v - vmin) / (vmax - vmin) if vmax > vmin else 0.5
                 bright = shade > 0.6 if higher_better else shade < 0.4
-                veiled = effects is not None and effects.verdict[i, j] == "neutral" and \
+                veiled = effects is not None and effects.verdict[i, j] == "neutral" and not failed[i, j] and \
                     (effects.baseline_index is None or (i, j) != tuple(effects.baseline_index))
-                ax.text(j, i + (_TEXT_DY if effects is not None else 0.0), format_value(metric, v),
-                        ha="center", va="center", fontsize=7,
-                        color="black" if bright or veiled else "white", zorder=3)
+                text = format_value(metric, v)
+                # a long number ("4.9e-3") shrinks to the width of five characters: it stays in its cell
+                ax.text(j, i + (_TEXT_DY if effects is not None else 0.0), text,
+                        ha="center", va="center", fontsize=value_pt * min(1.0, 5.0 / len(text)),
+                        color="black" if (bright or veiled) and not failed[i, j] else "white", zorder=3)
     if effects is not None:
-        _draw_effects(ax, effects, values)
+        _draw_effects(ax, effects, values, failed)
     if colorbar:
         cb = ax.figure.colorbar(im, ax=ax, fraction=0.07, pad=0.03)
-        cb.set_label(unit_label(metric, dataset, n_samples), fontsize=7)
-        cb.ax.tick_params(labelsize=6)
+        cb.set_label(unit_label(metric, dataset, n_samples), fontsize=_MAP_LABEL_PT - 1)
+        cb.ax.tick_params(labelsize=_MAP_TICK_PT - 1)
+
+
+def failed_cells(dead=None, collapsed=None) -> np.ndarray:
+    """The cells a map paints dark grey: D dead in every seed, or G collapsed in every seed.
+
+    One rule for every map: such a cell's numbers belong to a generator that stopped learning
+    or hits one mode, so "bright = good" must not reward them, whatever their value.
+
+    Args:
+        dead: ``sweep.dead_d_fraction(result)`` or None.
+        collapsed: ``sweep.collapsed_fraction(result)`` or None (same shape as ``dead``).
+
+    Returns:
+        Booleans shaped like the given grids (shape () when both are None: nothing failed).
+    """
+    grids = [np.nan_to_num(np.asarray(g, dtype=float)) for g in (dead, collapsed) if g is not None]
+    if not grids:
+        return np.zeros((), bool)
+    return np.logical_or.reduce([g >= 1.0 for g in grids])
+
+
+def _corner_marks(ax, dead, collapsed, n_seeds: int) -> None:
+    """† / (†) in a cell's lower left (D dead in every / some seed), ⊙ / ⊙k in its lower right.
+
+    ⊙: G collapsed in every seed; ⊙k: in k seeds, marked only where they are a majority (a
+    seed or two on one mode is ring8's everyday luck, and a count in every cell hides the numbers).
+    """
+    box = {"boxstyle": "round,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.85}
+    if dead is not None:
+        for i, j in zip(*np.nonzero(np.nan_to_num(np.asarray(dead, dtype=float)) > 0), strict=True):
+            every = dead[i][j] >= 1
+            ax.text(j - 0.45, i - 0.44, "†" if every else "(†)", ha="left", va="bottom",
+                    fontsize=10 if every else 8, color="black", zorder=5, gid="dead-d", bbox=box)
+    if collapsed is not None:
+        for i, j in zip(*np.nonzero(np.nan_to_num(np.asarray(collapsed, dtype=float)) > 0.5), strict=True):
+            every = collapsed[i][j] >= 1
+            ax.text(j + 0.45, i - 0.44, "⊙" if every else f"⊙{round(collapsed[i][j] * n_seeds)}", ha="right",
+                    va="bottom", fontsize=9 if every else 8, color="black", zorder=5, gid="collapsed-g", bbox=box)
 
 
 def plot_metric_maps(result, metrics=None, seed: int | None = None, marks: dict | None = None,
                      title: str | None = None, effects: dict | None = None, ncols: int | None = None,
-                     dead=None) -> Figure:
+                     dead=None, collapsed=None) -> Figure:
     """Metric maps over the (λ_G, λ_D) grid of one sweep, in rows of up to three.
+
+    Cells that failed in every seed — D dead (``dead``) or G collapsed (``collapsed``) — are
+    painted dark grey on every map (``failed_cells``): a failure cannot look bright, i.e. good.
 
     Args:
         result: a ``sweep.SweepResult``.
-        metrics: summary keys to map; default ``lab_metrics(result)``.
+        metrics: summary keys to map; default ``lab_metrics(result)`` (no divergence map when
+            no run diverged: the title says so).
         seed: one seed, or None for the mean over seeds.
         marks: label → (λ_G, λ_D) points to circle on every map (e.g. the article's λ = 1e-4).
         title: the figure title (default: data set, steps, seeds).
@@ -1196,13 +1264,15 @@ def plot_metric_maps(result, metrics=None, seed: int | None = None, marks: dict 
         dead: ``sweep.dead_d_fraction(result)``: cells where every seed's D ended dead get "†",
             cells where some did "(†)", in the lower left corner of every map — their metrics
             belong to a frozen generator, whatever their colour or mark says.
+        collapsed: ``sweep.collapsed_fraction(result)``: cells where every seed's G covers at
+            most one mode get "⊙", cells where a majority of k seeds do "⊙k", in the lower right corner.
 
     Returns:
         The figure.
 
     Raises:
         ValueError: for no metrics, effects of a metric not mapped or of another grid, or
-            ``ncols`` < 1, or ``dead`` not shaped like the grid.
+            ``ncols`` < 1, or ``dead`` or ``collapsed`` not shaped like the grid.
     """
     metrics = list(metrics) if metrics is not None else lab_metrics(result)
     if not metrics:
@@ -1214,49 +1284,58 @@ def plot_metric_maps(result, metrics=None, seed: int | None = None, marks: dict 
         raise ValueError(f"ncols must be a positive integer (maps per row), got {ncols!r}")
     ncols = min(len(metrics), ncols or 3)
     shape = (len(result.config.lambda_g), len(result.config.lambda_d))
-    if dead is not None and np.shape(dead) != shape:
-        raise ValueError(f"dead must have the grid's shape {shape} (sweep.dead_d_fraction), got {np.shape(dead)}")
+    for name, grid_ in (("dead", dead), ("collapsed", collapsed)):
+        if grid_ is not None and np.shape(grid_) != shape:
+            source = "sweep.dead_d_fraction" if name == "dead" else "sweep.collapsed_fraction"
+            raise ValueError(f"{name} must have the grid's shape {shape} ({source}), got {np.shape(grid_)}")
+    failed = failed_cells(dead, collapsed) if dead is not None or collapsed is not None else None
     nrows = -(-len(metrics) // ncols)
-    fig, grid = plt.subplots(nrows, ncols, figsize=(3.5 * ncols, 3.4 * nrows), squeeze=False)
+    fig, grid = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.5 * nrows), squeeze=False)
     axes = grid.ravel()[: len(metrics)]
     spare = list(grid.ravel()[len(metrics):])  # empty slots of the last row: the legend goes there
     for ax in spare:
         ax.axis("off")
     handles = []
     for k, (ax, metric) in enumerate(zip(axes, metrics, strict=True)):
-        draw_metric_map(ax, result, metric, seed, effects=effects.get(metric))
+        draw_metric_map(ax, result, metric, seed, effects=effects.get(metric), failed=failed)
         for n, (label, (g, d)) in enumerate((marks or {}).items()):
             line, = ax.plot(lambda_position(d, result.config.lambda_d), lambda_position(g, result.config.lambda_g),
                             "o", mfc="none", mec=f"C{n + 1}", ms=16, mew=2, label=label)
             if k == 0:
                 handles.append(line)
-        if dead is not None:
-            for i, j in zip(*np.nonzero(np.nan_to_num(np.asarray(dead, dtype=float)) > 0), strict=True):
-                ax.text(j - 0.45, i - 0.42, "†" if dead[i][j] == 1 else "(†)", ha="left", va="bottom",
-                        fontsize=9 if dead[i][j] == 1 else 7, color="black", zorder=5, gid="dead-d",
-                        bbox={"boxstyle": "round,pad=0.05", "fc": "white", "ec": "none", "alpha": 0.8})
+        _corner_marks(ax, dead, collapsed, len(result.config.seeds))
         if k % ncols:
             ax.set_ylabel("")
+    if failed is not None and failed.any():
+        handles.append(matplotlib.patches.Patch(facecolor=_FAILED_FACE, edgecolor="none",
+                                                label="failed in every seed (D dead or G\non ≤ 1 mode): "
+                                                      "off the colour scale"))
     if dead is not None and np.nan_to_num(np.asarray(dead, dtype=float)).any():
         handles.append(matplotlib.patches.Patch(facecolor="none", edgecolor="none",
                                                 label="† D dead in every seed, (†) in some:\nflat surface, "
                                                       "G frozen"))
+    if collapsed is not None and (np.nan_to_num(np.asarray(collapsed, dtype=float)) > 0.5).any():
+        handles.append(matplotlib.patches.Patch(facecolor="none", edgecolor="none",
+                                                label="⊙ G on ≤ 1 mode in every seed, ⊙k in k\nseeds "
+                                                      "(a majority): collapsed"))
     if effects:
         verdicts = set().union(*(set(np.asarray(e.verdict, dtype=object).ravel()) for e in effects.values()))
         no_interval = any(line.get_gid() == "effect-none" for ax in axes for line in ax.lines)
         handles += _effect_legend_handles(list(effects.values()), verdicts, no_interval)
     if handles and spare:
-        legend = spare[0].legend(handles=handles, loc="center left", bbox_to_anchor=(0.05, 0.5), ncol=1,
-                                 fontsize=8, frameon=False)
+        legend = spare[0].legend(handles=handles, loc="center left", bbox_to_anchor=(0.02, 0.5), ncol=1,
+                                 fontsize=8.5, frameon=False)
         legend.set_in_layout(False)  # the maps keep their width; the text may run into the right margin
         handles = []  # nothing left for the bottom of the figure
     if handles:
         ncol = min(len(handles), ncols if ncols <= 2 else ncols - 1)  # the legend's text fits the width
-        fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+        fig.legend(handles=handles, loc="lower center", ncol=ncol, fontsize=8.5, frameon=False)
     base = result.config.base
     seeds = f"seed {seed}" if seed is not None else f"means over seeds {list(result.config.seeds)}"
-    fig.suptitle(title or f"{base.dataset}: {base.steps:,} steps, batch {base.batch_size}; {seeds}",
-                 fontsize=10)
+    calm = "" if "diverged" in metrics or _any_diverged(result) else \
+        f"\nnone of the {len(result.records)} runs diverged, so no divergence map"
+    fig.suptitle(title or f"{base.dataset}: {base.steps:,} steps, batch {base.batch_size}; {seeds}{calm}",
+                 fontsize=_MAP_TITLE_PT + 1)
     rows = -(-len(handles) // ncol) if handles else 0  # legend rows below the maps
     fig.tight_layout(rect=(0, 0.06 * rows / nrows, 1, 1))
     return fig
@@ -1627,7 +1706,7 @@ def replay_layout(record, fig: Figure, n_images: int):
         ax_s, ax_d, ax_c = axes
         ext = record.surface_extent or (-1.5, 1.5, -1.5, 1.5)
         centres = make_mixture(c.dataset).centers.numpy()
-        moving["scatter"] = ax_s.scatter(snaps[0][:, 0], snaps[0][:, 1], s=6, alpha=0.6, lw=0, color="#e4002b",
+        moving["scatter"] = ax_s.scatter(snaps[0][:, 0], snaps[0][:, 1], s=16, alpha=0.55, lw=0, zorder=3, color="#e4002b",
                                          label=f"generated ({snaps.shape[1]} of the fixed noise batch)")
         surfaces = record.snapshot_surfaces
         first = surfaces[0] if surfaces is not None else np.full((2, 2), np.nan)
@@ -1637,10 +1716,12 @@ def replay_layout(record, fig: Figure, n_images: int):
         cb = fig.colorbar(moving["surface"], ax=ax_d, fraction=0.046, pad=0.03)
         cb.set_label("D(x) = P(real)", fontsize=8)
         for ax, name in ((ax_s, "generated samples"), (ax_d, "D's decision surface")):
-            ax.plot(centres[:, 0], centres[:, 1], "x", color="black", ms=5, mew=1.2, label="real mode centres")
+            # big enough to see at notebook width; under the samples, so a cluster on a mode stays visible
+            ax.plot(centres[:, 0], centres[:, 1], "x", color="black", ms=8, mew=1.4, label="real mode centres",
+                    zorder=2)
             ax.set(xlim=ext[:2], ylim=ext[2:], aspect="equal", xlabel="x₁", ylabel="x₂")
             ax.set_title(name, fontsize=9)
-        ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, fontsize=7, frameon=False)
+        ax_s.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1, fontsize=8, frameon=False)
     else:
         ax_g, ax_c = axes
         n_show, ncol = square_grid_size(snaps.shape[1], n_images)
@@ -1650,7 +1731,7 @@ def replay_layout(record, fig: Figure, n_images: int):
     key = coverage_key(c.dataset)
     steps = record.eval_steps[:n_frames]
     curve = record.curves.get(key, np.full(n_frames, np.nan))[:n_frames]
-    ax_c.plot(steps, curve, "-o", ms=3, color="0.3", label=metric_info(key).label)
+    ax_c.plot(steps, curve, "-o", ms=5, color="0.3", label=metric_info(key).label)
     moving["cursor"] = ax_c.axvline(steps[0], color="#e4002b", lw=1.5, label="this frame")
     ax_c.set_xlim(0, 1.02 * max(c.steps, 1))  # a cursor at the last step stays visible
     ax_c.set_ylim(-0.3, facts.n_modes + 0.3)

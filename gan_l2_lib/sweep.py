@@ -38,6 +38,7 @@ from .engine import check_engine, run_tasks, subnormals_flushed
 from .evaluate import (
     LEGACY_KEYS,
     METRICS,
+    coverage_key,
     decision_surface,
     evaluate_run,
     metrics_for,
@@ -1297,6 +1298,46 @@ def dead_d_fraction(result: SweepResult, tol: float = DEAD_SURFACE_RANGE) -> np.
                     and np.size(r.surface)]
             if flat:
                 out[i, j] = float(np.mean(flat))
+    return out
+
+
+#: A run whose generator covers at most this many modes (classes, triples) has collapsed.
+COLLAPSED_MODES = 1
+
+
+def collapsed_fraction(result: SweepResult, most: float = COLLAPSED_MODES) -> np.ndarray:
+    """Share of seeds per grid cell whose generator ended collapsed: at most ``most`` modes covered.
+
+    A collapsed G puts its samples precisely on one mode, so its high-quality fraction is high
+    and a map where bright means good would reward it; the maps mark it. A run's coverage is its
+    reported value (``evaluate.coverage_key``: modes, or digit classes), the mean over the last
+    evaluations, so "≤ 1" means at most one mode hit on average (0: no sample on any mode).
+
+    Args:
+        result: a sweep.
+        most: the largest coverage that still counts as collapsed.
+
+    Returns:
+        Shape (len(lambda_g), len(lambda_d)): the share of a cell's seeds with coverage ≤ ``most``;
+        NaN for a cell without a coverage value (a diagonal's empty cells, diverged runs).
+
+    Raises:
+        ValueError: for a negative or NaN ``most``.
+    """
+    if not most >= 0:
+        raise ValueError(f"most must be >= 0 (a number of modes), got {most!r}")
+    key = coverage_key(result.config.base.dataset)
+    lg, ld = result.config.lambda_g, result.config.lambda_d
+    cells: dict[tuple[int, int], list[bool]] = {}
+    for r in result.records:  # by record, not by cell: a diagonal sweep has no off-diagonal runs
+        v = float(r.summary.get(key, np.nan))
+        if np.isfinite(v):
+            cell = tuple(next(k for k, x in enumerate(axis) if math.isclose(x, lam))
+                         for axis, lam in ((lg, r.config.lambda_g), (ld, r.config.lambda_d)))
+            cells.setdefault(cell, []).append(v <= most)
+    out = np.full((len(lg), len(ld)), np.nan)
+    for (i, j), hits in cells.items():
+        out[i, j] = float(np.mean(hits))
     return out
 
 

@@ -141,9 +141,13 @@ def test_colour_ranges_follow_the_metric_scale():
     assert colour_range("modes_covered", np.array([3.0]), "ring8", 500) == (0.0, 8.0)
     assert colour_range("classes_covered", np.array([3.0]), "mnist5k", 500) == (0.0, 10.0)
     assert colour_range("diverged", np.array([0.3]), "ring8", 500) == (0.0, 1.0)
-    assert colour_range("reverse_kl", np.array([0.2, np.nan, 0.7]), "ring8", 500) == (0.2, 0.7)
-    assert colour_range("reverse_kl", np.array([0.2]), "ring8", 500) == (-0.3, 0.7)  # one value: widened
+    # a KL (or a spread) starts at 0, its best value: 1.1 nats must not look ideal
+    assert colour_range("reverse_kl", np.array([1.1, np.nan, 2.0]), "ring8", 500) == (0.0, 2.0)
+    assert colour_range("d_loss_tail_std", np.array([0.2, 0.4]), "ring8", 500) == (0.0, 0.4)
+    assert colour_range("reverse_kl", np.array([0.0]), "ring8", 500) == (0.0, 1.0)  # all 0: a visible range
     assert colour_range("reverse_kl", np.array([np.nan]), "ring8", 500) == (0.0, 1.0)
+    assert colour_range("frechet_distance", np.array([30.0, np.nan, 70.0]), "mnist5k", 500) == (30.0, 70.0)
+    assert colour_range("frechet_distance", np.array([30.0]), "mnist5k", 500) == (29.5, 30.5)  # one value: widened
 
 
 def test_unit_labels_fill_in_the_data_set():

@@ -100,6 +100,27 @@ def test_lambda_lab_blitted_frame_equals_a_full_draw(lab_sweeps):
     assert np.abs(blitted.astype(int) - full.astype(int)).mean() < 0.5
 
 
+def test_lambda_lab_draws_a_run_trained_here_on_its_own_step_axis(lab_sweeps):
+    """A short run beside the grid fills its own panels instead of a sliver of the grid's steps."""
+    import dataclasses
+
+    ring = lab_sweeps[0]["ring8"]
+    grid_run = ring.record(0.0, 0.0, 0)
+    n = len(grid_run.steps) // 2
+    short = dataclasses.replace(grid_run, steps=grid_run.steps[:n],
+                                scalars={k: v[:n] for k, v in grid_run.scalars.items()})
+    fig = LambdaLabFigure()
+    fig.draw(ring, grid_run, short, extra=[short])
+    last = max(int(r.steps[-1]) for r in ring.records)
+    for tag, end in (("A", last), ("B", int(short.steps[-1]))):
+        ax = fig._cols[tag]["loss"][0].axes
+        assert ax.get_xlim() == pytest.approx((0, 1.02 * end)), tag
+    assert "this run's" in fig._cols["B"]["loss"][0].axes.get_xlabel()
+    assert fig._cols["A"]["loss"][0].axes.get_xlabel() == "training step"
+    fig.draw(ring, grid_run, ring.record(0.0, 1e-2, 0))  # B back on the grid: the grid's axis again
+    assert fig._cols["B"]["loss"][0].axes.get_xlim() == pytest.approx((0, 1.02 * last))
+
+
 def test_lambda_lab_replay_frames_blit_like_a_full_draw(replay_sweeps):
     """Time moves redraw both columns from the snapshots; the picture equals a full redraw."""
     ring = replay_sweeps["ring8"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib.colors
 import matplotlib.patches
 import matplotlib.pyplot as plt
@@ -315,13 +317,19 @@ def test_lambda_labels_and_positions():
 def test_metric_maps_and_curves_of_a_sweep(lab_sweeps):
     results = lab_sweeps[0]
     ring = results["ring8"]
-    assert plotting.lab_metrics(ring) == ["modes_covered", "high_quality_fraction", "reverse_kl", "d_loss_tail_std",
-                                 "diverged"]
+    assert not any(r.diverged for r in ring.records)
+    # no run diverged: no divergence map (a panel of zeros), and the title says why
+    assert plotting.lab_metrics(ring) == ["modes_covered", "high_quality_fraction", "reverse_kl", "d_loss_tail_std"]
+    blown = dataclasses.replace(ring, records=[dataclasses.replace(ring.records[0], diverged=True),
+                                               *ring.records[1:]])
+    assert plotting.lab_metrics(blown)[-1] == "diverged"
     assert plotting.lab_metrics(results["digits8"])[:3] == ["classes_covered", "mean_confidence", "frechet_distance"]
     fig = plotting.plot_metric_maps(ring, marks={"article: λ = 1e-3": (0.0, 1e-3)})
+    assert f"none of the {len(ring.records)} runs diverged, so no divergence map" in fig._suptitle.get_text()
     map_axes = [ax for ax in fig.axes if ax.get_xlabel()]
     assert [ax.get_title() for ax in map_axes] == ["modes covered", "high-quality samples",
-                                                   "reverse KL to uniform", "oscillation", "divergence"]
+                                                   "reverse KL to uniform", "oscillation"]
+    assert map_axes[2].images[0].get_clim()[0] == 0.0  # a KL's colours start at its best value, 0
     assert map_axes[0].get_xlabel() == "λ_D (penalty on D)" and map_axes[0].get_ylabel() == "λ_G (penalty on G)"
     grid = ring.grid("modes_covered")
     shown = map_axes[0].images[0].get_array()
@@ -667,6 +675,36 @@ def test_metric_curves_band_is_the_middle_half_of_ten_seeds():
     plt.close(fig)
 
 
+def test_metric_maps_paint_failed_cells_grey_and_mark_collapse():
+    from gan_l2_lib.plotting import failed_cells, plot_metric_maps
+    from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
+
+    res = run_sweep(SweepConfig.default("ring8", quick=True), shipped_results_dir(), progress=False,
+                    train_missing=False)
+    dead = np.array([[0.0, 1.0], [0.5, np.nan]])
+    collapsed = np.array([[1.0, 0.0], [0.75, 0.25]])  # rows λ_G, columns λ_D
+    np.testing.assert_array_equal(failed_cells(dead, collapsed), [[True, True], [False, False]])
+    np.testing.assert_array_equal(failed_cells(None, collapsed), [[True, False], [False, False]])
+    assert not failed_cells().any()
+    fig = plot_metric_maps(res, ["modes_covered", "high_quality_fraction"], dead=dead, collapsed=collapsed)
+    n = len(res.config.seeds)
+    for ax in [ax for ax in fig.axes if ax.get_title()]:
+        grey = sorted((round(p.get_x() + 0.5), round(p.get_y() + 0.5)) for p in ax.patches if p.get_gid() == "failed-cell")
+        assert grey == [(0, 0), (1, 0)]  # (column, row): both cells of the λ_G = 0 row failed
+        marks = sorted((t.get_text(), round(t.get_position()[0] - 0.45), round(t.get_position()[1] + 0.44))
+                       for t in ax.texts if t.get_gid() == "collapsed-g")
+        # every seed: ⊙; a majority (3 of 4): ⊙k; a minority is not marked
+        assert marks == sorted([("⊙", 0, 0), (f"⊙{round(0.75 * n)}", 0, 1)])
+        values = [t for t in ax.texts if t.get_gid() is None and t.get_text()[:1].isdigit()]
+        on_grey = [t for t in values if round(t.get_position()[1]) == 0]
+        assert on_grey and all(t.get_color() == "white" for t in on_grey)
+    legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + fig.legends  # 2 maps: below them
+    legend_texts = [t.get_text() for leg in legends for t in leg.get_texts()]
+    assert any(t.startswith("failed in every seed") for t in legend_texts)
+    assert any(t.startswith("⊙ G on ≤ 1 mode in every seed") for t in legend_texts)
+    plt.close(fig)
+
+
 def test_metric_maps_mark_dead_discriminators_and_wrap_into_rows():
     from gan_l2_lib.plotting import plot_metric_maps
     from gan_l2_lib.sweep import SweepConfig, run_sweep, shipped_results_dir
@@ -686,5 +724,7 @@ def test_metric_maps_mark_dead_discriminators_and_wrap_into_rows():
     plt.close(fig)
     with pytest.raises(ValueError, match=r"dead must have the grid's shape \(2, 2\)"):
         plot_metric_maps(res, ["modes_covered"], dead=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"collapsed must have the grid's shape \(2, 2\)"):
+        plot_metric_maps(res, ["modes_covered"], collapsed=np.zeros((2, 3)))
     with pytest.raises(ValueError, match="ncols must be a positive integer"):
         plot_metric_maps(res, ["modes_covered"], ncols=0)

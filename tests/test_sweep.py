@@ -870,6 +870,21 @@ def test_dead_d_fraction_counts_the_seeds_whose_surface_is_flat(ring8_sweep):
         dead_d_fraction(ring8_sweep, tol=-1.0)
 
 
+def test_collapsed_fraction_counts_the_seeds_on_at_most_one_mode(ring8_sweep):
+    from gan_l2_lib.sweep import collapsed_fraction
+
+    collapsed = collapsed_fraction(ring8_sweep)
+    assert collapsed.shape == (5, 5)
+    covered = ring8_sweep.seed_values("modes_covered", 0.0, 0.0)
+    assert collapsed[0, 0] == np.mean(covered <= 1) == 0.8  # 8 of the 10 unpenalized seeds (notebook 06)
+    top = ring8_sweep.config.lambda_g.index(1e-1)
+    assert (collapsed[top] == 1.0).all()  # both-strong row: every seed on at most one mode
+    assert collapsed_fraction(ring8_sweep, most=8)[0, 0] == 1.0 and collapsed_fraction(ring8_sweep, most=0)[0, 0] < 0.8
+    for bad in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="most must be >= 0"):
+            collapsed_fraction(ring8_sweep, most=bad)
+
+
 def test_overfitting_sweeps_train_the_article_networks_on_the_1k_split_with_l2_on_d():
     from gan_l2_lib.sweep import ARTICLE_LAMBDA, named_sweeps, overfitting_sweeps
 
