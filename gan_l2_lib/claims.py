@@ -478,14 +478,14 @@ INSTRUCTOR_ROUTE: dict[str, tuple[RouteStop, ...]] = {
                   "damping by L2 on D, the dead deeper D (§7), the sliders (§9); skip §5, §6, §8"),
     ),
     "class 2: the article's claims against training runs": (
-        RouteStop("04_training_the_gan.ipynb", ("Goal", "1.", "3.", "5.", "Summary"),
-                  "train live in quick mode (§3), then the statements of §5; skip §2 and §4"),
+        RouteStop("04_training_the_gan.ipynb", ("Goal", "1.", "3.", "5."),
+                  "train live in quick mode (§3), then the statements of §5; skip §2, §4 and the Summary"),
         RouteStop("05_lambda_lab.ipynb", ("Goal", "2.", "4.", "Summary"),
                   "the maps (§2), one dashboard comparison (§4); how the maps were made (§1) and §3 are "
                   "self-study"),
-        RouteStop("06_verdicts_measured.ipynb", ("Goal", "1.", "2.", "Summary"),
-                  "the tables with their null control (§1), statements 1–7 (ring8, §2); grid25 and the "
-                  "digits (§3–4) are self-study"),
+        RouteStop("06_verdicts_measured.ipynb", ("Goal", "1.", "2."),
+                  "the tables with their null control (§1), statements 1–7 (ring8, §2); grid25, the "
+                  "digits (§3–4) and the Summary are self-study"),
         RouteStop("07_alternatives_to_l2.ipynb", ("Goal", "2.", "6.", "Summary"),
                   "what to use instead of L2 on D: the samples (§2) and the verdict (§6)"),
     ),
