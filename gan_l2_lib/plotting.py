@@ -415,38 +415,49 @@ def plot_loss_and_grad(x, losses: dict, grads: dict, xlabel: str = "logit l",
 def plot_penalized_loss_on_lines(ratio_panels: dict, line: tuple, title: str = "") -> Figure:
     """The penalized D loss near w = 0 (one panel per network) and along one whole line.
 
+    Two panels per row, 10 inches wide (about 1,000 px at 100 dpi, so a notebook's ~900 px shows
+    it at ~0.9 of its size), and one shared legend in the free slot after the last panel:
+    colour = λ_D, thin solid = a random direction, thick dashed = the trained direction d*.
+
     Args:
         ratio_panels: ``{panel title: (t, {label: (random, trained)})}``: t of shape (S,) > 0
             (log axis); per label (one λ_D, one colour) the rise [L(t·d) - 2 log 2] / (λ_D t²)
             along K random directions, shape (K, S) (thin lines), and along the trained
             direction d*, shape (S,) (thick dashed).
         line: ``(t, {label: rise}, panel title)``: t of shape (S,), each rise L(t·d*) - 2 log 2
-            of shape (S,) in nats.
+            of shape (S,) in nats (thick dashed, the colour of the same label above).
         title: the figure title.
 
     Returns:
-        The figure.
+        The figure (its one legend is ``fig.legends[0]``).
     """
-    n = len(ratio_panels) + 1
-    fig, axes = plt.subplots(1, n, figsize=(5.2 * n, 4.4))
+    n_panels = len(ratio_panels) + 1
+    nrows = n_panels // 2 + 1  # room for the legend after the last panel
+    fig, grid = plt.subplots(nrows, 2, figsize=(10, 4.0 * nrows + 0.4), squeeze=False)
+    slots = list(grid.flat)
+    axes, spare = slots[:n_panels], slots[n_panels:]
+    labels = list(dict.fromkeys([lab for _, curves in ratio_panels.values() for lab in curves] + list(line[1])))
+    colour = {label: f"C{i}" for i, label in enumerate(labels)}
+    n_random = 0
     for ax, (sub, (t, curves)) in zip(axes, ratio_panels.items(), strict=False):
         ts = _to_numpy(t)
-        for i, (label, (random, trained)) in enumerate(curves.items()):
-            for k, row in enumerate(np.atleast_2d(_to_numpy(random))):
-                ax.plot(ts, row, color=f"C{i}", lw=0.6, alpha=0.5,
-                        label=f"{label}, random d" if k == 0 else None)
-            ax.plot(ts, _to_numpy(trained), color=f"C{i}", lw=2.2, ls="--", label=f"{label}, trained d*")
+        for label, (random, trained) in curves.items():
+            rows = np.atleast_2d(_to_numpy(random))
+            n_random = max(n_random, len(rows))
+            for row in rows:
+                ax.plot(ts, row, color=colour[label], lw=0.6, alpha=0.5)
+            ax.plot(ts, _to_numpy(trained), color=colour[label], lw=2.2, ls="--")
         ax.axhline(0.0, color="black", lw=0.8)
         ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1.0)
         ax.set_xlabel("distance t from w = 0 along a unit direction d")
-        ax.set_ylabel("[L(t·d) − 2 log 2] / (λ_D t²)   (> 0: the loss rises)")
+        ax.set_ylabel("[L(t·d) − 2 log 2] / (λ_D t²)\n(> 0: the loss rises)")
         ax.set_title(sub)
     t, curves, sub = line
     ax = axes[-1]
-    for i, (label, y) in enumerate(curves.items()):
-        ax.plot(_to_numpy(t), _to_numpy(y), color=f"C{i}", lw=1.8, label=label)
+    for label, y in curves.items():
+        ax.plot(_to_numpy(t), _to_numpy(y), color=colour[label], lw=2.2, ls="--")
     ax.axhline(0.0, color="black", lw=0.8)
     ax.set_ylim(-1.5, 2.0)
     ax.set_xlabel("distance t from w = 0 along d*")
@@ -454,9 +465,20 @@ def plot_penalized_loss_on_lines(ratio_panels: dict, line: tuple, title: str = "
     ax.set_title(sub)
     for ax in axes:
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+    handles = [matplotlib.lines.Line2D([], [], color=colour[label], lw=2.5, label=label) for label in labels]
+    handles += [
+        matplotlib.lines.Line2D([], [], color="0.3", lw=0.8, label=f"thin: {n_random} random unit directions d"),
+        matplotlib.lines.Line2D([], [], color="0.3", lw=2.2, ls="--", label="thick dashed: trained direction d*"),
+        matplotlib.lines.Line2D([], [], color="0.5", lw=0.8, ls=":", label="ratio 1: the penalty's own rise λ_D t²"),
+        matplotlib.lines.Line2D([], [], color="black", lw=0.8, label="0: flat (below: the loss falls)"),
+    ]
     fig.suptitle(title)
     fig.tight_layout()
+    box = spare[0].get_position()
+    for ax in spare:
+        fig.delaxes(ax)
+    fig.legend(handles=handles, loc="center", bbox_to_anchor=(box.x0 + box.width / 2, box.y0 + box.height / 2),
+               fontsize=10, title="colour = λ_D", title_fontsize=10, frameon=False)
     return fig
 
 

@@ -213,6 +213,44 @@ def test_efold_steps_is_inf_without_convergence_and_checks_h():
         dirac.efold_steps(DiracGAN(lambda_d=0.1), 0.0)
 
 
+@pytest.mark.parametrize("h", [0.05, 0.2, 1.0, 3.0])
+def test_steps_per_rotation_without_penalty(h):
+    """No penalty: alternating steps turn by arccos(tr M / 2) = arccos(1 - h²/8) (det M = 1);
+    simultaneous steps multiply by 1 ± ih/2, a turn of arctan(h/2)."""
+    game = DiracGAN()
+    assert dirac.steps_per_rotation(game, h, "alternating") == pytest.approx(
+        2 * math.pi / math.acos(1 - h**2 / 8), rel=1e-12)
+    assert dirac.steps_per_rotation(game, h, "simultaneous") == pytest.approx(
+        2 * math.pi / math.atan(h / 2), rel=1e-12)
+
+
+def test_steps_per_rotation_matches_a_simulated_run():
+    """The angle of (θ, ψ) around the equilibrium advances by one turn every steps_per_rotation steps."""
+    h, game = 0.2, DiracGAN(lambda_d=1e-2)
+    traj = game.simulate(1e-3, 1e-3, h=h, steps=2000, mode="alternating")
+    turns = np.unwrap(np.arctan2(traj.psi, traj.theta)) / (2 * math.pi)
+    slope = np.polyfit(np.arange(len(turns)), turns, 1)[0]
+    assert 1 / abs(slope) == pytest.approx(dirac.steps_per_rotation(game, h, "alternating"), rel=1e-3)
+
+
+@pytest.mark.parametrize("h", [2e-4, 0.02, 0.2])
+def test_turns_per_efold_are_about_one_over_4_pi_lambda_whatever_the_step(h):
+    """e-fold time in turns = |Im μ| / (2π |Re μ|) of the field's eigenvalues ≈ 1/(4πλ_D), not a number of steps."""
+    lambda_d = 1e-4
+    game = DiracGAN(lambda_d=lambda_d)
+    mu = dirac.closed_form_eigenvalues(0.0, lambda_d)[0]
+    turns = dirac.efold_steps(game, h, "alternating") / dirac.steps_per_rotation(game, h, "alternating")
+    assert turns == pytest.approx(abs(mu.imag) / (2 * math.pi * abs(mu.real)), rel=1e-3)
+    assert turns == pytest.approx(1 / (4 * math.pi * lambda_d), rel=1e-3)
+
+
+def test_steps_per_rotation_is_inf_for_real_eigenvalues_and_checks_h():
+    # λ_D = 3: over-damped; a small alternating step has two real positive eigenvalues
+    assert dirac.steps_per_rotation(DiracGAN(lambda_d=3.0), 0.01, "alternating") == math.inf
+    with pytest.raises(ValueError, match="h \\(step size\\) must be > 0"):
+        dirac.steps_per_rotation(DiracGAN(), -0.1)
+
+
 def test_overflow_stops_the_run():
     traj = DiracGAN().simulate(1e300, 1e300, h=1e10, steps=10)  # θ + hψ > float max
     assert traj.diverged and traj.steps < 10 and np.isfinite(traj.theta).all()

@@ -93,8 +93,14 @@ def test_plot_penalized_loss_on_lines_panels():
     line_t = torch.linspace(0, 2, 7)
     fig = plotting.plot_penalized_loss_on_lines(ratios, (line_t, {"λ = 0.1": line_t**2}, "line"), title="t")
     assert len(fig.axes) == 3
-    _labels_ok(fig)
+    assert all(ax.get_title() and ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
     assert fig.axes[0].get_xscale() == "log" and len(fig.axes[0].lines) == 4 + 1 + 2  # rows, d*, 0 and 1
+    (legend,) = fig.legends  # one shared legend: the colour per λ, then the line styles
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert texts[0] == "λ = 0.1" and "thin: 4 random unit directions d" in texts
+    # readable in a notebook: shown at most ~900 px wide, the legend text stays >= 8 pt
+    shown = min(1.0, 900 / (fig.get_figwidth() * 100))
+    assert min(t.get_fontsize() for t in legend.get_texts()) * shown >= 8
 
 
 def test_plot_penalty_vs_norm_log_axes():
