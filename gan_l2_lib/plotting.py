@@ -675,10 +675,10 @@ def _series(history, key: str) -> np.ndarray:
 
 def _loss_panel(ax, steps: np.ndarray, history) -> None:
     """The adversarial losses alone (the penalties get their own panel, so a large one cannot flatten them)."""
-    ax.plot(steps, _series(history, "d_loss"), color="C0", lw=1, label="L_D (adversarial part)")
-    ax.plot(steps, _series(history, "g_loss"), color="C1", lw=1, label="L_G (adversarial part)")
+    ax.plot(steps, _series(history, "d_loss"), color="C0", lw=1, label="L_D")
+    ax.plot(steps, _series(history, "g_loss"), color="C1", lw=1, label="L_G")
     ax.set_ylabel("loss (nats)")
-    ax.set_title("Adversarial losses")
+    ax.set_title("Adversarial losses (without λΣw²)")
 
 
 def _penalty_panel(ax, steps: np.ndarray, history) -> None:
@@ -719,8 +719,22 @@ def _grad_norm_panel(ax, steps: np.ndarray, history) -> None:
     if steps.size:
         ax.set_yscale("log")
         _plain_log_ticks(ax)
+        lo, hi = ax.get_ylim()
+        if np.floor(np.log10(hi)) - np.ceil(np.log10(lo)) < 1:  # at most one power of ten inside: label 2 and 5 too
+            ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.tick_params(axis="y", which="minor", labelsize=8)
     ax.set_ylabel("gradient norm (log scale)")
     ax.set_title("Gradient norms")
+
+
+def _headroom(ax, share: float) -> None:
+    """Raise the top of the y axis by ``share`` of its span (in log units on a log axis): room for a legend."""
+    lo, hi = ax.get_ylim()
+    if ax.get_yscale() == "log":
+        ax.set_ylim(lo, hi * (hi / lo) ** share)
+    else:
+        ax.set_ylim(lo, hi + share * (hi - lo))
 
 
 def _weight_norm_panel(ax, steps: np.ndarray, history) -> None:
@@ -774,7 +788,11 @@ def plot_training_dashboard(history, title: str | None = None, n_images: int = 6
         ax.set_xlabel(_STEP_LABEL, fontsize=8)
         ax.grid(alpha=0.3)
         if steps.size and ax.lines:
-            ax.legend(fontsize=7, loc="best")
+            if panel in (_loss_panel, _grad_norm_panel):  # curves that fill the panel: a legend row above them
+                _headroom(ax, 0.3)
+                ax.legend(fontsize=7.5, loc="upper center", ncol=2, framealpha=0.9)
+            else:
+                ax.legend(fontsize=7, loc="best")
     ax_loss.tick_params(labelbottom=False)
     ax_loss.set_xlabel("")
     _samples_panel(ax_img, history, n_images, nrow)

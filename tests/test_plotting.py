@@ -211,6 +211,25 @@ def test_dashboard_without_penalty_or_samples_yet(digits_history):
     plt.close(fig)
 
 
+def test_dashboard_labels_a_short_log_range_and_keeps_legends_off_the_curves(digits_history):
+    h = digits_history
+    n = len(h.steps)
+    scalars = dict(h.scalars, grad_norm_d=list(np.linspace(0.3, 7.0, n)), grad_norm_g=list(np.linspace(0.5, 3.0, n)))
+    fig = plotting.plot_training_dashboard(type(h)(config=h.config, steps=h.steps, scalars=scalars))
+    ax_loss, _, _, ax_grad, _, _ = fig.axes
+    fig.canvas.draw()
+    lo, hi = ax_grad.get_ylim()
+    labelled = [float(t.get_text()) for t in ax_grad.get_yticklabels(minor=True) + ax_grad.get_yticklabels()
+                if t.get_text() and lo <= float(t.get_text()) <= hi]
+    assert len(labelled) >= 3, labelled  # 0.3 … 7 holds only the power of ten 1: 2 and 5 are labelled too
+    for ax, key in ((ax_loss, "d_loss"), (ax_grad, "grad_norm_d")):  # the legend sits above every curve
+        legend_box = ax.get_legend().get_window_extent()
+        top_of_curves = max(ax.transData.transform(np.column_stack([h.steps, scalars[k]]))[:, 1].max()
+                            for k in ((key, "g_loss") if key == "d_loss" else (key, "grad_norm_g")))
+        assert legend_box.y0 > top_of_curves
+    plt.close(fig)
+
+
 def test_class_histograms_draw_shares_in_percent():
     fig = plotting.plot_class_histograms({"a": [10, 0, 0, 0, 0, 0, 0, 0, 0, 30],
                                           "b": torch.ones(10, dtype=torch.int64)})
