@@ -12,7 +12,8 @@ Everything here returns data (frozen dataclasses, numpy arrays, tensors); nothin
   are confidently read, ``CONFIDENT``); from its features a Fréchet distance in
   *its own* feature space (not the Inception FID). ``background_noise`` measures speckle
   where real digits are dark, which classifier confidence does not see.
-* Training stability from a ``History``: ``stability_stats``.
+* Training stability from a ``History``: ``stability_stats``; ``trend_spread`` separates a
+  window's drift from the fluctuation around it.
 * Overfitting: ``discriminator_gap`` / ``gap_curve`` (D on its training images vs held-out
   real images), ``data_copying`` (generated samples' nearest-neighbour distances to the
   training set vs held-out data's, after Meehan et al. 2020) and ``nearest_training_images``.
@@ -795,6 +796,58 @@ def stability_stats(history: History, window: int = 20, spike_factor: float = 5.
         diverged=bool(history.diverged),
         diverged_step=history.diverged_step,
     )
+
+
+@dataclass(frozen=True)
+class TrendSpread:
+    """A window of a logged series split into a straight-line drift and the spread around it.
+
+    Attributes:
+        raw_std: std of the values (population std, ddof 0): drift and wiggle together.
+        detrended_std: std of the residuals after a least-squares line through the window
+            (ddof 0, so never above ``raw_std``): the wiggle alone.
+        slope: the line's slope, in the series' unit per unit of ``steps``.
+        drift: ``slope`` × the window's length in steps (last step − first step): how far the
+            line moves across the window.
+    """
+
+    raw_std: float
+    detrended_std: float
+    slope: float
+    drift: float
+
+
+def trend_spread(values: np.ndarray | Sequence[float], steps: np.ndarray | Sequence[float]) -> TrendSpread:
+    """Separate a series' drift over a window from its fluctuation around that drift.
+
+    The std of single-batch losses over a window counts a steady trend as if it were
+    oscillation; the residuals around a fitted line do not.
+
+    Args:
+        values: the series over the window, shape (T,), T >= 3, finite.
+        steps: the step of each value, shape (T,), finite and strictly increasing.
+
+    Returns:
+        A ``TrendSpread``.
+
+    Raises:
+        ValueError: for shapes that are not (T,) with T >= 3 or differ, non-finite values,
+            or steps that do not strictly increase.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    x = np.asarray(steps, dtype=np.float64)
+    if v.ndim != 1 or x.ndim != 1 or v.shape != x.shape:
+        raise ValueError(f"values and steps must be 1-D of the same length, got shapes {v.shape} and {x.shape}")
+    if v.shape[0] < 3:
+        raise ValueError(f"need at least 3 values to separate a line from the spread around it, got {v.shape[0]}")
+    if not (np.all(np.isfinite(v)) and np.all(np.isfinite(x))):
+        raise ValueError("values and steps must be finite (a diverged window has no spread)")
+    if np.any(np.diff(x) <= 0):
+        raise ValueError("steps must be strictly increasing")
+    slope, intercept = np.polyfit(x, v, 1)
+    residuals = v - (slope * x + intercept)
+    return TrendSpread(raw_std=float(v.std()), detrended_std=float(residuals.std()), slope=float(slope),
+                       drift=float(slope * (x[-1] - x[0])))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -697,10 +697,10 @@ def _series(history, key: str) -> np.ndarray:
 
 def _loss_panel(ax, steps: np.ndarray, history) -> None:
     """The adversarial losses alone (the penalties get their own panel, so a large one cannot flatten them)."""
-    ax.plot(steps, _series(history, "d_loss"), color="C0", lw=1, label="L_D (adversarial part)")
-    ax.plot(steps, _series(history, "g_loss"), color="C1", lw=1, label="L_G (adversarial part)")
+    ax.plot(steps, _series(history, "d_loss"), color="C0", lw=1, label="L_D")
+    ax.plot(steps, _series(history, "g_loss"), color="C1", lw=1, label="L_G")
     ax.set_ylabel("loss (nats)")
-    ax.set_title("Adversarial losses")
+    ax.set_title("Adversarial losses (without λΣw²)")
 
 
 def _penalty_panel(ax, steps: np.ndarray, history) -> None:
@@ -741,8 +741,22 @@ def _grad_norm_panel(ax, steps: np.ndarray, history) -> None:
     if steps.size:
         ax.set_yscale("log")
         _plain_log_ticks(ax)
+        lo, hi = ax.get_ylim()
+        if np.floor(np.log10(hi)) - np.ceil(np.log10(lo)) < 1:  # at most one power of ten inside: label 2 and 5 too
+            ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.tick_params(axis="y", which="minor", labelsize=8)
     ax.set_ylabel("gradient norm (log scale)")
     ax.set_title("Gradient norms")
+
+
+def _headroom(ax, share: float) -> None:
+    """Raise the top of the y axis by ``share`` of its span (in log units on a log axis): room for a legend."""
+    lo, hi = ax.get_ylim()
+    if ax.get_yscale() == "log":
+        ax.set_ylim(lo, hi * (hi / lo) ** share)
+    else:
+        ax.set_ylim(lo, hi + share * (hi - lo))
 
 
 def _weight_norm_panel(ax, steps: np.ndarray, history) -> None:
@@ -796,7 +810,11 @@ def plot_training_dashboard(history, title: str | None = None, n_images: int = 6
         ax.set_xlabel(_STEP_LABEL, fontsize=8)
         ax.grid(alpha=0.3)
         if steps.size and ax.lines:
-            ax.legend(fontsize=7, loc="best")
+            if panel in (_loss_panel, _grad_norm_panel):  # curves that fill the panel: a legend row above them
+                _headroom(ax, 0.3)
+                ax.legend(fontsize=7.5, loc="upper center", ncol=2, framealpha=0.9)
+            else:
+                ax.legend(fontsize=7, loc="best")
     ax_loss.tick_params(labelbottom=False)
     ax_loss.set_xlabel("")
     _samples_panel(ax_img, history, n_images, nrow)
@@ -957,7 +975,10 @@ def plot_seed_lines_per_label(rows: dict, window_start: float | None = None, ref
 
     Every seed is drawn, not a band, so that a reader sees how much each run wiggles — what a
     tail standard deviation summarizes. Panels of a row share their y axis; column k is drawn in
-    colour ``C{k}``, the colour ``plot_seed_curves`` gives its k-th label.
+    colour ``C{k}``, the colour ``plot_seed_curves`` gives its k-th label. The figure is sized for
+    a notebook column (9 inches, 900 px at 100 dpi, for four labels), so that its 8-pt notes and
+    legend stay legible there; the one legend sits under the panels, and each row's y axis gets
+    headroom above the curves for the notes.
 
     Args:
         rows: y-axis label (with units) → {label: list of ``(x, y)`` runs, one per seed, each
@@ -967,12 +988,12 @@ def plot_seed_lines_per_label(rows: dict, window_start: float | None = None, ref
         references: y-axis label → ``(value, text)``: a dotted horizontal line in that row's
             panels, with ``text`` in the legend.
         notes: y-axis label → {label: text}: written in the top left corner of that panel
-            (e.g. the tail statistic of each seed).
+            (e.g. the tail statistic of each seed; a few short lines).
         title: the figure title.
-        xlabel: the x-axis label of the bottom row.
+        xlabel: the x-axis label, once under the bottom row (``fig.supxlabel``).
 
     Returns:
-        The figure, ``len(rows) × len(labels)`` axes in row-major order.
+        The figure, ``len(rows) × len(labels)`` axes in row-major order, and one figure legend.
 
     Raises:
         ValueError: when there are no rows, rows have different labels, a label has no runs,
@@ -984,41 +1005,48 @@ def plot_seed_lines_per_label(rows: dict, window_start: float | None = None, ref
     if not labels or any(list(curves) != labels for curves in rows.values()):
         raise ValueError(f"every row needs the same labels in the same order, got {[list(c) for c in rows.values()]}")
     references, notes = references or {}, notes or {}
-    fig, axes = plt.subplots(len(rows), len(labels), figsize=(3.6 * len(labels) + 2.6, 2.9 * len(rows) + 0.6),
+    legend_in = 0.5  # inches under the panels for the legend
+    height = 2.4 * len(rows) + 0.5 + legend_in
+    fig, axes = plt.subplots(len(rows), len(labels), figsize=(2.0 * len(labels) + 1.0, height),
                              sharex=True, sharey="row", squeeze=False)
+    legend = {}  # label → handle, in the order first drawn, over all panels
     for i, (ylabel, curves) in enumerate(rows.items()):
         for k, label in enumerate(labels):
             ax, runs = axes[i, k], curves[label]
             if not runs:
                 raise ValueError(f"rows[{ylabel!r}][{label!r}] has no runs")
-            for j, (x, y) in enumerate(runs):
+            for x, y in runs:
                 x, y = _to_numpy(x).astype(np.float64), _to_numpy(y).astype(np.float64)
                 if x.ndim != 1 or x.shape != y.shape:
                     raise ValueError(f"rows[{ylabel!r}][{label!r}]: x and y must be 1-D of the same length, "
                                      f"got {x.shape}, {y.shape}")
-                ax.plot(x, y, color=f"C{k}", lw=0.8, alpha=0.8,
-                        label=f"one line per seed ({len(runs)})" if j == 0 else None)
+                ax.plot(x, y, color=f"C{k}", lw=0.8, alpha=0.8)
+            seed_label = f"one line per seed ({len(runs)}), in the column's colour"
+            legend.setdefault(seed_label, matplotlib.lines.Line2D([], [], color="0.3", lw=0.8))
             if window_start is not None:
-                ax.axvspan(window_start, max(float(np.max(_to_numpy(x))) for x, _ in runs), color="0.5",
-                           alpha=0.15, lw=0, label="the window the tail statistics read")
+                span = ax.axvspan(window_start, max(float(np.max(_to_numpy(x))) for x, _ in runs), color="0.5",
+                                  alpha=0.15, lw=0)
+                legend.setdefault("grey band: the window the tail statistics read", span)
             if ylabel in references:
                 value, text = references[ylabel]
-                ax.axhline(value, color="black", ls=":", lw=1, label=text)
+                legend.setdefault(text, ax.axhline(value, color="black", ls=":", lw=1))
             if label in notes.get(ylabel, {}):
-                ax.text(0.03, 0.97, notes[ylabel][label], transform=ax.transAxes, ha="left", va="top", fontsize=7.5,
-                        bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
+                ax.text(0.04, 0.97, notes[ylabel][label], transform=ax.transAxes, ha="left", va="top", fontsize=8,
+                        linespacing=1.15, bbox={"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5})
             ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=8)
             if i == 0:
-                ax.set_title(label, color=f"C{k}")
+                ax.set_title(label, color=f"C{k}", fontsize=10)
             if k == 0:
-                ax.set_ylabel(ylabel)
-            if k == len(labels) - 1:  # outside the panels, right of the row: it hides no line or note
-                ax.legend(fontsize=7.5, loc="center left", bbox_to_anchor=(1.03, 0.5), frameon=False)
-            if i == len(rows) - 1:
-                ax.set_xlabel(xlabel, fontsize=8)
+                ax.set_ylabel(ylabel, fontsize=9)
+        if notes.get(ylabel):  # the row shares its y axis: room above every curve for the notes
+            _headroom(axes[i, 0], 0.4)
+    fig.supxlabel(xlabel, fontsize=9, y=legend_in / height)  # one x label: a column is too narrow for it
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=2, fontsize=8.5, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
     if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=10.5)
+    fig.tight_layout(rect=(0, legend_in / height, 1, 1), h_pad=0.6, w_pad=0.4)
     return fig
 
 

@@ -32,6 +32,7 @@ from gan_l2_lib.metrics import (
     stacked_stats,
     stacked_stats_from_probs,
     summarize_last,
+    trend_spread,
 )
 from gan_l2_lib.train import SCALAR_KEYS, History, TrainConfig, probe_row, train_gan
 
@@ -274,6 +275,35 @@ def test_count_spikes_uses_running_median():
         count_spikes(np.ones((3, 3)))
     with pytest.raises(ValueError, match="factor"):
         count_spikes(np.ones(10), factor=0)
+
+
+def test_trend_spread_separates_a_line_from_the_wiggle():
+    steps = np.arange(100, 1100, 50, dtype=float)  # 20 logged rows, 950 steps apart end to end
+    wiggle = np.where(np.arange(20) % 2 == 0, 0.1, -0.1)  # ±0.1 alternating: std 0.1
+    wiggle = wiggle - np.polyval(np.polyfit(steps, wiggle, 1), steps)  # no linear part left
+    line = 2.0 - 4e-4 * steps
+    ts = trend_spread(line + wiggle, steps)
+    assert_close(ts.slope, -4e-4)
+    assert_close(ts.drift, -4e-4 * 950)
+    assert_close(ts.detrended_std, float(wiggle.std()))
+    assert_close(ts.raw_std, float((line + wiggle).std()))
+    # the wiggle has no linear part, so the plain variance is the line's plus the wiggle's
+    assert_close(ts.raw_std ** 2, float(line.var()) + ts.detrended_std ** 2)
+    assert ts.raw_std > 1.4 * ts.detrended_std  # the trend inflates the plain std
+    flat = trend_spread(wiggle, steps)  # no trend: both stds agree
+    assert_close(flat.raw_std, flat.detrended_std)
+    assert_close(flat.slope, 0.0, atol=1e-12, rtol=0)
+
+
+def test_trend_spread_rejects_bad_input():
+    with pytest.raises(ValueError, match="same length"):
+        trend_spread(np.ones(5), np.arange(4))
+    with pytest.raises(ValueError, match="at least 3"):
+        trend_spread([1.0, 2.0], [0, 1])
+    with pytest.raises(ValueError, match="finite"):
+        trend_spread([1.0, np.nan, 2.0], [0, 1, 2])
+    with pytest.raises(ValueError, match="strictly increasing"):
+        trend_spread([1.0, 2.0, 3.0], [0, 2, 1])
 
 
 def test_stability_of_diverged_and_empty_histories():

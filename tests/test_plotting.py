@@ -217,6 +217,25 @@ def test_dashboard_without_penalty_or_samples_yet(digits_history):
     plt.close(fig)
 
 
+def test_dashboard_labels_a_short_log_range_and_keeps_legends_off_the_curves(digits_history):
+    h = digits_history
+    n = len(h.steps)
+    scalars = dict(h.scalars, grad_norm_d=list(np.linspace(0.3, 7.0, n)), grad_norm_g=list(np.linspace(0.5, 3.0, n)))
+    fig = plotting.plot_training_dashboard(type(h)(config=h.config, steps=h.steps, scalars=scalars))
+    ax_loss, _, _, ax_grad, _, _ = fig.axes
+    fig.canvas.draw()
+    lo, hi = ax_grad.get_ylim()
+    labelled = [float(t.get_text()) for t in ax_grad.get_yticklabels(minor=True) + ax_grad.get_yticklabels()
+                if t.get_text() and lo <= float(t.get_text()) <= hi]
+    assert len(labelled) >= 3, labelled  # 0.3 … 7 holds only the power of ten 1: 2 and 5 are labelled too
+    for ax, key in ((ax_loss, "d_loss"), (ax_grad, "grad_norm_d")):  # the legend sits above every curve
+        legend_box = ax.get_legend().get_window_extent()
+        top_of_curves = max(ax.transData.transform(np.column_stack([h.steps, scalars[k]]))[:, 1].max()
+                            for k in ((key, "g_loss") if key == "d_loss" else (key, "grad_norm_g")))
+        assert legend_box.y0 > top_of_curves
+    plt.close(fig)
+
+
 def test_class_histograms_draw_shares_in_percent():
     fig = plotting.plot_class_histograms({"a": [10, 0, 0, 0, 0, 0, 0, 0, 0, 30],
                                           "b": torch.ones(10, dtype=torch.int64)})
@@ -285,14 +304,24 @@ def test_seed_lines_per_label_draw_every_seed_in_its_columns_colour():
             assert all(matplotlib.colors.same_color(ln.get_color(), f"C{k}") for ln in lines)
     assert [ax.get_title() for ax in axes[0]] == ["λ = 0", "λ = 1"]
     assert axes[0, 0].get_ylabel() == "L_D (nats)" and axes[1, 0].get_ylabel() == "gap"
-    assert axes[1, 0].get_xlabel() and axes[0, 0].get_shared_y_axes().joined(axes[0, 0], axes[0, 1])
+    assert fig.get_supxlabel() and axes[0, 0].get_shared_y_axes().joined(axes[0, 0], axes[0, 1])
     for ax in axes.flat:  # the window is shaded from its start to the last x
         (span,) = ax.patches
         assert span.get_x() == 3.0 and span.get_x() + span.get_width() == pytest.approx(x[-1] if ax is not axes[1, 1] else 2.0)
     assert [ln.get_ydata()[0] for ax in axes[1] for ln in ax.lines if ln.get_linestyle() == ":"] == [0.0, 0.0]
     assert not any(ln.get_linestyle() == ":" for ax in axes[0] for ln in ax.lines)  # only the row it was given
     assert [t.get_text() for ax in axes.flat for t in ax.texts] == ["std 0.1"]
-    assert axes[0, 1].get_legend() is not None and axes[1, 1].get_legend() is not None
+    (legend,) = fig.legends  # one legend for every panel, under them
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert "0: D cannot tell" in texts and any("window" in t for t in texts) and any("seed" in t for t in texts)
+    assert not any(ax.get_legend() for ax in axes.flat)
+    fig.canvas.draw()
+    panels_bottom = min(ax.get_window_extent().y0 for ax in axes.flat)
+    assert legend.get_window_extent().y1 < panels_bottom
+    assert fig.get_size_inches()[0] <= 5.0  # two labels: 2 inches each and a margin
+    note_top = axes[0, 1].texts[0].get_window_extent().y0  # the note's row got room above its curves
+    top_curve = axes[0, 1].transData.transform(np.column_stack([x, 3 * x]))[:, 1].max()
+    assert note_top > top_curve
     plt.close(fig)
 
 
