@@ -478,9 +478,9 @@ INSTRUCTOR_ROUTE: dict[str, tuple[RouteStop, ...]] = {
                   "damping by L2 on D, the dead deeper D (§7), the sliders (§9); skip §5, §6, §8"),
     ),
     "class 2: the article's claims against training runs": (
-        RouteStop("04_training_the_gan.ipynb", ("Goal", "1.", "3.", "5."),
-                  "train live in quick mode (§3), then the statements of §5; skip §2, §4 and the Summary"),
-        RouteStop("05_lambda_lab.ipynb", ("Goal", "2.", "4.", "Summary"),
+        RouteStop("04_training_the_gan.ipynb", ("Goal", "3.", "5."),
+                  "train live in quick mode (§3), then the statements of §5; skip §1, §2, §4 and the Summary"),
+        RouteStop("05_lambda_lab.ipynb", ("2.", "4.", "Summary"),
                   "the maps (§2), one dashboard comparison (§4); how the maps were made (§1) and §3 are "
                   "self-study"),
         RouteStop("06_verdicts_measured.ipynb", ("Goal", "1.", "2."),
