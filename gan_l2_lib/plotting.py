@@ -412,12 +412,15 @@ def plot_loss_and_grad(x, losses: dict, grads: dict, xlabel: str = "logit l",
     return fig
 
 
-def plot_penalized_loss_on_lines(ratio_panels: dict, line: tuple, title: str = "") -> Figure:
+def plot_penalized_loss_on_lines(ratio_panels: dict, line: tuple, title: str = "",
+                                 zoom: tuple[float, float, float] | None = None) -> Figure:
     """The penalized D loss near w = 0 (one panel per network) and along one whole line.
 
     Two panels per row, 10 inches wide (about 1,000 px at 100 dpi, so a notebook's ~900 px shows
     it at ~0.9 of its size), and one shared legend in the free slot after the last panel:
     colour = λ_D, thin solid = a random direction, thick dashed = the trained direction d*.
+    A ratio panel whose values all lie in [-1, 3] gets a linear y axis (so "1" and a dip below it
+    are readable); a wider one a symlog axis with plain tick labels (-10, -1, 0, 1, 10).
 
     Args:
         ratio_panels: ``{panel title: (t, {label: (random, trained)})}``: t of shape (S,) > 0
@@ -427,10 +430,18 @@ def plot_penalized_loss_on_lines(ratio_panels: dict, line: tuple, title: str = "
         line: ``(t, {label: rise}, panel title)``: t of shape (S,), each rise L(t·d*) - 2 log 2
             of shape (S,) in nats (thick dashed, the colour of the same label above).
         title: the figure title.
+        zoom: optional ``(t_max, y_min, y_max)``: an inset in the line panel showing its curves for
+            0 <= t <= t_max and y_min <= y <= y_max (a low barrier near w = 0).
 
     Returns:
-        The figure (its one legend is ``fig.legends[0]``).
+        The figure (its one legend is ``fig.legends[0]``; the inset, if any, is
+        ``fig.axes[-1].child_axes[0]``).
+
+    Raises:
+        ValueError: if ``zoom`` does not have t_max > 0 and y_min < y_max.
     """
+    if zoom is not None and not (len(zoom) == 3 and zoom[0] > 0 and zoom[1] < zoom[2]):
+        raise ValueError(f"zoom must be (t_max, y_min, y_max) with t_max > 0 and y_min < y_max, got {zoom}")
     n_panels = len(ratio_panels) + 1
     nrows = n_panels // 2 + 1  # room for the legend after the last panel
     fig, grid = plt.subplots(nrows, 2, figsize=(10, 4.0 * nrows + 0.4), squeeze=False)
@@ -441,16 +452,24 @@ def plot_penalized_loss_on_lines(ratio_panels: dict, line: tuple, title: str = "
     n_random = 0
     for ax, (sub, (t, curves)) in zip(axes, ratio_panels.items(), strict=False):
         ts = _to_numpy(t)
+        values = []
         for label, (random, trained) in curves.items():
             rows = np.atleast_2d(_to_numpy(random))
             n_random = max(n_random, len(rows))
             for row in rows:
                 ax.plot(ts, row, color=colour[label], lw=0.6, alpha=0.5)
             ax.plot(ts, _to_numpy(trained), color=colour[label], lw=2.2, ls="--")
+            values += [rows.ravel(), _to_numpy(trained).ravel()]
         ax.axhline(0.0, color="black", lw=0.8)
         ax.axhline(1.0, color="0.5", lw=0.8, ls=":")
         ax.set_xscale("log")
-        ax.set_yscale("symlog", linthresh=1.0)
+        lo, hi = float(np.min(np.concatenate(values))), float(np.max(np.concatenate(values)))
+        if lo >= -1.0 and hi <= 3.0:  # linear: 0, 1 and the curves' distance from 1 stay readable
+            bottom, top = min(0.0, lo), max(1.0, hi)
+            ax.set_ylim(bottom - 0.08 * (top - bottom), top + 0.08 * (top - bottom))
+        else:
+            ax.set_yscale("symlog", linthresh=1.0)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_xlabel("distance t from w = 0 along a unit direction d")
         ax.set_ylabel("[L(t·d) − 2 log 2] / (λ_D t²)\n(> 0: the loss rises)")
         ax.set_title(sub)
@@ -463,6 +482,17 @@ def plot_penalized_loss_on_lines(ratio_panels: dict, line: tuple, title: str = "
     ax.set_xlabel("distance t from w = 0 along d*")
     ax.set_ylabel("L(t·d*) − 2 log 2   (nats)")
     ax.set_title(sub)
+    if zoom is not None:  # upper middle: free of the curves that rise steeply near 0 or far out
+        inset = ax.inset_axes([0.34, 0.5, 0.38, 0.42])
+        for label, y in curves.items():
+            inset.plot(_to_numpy(t), _to_numpy(y), color=colour[label], lw=1.8, ls="--")
+        inset.axhline(0.0, color="black", lw=0.8)
+        inset.set_xlim(0.0, zoom[0])
+        inset.set_ylim(zoom[1], zoom[2])
+        inset.tick_params(labelsize=8)
+        inset.set_title(f"zoom: t ≤ {zoom[0]:g}", fontsize=9)
+        inset.grid(alpha=0.3)
+        ax.indicate_inset_zoom(inset, edgecolor="0.4")
     for ax in axes:
         ax.grid(alpha=0.3)
     handles = [matplotlib.lines.Line2D([], [], color=colour[label], lw=2.5, label=label) for label in labels]

@@ -103,6 +103,25 @@ def test_plot_penalized_loss_on_lines_panels():
     assert min(t.get_fontsize() for t in legend.get_texts()) * shown >= 8
 
 
+def test_plot_penalized_loss_on_lines_axes_and_zoom():
+    t = torch.logspace(-3, 0, 5)
+    ratios = {"near 1": (t, {"λ = 0.1": (1 + 0.1 * torch.rand(4, 5), 0.5 * torch.ones(5))}),
+              "wide": (t, {"λ = 0.1": (torch.ones(4, 5), -20 * torch.ones(5))})}
+    line_t = torch.linspace(0, 2, 7)
+    line = (line_t, {"λ = 0.1": line_t**2}, "line")
+    fig = plotting.plot_penalized_loss_on_lines(ratios, line, zoom=(1.0, -0.1, 0.2))
+    near, wide, along = fig.axes
+    assert near.get_yscale() == "linear" and near.get_ylim()[0] < 0 < 1 < near.get_ylim()[1]
+    assert wide.get_yscale() == "symlog"
+    assert wide.yaxis.get_major_formatter()(-10.0, 0) == "-10"  # plain labels, not 10⁰
+    (inset,) = along.child_axes
+    assert inset.get_xlim() == (0.0, 1.0) and inset.get_ylim() == (-0.1, 0.2) and len(inset.lines) == 2
+    assert not plotting.plot_penalized_loss_on_lines(ratios, line).axes[-1].child_axes
+    for bad in [(0.0, -0.1, 0.2), (1.0, 0.2, 0.1), (1.0, 0.1)]:
+        with pytest.raises(ValueError, match="zoom must be"):
+            plotting.plot_penalized_loss_on_lines(ratios, line, zoom=bad)
+
+
 def test_plot_penalty_vs_norm_log_axes():
     r = torch.logspace(-1, 1, 20)
     fig = plotting.plot_penalty_vs_norm(r, {"sq": r**2, "abs": r}, {"sq": 2 * r, "abs": torch.ones_like(r)},
