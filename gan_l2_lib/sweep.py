@@ -415,8 +415,9 @@ def named_sweeps() -> dict[str, SweepConfig]:
 #: The evidence sweeps that ship: every sweep of ``evidence_sweeps``.
 SHIPPED_EVIDENCE = ("ring8_null", "grid25_null", "ring8_article", "ring8_b256", "stacked_mnist_quality")
 
-#: The alternatives to L2 on D that ship (notebook 08): every sweep of ``regularizer_sweeps``.
-SHIPPED_REGULARIZERS = tuple(regularizer_sweeps())
+#: The alternatives to L2 on D that ship (notebook 07): every sweep of ``regularizer_sweeps`` and
+#: ``stacked_regularizer_sweeps``.
+SHIPPED_REGULARIZERS = (*regularizer_sweeps(), *stacked_regularizer_sweeps())
 
 #: The overfitting and stability sweeps that ship (notebook 08): every sweep of
 #: ``overfitting_sweeps`` and ``stability_sweeps``.
@@ -433,7 +434,7 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
     one member per batch, ``max_batch=1``, so CI re-makes a member alone and compares it),
     ``"<image set>_one_penalty"`` the 2 × 2 grid of ``one_penalty_sweep`` (06's statement 13), and
     the controls of ``evidence_sweeps`` named in ``SHIPPED_EVIDENCE``, and the alternatives to L2
-    on D of ``regularizer_sweeps`` named in ``SHIPPED_REGULARIZERS`` (notebook 07), and the
+    on D of ``regularizer_sweeps`` and ``stacked_regularizer_sweeps`` named in ``SHIPPED_REGULARIZERS`` (notebook 07), and the
     overfitting and stability sweeps named in ``SHIPPED_OVERFITTING`` and ``SHIPPED_STABILITY``
     (notebook 08).
     Every shipped file belongs to one of them; ``tests/test_shipped_results.py`` checks both ways.
@@ -448,7 +449,7 @@ def shipped_sweeps() -> dict[str, SweepConfig]:
         sweeps[f"{name}_one_penalty"] = one_penalty_sweep(sweeps[name])
     evidence = evidence_sweeps()
     sweeps.update({name: evidence[name] for name in SHIPPED_EVIDENCE})
-    alternatives = regularizer_sweeps()
+    alternatives = regularizer_sweeps() | stacked_regularizer_sweeps()
     sweeps.update({name: alternatives[name] for name in SHIPPED_REGULARIZERS})
     overfitting = overfitting_sweeps()
     sweeps.update({name: overfitting[name] for name in SHIPPED_OVERFITTING})

@@ -117,12 +117,13 @@ def test_stacked_records_from_before_the_confident_metrics_load_draw_and_read_as
 
 def test_shipped_results_are_small():
     total = sum(f.stat().st_size for f in Path(shipped_results_dir()).rglob("*") if f.is_file())
-    # 41.0 MiB measured: 630 mixture runs with 40 (ring8) or 24 (grid25) evaluations of snapshots
+    # 46.0 MiB measured: 630 mixture runs with 40 (ring8) or 24 (grid25) evaluations of snapshots
     # (100 float16 samples and D's 32 × 32 surface in 8 bits each) are 19 MiB of it; notebook 07's 70
     # runs 3.0 MiB; notebook 08's 18 digit runs (16 snapshot images per evaluation) 2.2 MiB and its
     # 130 ring8 runs (β₁ = 0.9, 20 evaluations of snapshots) 4.7 MiB; the quality-aware stacked
-    # digits (15 runs, 16 three-channel snapshot images per evaluation) 5.3 MiB
-    assert total < 44 * 2**20, f"shipped results take {total / 2**20:.1f} MiB"
+    # digits (15 runs, 16 three-channel snapshot images per evaluation) 5.3 MiB; notebook 07's
+    # alternatives on those digits and their null control (15 runs, the same format) 5.2 MiB
+    assert total < 49 * 2**20, f"shipped results take {total / 2**20:.1f} MiB"
     assert not list(Path(shipped_results_dir()).rglob("*.tmp"))
 
 
