@@ -486,8 +486,8 @@ INSTRUCTOR_ROUTE: dict[str, tuple[RouteStop, ...]] = {
         RouteStop("06_verdicts_measured.ipynb", ("Goal", "1.", "2."),
                   "the tables with their null control (§1), statements 1–7 (ring8, §2); grid25, the "
                   "digits (§3–4) and the Summary are self-study"),
-        RouteStop("07_alternatives_to_l2.ipynb", ("Goal", "2.", "6.", "Summary"),
-                  "what to use instead of L2 on D: the samples (§2) and the verdict (§6)"),
+        RouteStop("07_alternatives_to_l2.ipynb", ("Goal", "2.", "7.", "Summary"),
+                  "what to use instead of L2 on D: the samples (§2) and the verdict (§7)"),
     ),
 }
 
